@@ -1,0 +1,193 @@
+package customer
+
+import "time"
+
+// Op names a command, as carried in the `op` header or the Avro envelope.
+type Op string
+
+const (
+	OpRegister         Op = "register"
+	OpUpdate           Op = "update"
+	OpChangeIdentifier Op = "changeIdentifier"
+	OpSubscriptions    Op = "subscriptions"
+)
+
+// Identifier types the API knows (DOMAIN.md, "Scope").
+const (
+	IDMobile     = "mobile"
+	IDEmail      = "email"
+	IDExternalID = "externalId"
+	IDWechat     = "wechat"
+	IDMartjackID = "martjackId"
+	IDFbID       = "fbId"
+)
+
+// SourceAll is accepted by reads only.
+const SourceAll = "ALL"
+
+// Source is one configured source system.
+type Source struct {
+	Name         string // upper case, e.g. INSTORE
+	MultiAccount bool   // needs an accountId (WECHAT, FACEBOOK)
+}
+
+// DefaultSources are INSTORE and MARTJACK (single-account), WECHAT and
+// FACEBOOK (multi-account).
+func DefaultSources() []Source {
+	return []Source{{"INSTORE", false}, {"MARTJACK", false}, {"WECHAT", true}, {"FACEBOOK", true}}
+}
+
+// Command is one write request: the API call's URL parameters plus its body.
+// Exactly one body pointer is set, the one matching Op. Time is the time the
+// command is processed (the Kafka record's timestamp), never the wall clock,
+// so a replay gives the same state.
+type Command struct {
+	RequestID  string
+	Org        int64
+	Op         Op
+	Source     string
+	AccountID  string
+	CustomerID int64 // all ops but register
+	Time       time.Time
+
+	Register         *CustomerBody
+	Update           *CustomerBody
+	ChangeIdentifier *ChangeIdentifierBody
+	Subscriptions    *SubscriptionsBody
+}
+
+// CustomerBody is the body of register and update (the API doc's shape).
+type CustomerBody struct {
+	Profiles       []ProfileInput    `json:"profiles"`
+	LoyaltyInfo    *LoyaltyInput     `json:"loyaltyInfo,omitempty"`
+	ExtendedFields map[string]string `json:"extendedFields,omitempty"`
+	AttributionV2  *AttributionInput `json:"attributionV2,omitempty"`
+}
+
+// ProfileInput is one element of `profiles` in a request. Custom field and
+// extended field values are kept as strings: JSON numbers and booleans are
+// carried as their literal text.
+type ProfileInput struct {
+	FirstName    string            `json:"firstName,omitempty"`
+	LastName     string            `json:"lastName,omitempty"`
+	Fields       map[string]string `json:"fields,omitempty"`
+	Identifiers  []Identifier      `json:"identifiers,omitempty"`
+	CommChannels []CommChannel     `json:"commChannels,omitempty"`
+	Source       string            `json:"source,omitempty"`
+	AccountID    string            `json:"accountId,omitempty"`
+}
+
+// LoyaltyInput is `loyaltyInfo` in a request.
+type LoyaltyInput struct {
+	LoyaltyType string `json:"loyaltyType,omitempty"` // "loyalty" or "non_loyalty"
+}
+
+// AttributionInput is `attributionV2` in a request.
+type AttributionInput struct {
+	CreateDate string `json:"createDate,omitempty"` // RFC 3339, e.g. 2016-06-23T19:11:18+08:00
+}
+
+// Identifier is a (type, value) pair. In stored customers Value is the
+// normalised value used for uniqueness, except for email where the original
+// spelling is kept for display (the key is its lower-cased form).
+type Identifier struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// CommChannel is a communication channel of a profile.
+type CommChannel struct {
+	Type     string          `json:"type"` // email, mobile, wechat
+	Value    string          `json:"value"`
+	Primary  bool            `json:"primary"`
+	Verified bool            `json:"verified"`
+	Meta     map[string]bool `json:"meta,omitempty"`
+}
+
+// ChangeIdentifierBody is the body of changeIdentifier.
+type ChangeIdentifierBody struct {
+	Add    []Identifier `json:"add,omitempty"`
+	Remove []Identifier `json:"remove,omitempty"`
+}
+
+// SubscriptionsBody is the body of the subscriptions command.
+type SubscriptionsBody struct {
+	CommunicationID int64          `json:"communicationId"`
+	CampaignID      int64          `json:"campaignId"`
+	Reason          string         `json:"reason,omitempty"`
+	Scope           *Scope         `json:"scope,omitempty"`
+	Subscriptions   []Subscription `json:"subscriptions"`
+}
+
+// Scope is the subscription scope of the API doc.
+type Scope struct {
+	Scope    string `json:"scope"`
+	SubScope string `json:"subScope"`
+}
+
+// Subscription is one channel × priority state.
+type Subscription struct {
+	Channel   string `json:"channel"`   // SMS, EMAIL, WECHAT
+	AccountID string `json:"accountId"` // "" for none
+	Priority  string `json:"priority"`  // TRANS or BULK
+	Type      string `json:"type"`      // OPTIN or OPTOUT
+}
+
+// Customer is the stored document of one customer. A merged-away customer
+// keeps only ID, Org and MergedInto (a tombstone pointing at its survivor).
+type Customer struct {
+	ID             int64
+	Org            int64
+	MergedInto     int64 // 0 unless merged away
+	LoyaltyType    string
+	Profiles       []Profile // sorted by (Source, AccountID)
+	ExtendedFields map[string]string
+	Subscriptions  []Subscription // sorted by (Channel, Priority, AccountID)
+	CreateDate     time.Time      // attributionV2.createDate of the first registration
+	ModifiedDate   time.Time
+}
+
+// Profile is the customer's presence in one source/account.
+type Profile struct {
+	Source       string
+	AccountID    string
+	FirstName    string
+	LastName     string
+	Fields       map[string]string
+	Identifiers  []Identifier
+	CommChannels []CommChannel
+	CreateDate   time.Time
+	ModifiedDate time.Time
+	// Conflicting holds profiles of the same source/account that arrived
+	// with a merge; the survivor's own profile stays primary.
+	Conflicting []Profile
+}
+
+// Result is the outcome of one command, published to customers.results.
+type Result struct {
+	RequestID string
+	Org       int64
+	Source    string
+	AccountID string
+	Op        Op
+	Success   bool
+	// CreatedID is the customer the command acted on: the new or joined
+	// customer for register, the customer for update (the API's createdId).
+	CreatedID int64
+	// Subscriptions echoes the subscriptions that changed (subscriptions op).
+	Subscriptions []Subscription
+	Warnings      []Issue
+	Errors        []Issue
+}
+
+// Merge is a merge notice, published to customers.merges.
+type Merge struct {
+	Org        int64
+	SurvivorID int64
+	VictimID   int64
+	Identifier Identifier // the identifier that triggered the merge
+	Source     string
+	AccountID  string
+	RequestID  string
+	Time       time.Time
+}
