@@ -1,6 +1,10 @@
 package customer
 
-import "time"
+import (
+	"sort"
+	"strings"
+	"time"
+)
 
 // Op names a command, as carried in the `op` header or the Avro envelope.
 type Op string
@@ -190,4 +194,47 @@ type Merge struct {
 	AccountID  string
 	RequestID  string
 	Time       time.Time
+}
+
+// Key is the identifier's uniqueness key: the lower-cased address for
+// email, the value itself for every other type (already normalised).
+func (i Identifier) Key() string {
+	if i.Type == IDEmail {
+		return strings.ToLower(i.Value)
+	}
+	return i.Value
+}
+
+// SearchTokens are the lower-cased words a customer is found by in search:
+// first and last names and identifier values of every profile. A merged-away
+// customer has none. The result is sorted and free of duplicates so the
+// search index is deterministic.
+func SearchTokens(c *Customer) []string {
+	if c.MergedInto != 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	add := func(s string) {
+		for _, f := range strings.Fields(strings.ToLower(s)) {
+			seen[f] = true
+		}
+	}
+	var walk func(ps []Profile)
+	walk = func(ps []Profile) {
+		for _, p := range ps {
+			add(p.FirstName)
+			add(p.LastName)
+			for _, id := range p.Identifiers {
+				add(id.Value)
+			}
+			walk(p.Conflicting)
+		}
+	}
+	walk(c.Profiles)
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
 }
