@@ -1,0 +1,47 @@
+# custream — common tasks. `make help` lists them.
+GO       ?= go
+BIN      ?= bin/custream
+PKGS     ?= ./...
+# go test's own timeout: far above a normal run, far below CI's 90 minutes.
+TESTFLAGS ?= -timeout 30m
+FUZZTIME ?= 30s
+
+.PHONY: help build run test test-short bench lint fuzz kafka-up kafka-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/custream
+	$(GO) build -o $(BIN) ./cmd/custream
+
+run: build ## run custream (embedded broker unless CUSTREAM_BROKERS is set)
+	./$(BIN) run
+
+test: ## all tests against a real Kafka broker started from Maven jars (kfake without Java)
+	deploy/kafka-local/with-kafka.sh $(GO) test $(TESTFLAGS) $(PKGS)
+
+test-short: ## fast unit tests only, no broker
+	$(GO) test -short $(PKGS)
+
+bench: ## benchmarks (figures go to docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+kafka-up: ## start the real single-node Kafka broker (prints its address)
+	deploy/kafka-local/kafka-local.sh start
+
+kafka-down: ## stop it
+	deploy/kafka-local/kafka-local.sh stop
+
+clean:
+	rm -rf bin
