@@ -33,6 +33,7 @@ const (
 	CodeNotInLoyaltyProgram  Code = 8089 // customer not registered in the loyalty program
 	CodeIdentifierNotAdded   Code = 8900 // warning (ours, DOMAIN.md gives no code): update ignored identifiers nobody holds
 	CodeRemoveLastIdentifier Code = 8901 // ours (DOMAIN.md gives no code): removing the last identifier is refused
+	CodeInvalidCreateDate    Code = 8902 // ours (DOMAIN.md gives no code): attributionV2.createDate is not RFC 3339
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -66,6 +67,7 @@ var Catalogue = []struct {
 	{CodeNotInLoyaltyProgram, false, "Customer is not registered in the loyalty program"},
 	{CodeIdentifierNotAdded, true, "Identifiers not held by the customer are not added by update; use changeIdentifier"},
 	{CodeRemoveLastIdentifier, false, "The customer's last identifier cannot be removed"},
+	{CodeInvalidCreateDate, false, "attributionV2.createDate is invalid; use YYYY-MM-DDTHH:MM:SS+HH:MM"},
 }
 
 // Issue is one error or warning as the API renders it.

@@ -1,0 +1,248 @@
+package customer
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// ErrBadCommand is returned (wrapped) by Apply for a command the decoder
+// should never have let through: an unknown op or a missing body. The
+// processor sends such records to the DLQ; they are not rule violations.
+var ErrBadCommand = errors.New("malformed command")
+
+// Outcome is everything one command produces.
+type Outcome struct {
+	// Result goes to customers.results.
+	Result Result
+	// Merges go to customers.merges, one per victim merged away.
+	Merges []Merge
+	// Changed lists, in increasing order, the customers whose stored
+	// document changed; each needs a new customers.snapshots record.
+	Changed []int64
+}
+
+// plan is what a rule decided: the documents to write, in order, and what
+// to report. Rules build a plan by reading only; Apply writes it.
+type plan struct {
+	puts      []*Customer
+	merges    []Merge
+	createdID int64
+	warnings  []Issue
+	subs      []Subscription
+}
+
+// Apply runs one command's rules against st. Rule violations come back as a
+// Result with Errors and change nothing; every check runs before the first
+// write, so a command is applied whole or not at all. The error return is
+// for store failures (and ErrBadCommand); the caller then discards the
+// batch.
+func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
+	var p plan
+	var errs []Issue
+	var err error
+	switch {
+	case cmd.Op == OpRegister && cmd.Register != nil:
+		p, errs, err = register(cfg, st, cmd)
+	case cmd.Op == OpUpdate && cmd.Update != nil:
+		p, errs, err = update(cfg, st, cmd)
+	case cmd.Op == OpChangeIdentifier && cmd.ChangeIdentifier != nil:
+		p, errs, err = changeIdentifier(cfg, st, cmd)
+	case cmd.Op == OpSubscriptions && cmd.Subscriptions != nil:
+		p, errs, err = subscriptions(cfg, st, cmd)
+	default:
+		return Outcome{}, fmt.Errorf("command %q: op %q without its body: %w", cmd.RequestID, cmd.Op, ErrBadCommand)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("%s %q of org %d: %w", cmd.Op, cmd.RequestID, cmd.Org, err)
+	}
+	res := Result{
+		RequestID: cmd.RequestID,
+		Org:       cmd.Org,
+		Source:    cmd.Source,
+		AccountID: cmd.AccountID,
+		Op:        cmd.Op,
+	}
+	if len(errs) > 0 {
+		res.Errors = errs
+		return Outcome{Result: res}, nil
+	}
+	changed := map[int64]bool{}
+	for _, c := range p.puts {
+		// Order matters: a victim's tombstone is written before its
+		// survivor, so the store's removal of the victim's index entries
+		// cannot remove the survivor's new entries under the same keys.
+		if err := st.PutCustomer(c); err != nil {
+			return Outcome{}, fmt.Errorf("%s %q of org %d: writing customer %d: %w", cmd.Op, cmd.RequestID, cmd.Org, c.ID, err)
+		}
+		changed[c.ID] = true
+	}
+	res.Success = true
+	res.CreatedID = p.createdID
+	res.Warnings = p.warnings
+	res.Subscriptions = p.subs
+	out := Outcome{Result: res, Merges: p.merges}
+	for id := range changed {
+		out.Changed = append(out.Changed, id)
+	}
+	sort.Slice(out.Changed, func(i, j int) bool { return out.Changed[i] < out.Changed[j] })
+	return out, nil
+}
+
+// fail is a plan-less failure of one issue.
+func fail(iss Issue) (plan, []Issue, error) { return plan{}, []Issue{iss}, nil }
+
+// loadCustomer reads customer id of org. A customer of another org is
+// reported exactly like one that does not exist (8009).
+func loadCustomer(r Reader, org, id int64) (*Customer, *Issue, error) {
+	c, ok, err := r.Customer(id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading customer %d: %w", id, err)
+	}
+	if !ok || c.Org != org || id <= 0 {
+		iss := Issuef(CodeNoSuchCustomer, "No customer found with the given id %d", id)
+		return nil, &iss, nil
+	}
+	return c, nil, nil
+}
+
+// survivor follows the mergedInto chain from id to the live customer.
+// Merges never chain in the rules (a victim's identifiers move to the
+// survivor, and merging into a merged-away customer is refused), but the
+// loop keeps reads right if one ever did.
+func survivor(r Reader, id int64) (int64, error) {
+	for range 64 {
+		c, ok, err := r.Customer(id)
+		if err != nil {
+			return 0, fmt.Errorf("reading customer %d: %w", id, err)
+		}
+		if !ok || c.MergedInto == 0 {
+			return id, nil
+		}
+		id = c.MergedInto
+	}
+	return 0, fmt.Errorf("customer %d: mergedInto chain longer than 64", id)
+}
+
+// mergedAway is the 8069 issue for customer c, naming its survivor.
+func mergedAway(r Reader, c *Customer) (Issue, error) {
+	s, err := survivor(r, c.ID)
+	if err != nil {
+		return Issue{}, err
+	}
+	return Issuef(CodeMergedAway, "The customer is merged into another account: customer %d is merged into user id %d", c.ID, s), nil
+}
+
+// clone deep-copies c: the rules never modify a document the store handed
+// out, so a refused command leaves no trace even in a store that returns
+// its own pointers.
+func (c *Customer) clone() *Customer {
+	out := *c
+	out.ExtendedFields = copyStringMap(c.ExtendedFields)
+	out.Subscriptions = append([]Subscription(nil), c.Subscriptions...)
+	out.Profiles = cloneProfiles(c.Profiles)
+	return &out
+}
+
+func cloneProfiles(ps []Profile) []Profile {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Profile, len(ps))
+	for i, p := range ps {
+		p.Fields = copyStringMap(p.Fields)
+		p.Identifiers = append([]Identifier(nil), p.Identifiers...)
+		cs := make([]CommChannel, len(p.CommChannels))
+		for j, ch := range p.CommChannels {
+			ch.Meta = copyBoolMap(ch.Meta)
+			cs[j] = ch
+		}
+		p.CommChannels = cs
+		p.Conflicting = cloneProfiles(p.Conflicting)
+		out[i] = p
+	}
+	return out
+}
+
+// profileIn returns the index of c's profile in scope sc, or -1.
+func profileIn(c *Customer, sc scope) int {
+	for i, p := range c.Profiles {
+		if p.Source == sc.Source && p.AccountID == sc.AccountID {
+			return i
+		}
+	}
+	return -1
+}
+
+// addProfile inserts p keeping Profiles sorted by (Source, AccountID), and
+// returns its index.
+func addProfile(c *Customer, p Profile) int {
+	i := sort.Search(len(c.Profiles), func(i int) bool {
+		q := c.Profiles[i]
+		return q.Source > p.Source || (q.Source == p.Source && q.AccountID >= p.AccountID)
+	})
+	c.Profiles = append(c.Profiles, Profile{})
+	copy(c.Profiles[i+1:], c.Profiles[i:])
+	c.Profiles[i] = p
+	return i
+}
+
+// newProfile is a profile of scope sc made from a body, without identifiers.
+func newProfile(sc scope, in input, created, now time.Time) Profile {
+	return Profile{
+		Source:       sc.Source,
+		AccountID:    sc.AccountID,
+		FirstName:    in.FirstName,
+		LastName:     in.LastName,
+		Fields:       copyStringMap(in.Fields),
+		CommChannels: append([]CommChannel(nil), in.Channels...),
+		CreateDate:   created,
+		ModifiedDate: now,
+	}
+}
+
+// holds reports whether ids contains id (same type and key).
+func holds(ids []Identifier, id Identifier) bool {
+	for _, x := range ids {
+		if x.Type == id.Type && x.Key() == id.Key() {
+			return true
+		}
+	}
+	return false
+}
+
+// countIdentifiers counts the identifiers c holds over all its profiles.
+func countIdentifiers(c *Customer) int {
+	n := 0
+	for _, p := range c.Profiles {
+		n += len(p.Identifiers)
+	}
+	return n
+}
+
+// fillChannels appends the channels of add that p lacks (by type and value).
+func fillChannels(p *Profile, add []CommChannel) {
+	have := map[string]bool{}
+	for _, ch := range p.CommChannels {
+		have[channelKey(ch)] = true
+	}
+	for _, ch := range add {
+		if !have[channelKey(ch)] {
+			have[channelKey(ch)] = true
+			p.CommChannels = append(p.CommChannels, ch)
+		}
+	}
+}
+
+// fillMap sets the keys of add that dst lacks; dst's values win.
+func fillMap(dst *map[string]string, add map[string]string) {
+	if *dst == nil {
+		*dst = map[string]string{}
+	}
+	for k, v := range add {
+		if _, ok := (*dst)[k]; !ok {
+			(*dst)[k] = v
+		}
+	}
+}

@@ -1,0 +1,137 @@
+// Package customer is custream's domain: the rules of the customer
+// registry, free of Kafka, Pebble, Avro and HTTP (a test enforces it).
+//
+// Commands go in through Apply, which reads and writes state only through
+// the Store interface (state/ implements it over a Pebble indexed batch)
+// and returns an Outcome: the Result for customers.results, the Merge
+// notices for customers.merges and the ids whose snapshot changed
+// (Snapshot renders them for customers.snapshots). Rule violations are
+// Results with Errors, never Go errors; every check runs before the first
+// write, so a refused command changes nothing. Apply is deterministic: time
+// comes from Command.Time, ids from Store.NextID, and nothing depends on map
+// order. Queries (Lookup, Fetch, Search, LoyaltyDetails, SubscriptionsOf)
+// are pure functions over a Reader returning the API doc's response
+// shapes. Error and warning codes are the table in codes.go.
+//
+// Files follow DOMAIN.md's order: config.go, normalise.go and validate.go
+// (normalisation and validation), register.go, update.go,
+// changeidentifier.go, subscriptions.go (the commands; apply.go dispatches),
+// query.go and view.go (the queries and their shapes), response.go (the
+// commands' API responses), decode.go (lenient JSON of request bodies).
+//
+// # Choices where DOMAIN.md is silent
+//
+// Scope and input
+//   - Source names are matched case-insensitively. An accountId on a
+//     single-account source is refused with 8011 rather than ignored (it
+//     means the producer believes in an account that does not exist).
+//     accountIds are at most 64 characters without control characters
+//     (else 8011). With source ALL (reads), accountId is ignored.
+//   - The scope of a register or update is the command's (topic and
+//     headers); a source or accountId inside a body profile is ignored, as
+//     in the API doc's own update sample (URL 22232, body 1234).
+//   - Several profiles in one body are combined: the first non-empty
+//     names, fields and comm channels merged in order (later wins),
+//     identifiers de-duplicated by (type, key).
+//   - Every validation problem of a command is reported, not just the
+//     first; then, if all is valid, every identifier conflict (8007, 8008,
+//     8015) is reported.
+//   - Mobile: "+" or a leading "00" marks an international number; with a
+//     default country code configured, a number with a trunk "0" or at most
+//     NationalMaxDigits (10) digits is national and gets the code. A number
+//     starting with 0 after that is refused (no country code).
+//   - Email: no quoted local parts, comments, spaces or display names; the
+//     domain has a dot and no empty labels.
+//   - wechat, martjackId, fbId: trimmed, 1–128 characters, no control
+//     characters, else 8013 (the API has no dedicated code). externalId is
+//     trimmed before its check.
+//   - The deny-list (Config.DenyList, DefaultDenyList) is compared
+//     case-insensitively with the trimmed value and the normalised key;
+//     values made only of zeros, dashes, "+" and spaces are always refused.
+//     Comm channel values are not deny-listed (they do not identify).
+//   - loyaltyType: "non_loyalty" (any case) is non-loyalty, any other
+//     non-empty value is loyalty, as DOMAIN.md words it.
+//   - attributionV2.createDate must be RFC 3339; anything else is refused
+//     with our code 8902 rather than silently replaced by the record time.
+//   - JSON bodies: identifier and comm-channel values, fields and extended
+//     fields accept numbers and booleans as their literal text;
+//     primary/verified accept "true"/"false" strings (the API doc sends
+//     both forms).
+//
+// register
+//   - Joining customer X (8050) does not update X's details (the API doc:
+//     register cannot update): where X already has a profile in the scope,
+//     the registration adds its identifiers and only fills empty names,
+//     missing fields and missing comm channels; X's loyalty type and
+//     extended fields stay, missing extended fields are filled.
+//   - A fresh customer's profile and attributionV2 take createDate when
+//     given, else the command time.
+//
+// update
+//   - Update patches: empty names keep the stored ones, given fields and
+//     extended fields are set and the others kept, a given comm channel
+//     replaces the stored one of the same type and value, others are kept.
+//   - Identifiers nobody holds in the scope are not added; the command
+//     still succeeds, with warning 8900 naming them (our code).
+//   - A new profile (no profile in that scope yet) has no identifiers.
+//   - An update always counts as a change (modifiedDate moves).
+//
+// changeIdentifier
+//   - Removals apply before additions. An identifier both added and
+//     removed in one command is refused (8013), as is an empty command.
+//   - Adding an identifier the customer already holds in the scope is a
+//     no-op; one it holds only in other scopes is simply added (no merge).
+//   - "Last identifier" counts all the customer's identifiers, in every
+//     scope, after the whole command; refused with our code 8901.
+//   - A changeIdentifier on a merged-away customer is refused with 8053
+//     "already merged with user id S" (the API doc's wording), whatever it
+//     adds or removes; update and subscriptions on one give 8069.
+//   - On a merge, createdId is the survivor; the merge notice's identifier
+//     is the first added one the survivor holds. Survivor values win
+//     everywhere: its profile stays primary in a shared scope and gains the
+//     victim's identifiers (so the survivor holds them there), the victim's
+//     profile goes to conflictingProfileList; subscriptions and extended
+//     fields only fill gaps; the survivor's createDate stays; the survivor
+//     becomes loyalty if either was (a merge must not take a membership
+//     away). The victim's tombstone is written before the survivor.
+//
+// subscriptions
+//   - Only the source is checked (the API call names no source or
+//     account); the accountId of an entry is free text (≤ 64, else 8011).
+//   - Channel, priority and type are upper-cased; a bad priority or type is
+//     8010 like a bad channel (no other code fits).
+//   - A subscription the customer never had counts as changed by any
+//     state; several entries for one subscription: the last wins; the echo
+//     lists changed subscriptions in request order. Nothing changed: success
+//     with an empty echo and no write.
+//
+// Queries and views
+//   - Any customer id of another org, or <= 0, answers 8009 like a missing
+//     one (lookup simply does not find it).
+//   - lookup and fetch refuse an invalid value with the type's code (8055,
+//     8056, 8064) and an unknown identifierName with 8013.
+//   - fetch: embed is a comma-separated list (quotes allowed); unknown
+//     names are ignored. points and mlp of a non-loyalty customer are left
+//     out with warning 8089; loyaltyDetails answers 8089 for a non-loyalty
+//     customer or another program id.
+//   - Points are not modelled: every amount is 0, loyaltyId is the customer
+//     id, currentSlab is Config.DefaultSlab, slabSNo 1, nextSlabSerialNumber
+//     -1. segments is {} and lifetimePurchases 0.
+//   - Times render in UTC RFC 3339 (the instant is kept, the client's
+//     offset is not), so snapshots are identical however state stores time.
+//   - createdBy/modifiedBy name the source (and account): custream does not
+//     know the till or user. The customer-level attributionV2 names the
+//     earliest profile's source and the most recently modified one's.
+//   - search: q is trimmed and lower-cased; a phone-like q ("+91 91111")
+//     is searched as its digits; several words must all match (a prefix of
+//     some token each); an empty q finds nothing. limit <= 0 is 10, above
+//     100 is 100, a negative offset is 0. matchedIdentifiers list, profile
+//     by profile, the first name, last name and identifiers that matched;
+//     search profiles carry only source, firstName and lastName, as the
+//     API's sample.
+//   - Subscriptions display TRANS before BULK, then by channel; accountId
+//     appears only when set (GET), always in the command's echo (POST).
+//   - The snapshot of a live customer is fetch with source ALL and
+//     embed=subscriptions (so a subscriptions change shows); a merged-away
+//     customer's snapshot is {id, mergedInto, empty lists}.
+package customer

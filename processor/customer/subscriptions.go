@@ -1,0 +1,68 @@
+package customer
+
+// subscriptions sets channel × priority (× account) subscription states of a
+// customer (DOMAIN.md, "subscriptions"). The API call names no source, so
+// only the command's source is checked, not its account. Entries are applied
+// in order (a later entry for the same subscription wins); the result echoes,
+// in request order, the subscriptions whose state changed. A subscription
+// the customer never had counts as changed by any state.
+func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
+	if iss := checkWriteSource(cfg, cmd.Source); iss != nil {
+		return fail(*iss)
+	}
+	orig, iss, err := loadCustomer(st, cmd.Org, cmd.CustomerID)
+	if err != nil || iss != nil {
+		return failOrErr(iss, err)
+	}
+	if orig.MergedInto != 0 {
+		iss, err := mergedAway(st, orig)
+		if err != nil {
+			return plan{}, nil, err
+		}
+		return fail(iss)
+	}
+	var errs []Issue
+	var order []string
+	want := map[string]Subscription{}
+	for _, raw := range cmd.Subscriptions.Subscriptions {
+		s, iss := normaliseSubscription(raw)
+		if iss != nil {
+			errs = append(errs, *iss)
+			continue
+		}
+		k := subKey(s)
+		if _, ok := want[k]; !ok {
+			order = append(order, k)
+		}
+		want[k] = s
+	}
+	if len(errs) > 0 {
+		return plan{}, errs, nil
+	}
+
+	have := map[string]int{}
+	for i, s := range orig.Subscriptions {
+		have[subKey(s)] = i
+	}
+	c := orig.clone()
+	var changed []Subscription
+	for _, k := range order {
+		s := want[k]
+		if i, ok := have[k]; ok {
+			if c.Subscriptions[i].Type == s.Type {
+				continue
+			}
+			c.Subscriptions[i].Type = s.Type
+		} else {
+			c.Subscriptions = append(c.Subscriptions, s)
+		}
+		changed = append(changed, s)
+	}
+	pl := plan{createdID: c.ID, subs: changed}
+	if len(changed) > 0 {
+		sortedSubscriptions(c.Subscriptions)
+		c.ModifiedDate = cmd.Time.UTC()
+		pl.puts = []*Customer{c}
+	}
+	return pl, nil, nil
+}

@@ -1,0 +1,367 @@
+package customer
+
+import (
+	"sort"
+	"time"
+)
+
+// The view types below are the API doc's response bodies; their json tags
+// are its field names. Lists and objects are never null: an empty one
+// renders as [] or {} like the API's samples. Times render in UTC RFC 3339
+// (the instant is kept; the offset a client sent is not, so snapshots are
+// byte-identical however the state stores times).
+
+// FetchView is the body of GET /v2/customers/{id}, and (with source ALL
+// and subscriptions embedded) a customers.snapshots record.
+type FetchView struct {
+	ID int64 `json:"id"`
+	// MergedInto is set only in the snapshot of a merged-away customer.
+	MergedInto            int64             `json:"mergedInto,omitempty"`
+	Profiles              []ProfileView     `json:"profiles"`
+	LoyaltyInfo           LoyaltyInfoView   `json:"loyaltyInfo"`
+	Segments              map[string]string `json:"segments"`
+	ExtendedFields        map[string]string `json:"extendedFields"`
+	PointsSummary         *PointsSummary    `json:"pointsSummary,omitempty"`
+	SubscriptionInfo      *SubscriptionInfo `json:"subscriptionInfo,omitempty"`
+	LoyaltyProgramDetails []ProgramDetails  `json:"loyaltyProgramDetails,omitempty"`
+	Warnings              []Issue           `json:"warnings"`
+	Errors                []Issue           `json:"errors,omitempty"`
+}
+
+// ProfileView is one element of profiles (and of conflictingProfileList).
+type ProfileView struct {
+	FirstName              string            `json:"firstName"`
+	LastName               string            `json:"lastName"`
+	Attribution            AttributionView   `json:"attribution"`
+	Fields                 map[string]string `json:"fields"`
+	Identifiers            []Identifier      `json:"identifiers"`
+	CommChannels           []CommChannel     `json:"commChannels"`
+	Source                 string            `json:"source"`
+	AccountID              string            `json:"accountId"`
+	UserID                 int64             `json:"userId"`
+	ConflictingProfileList []ProfileView     `json:"conflictingProfileList"`
+	AutoUpdateTime         string            `json:"autoUpdateTime"`
+}
+
+// AttributionView is a profile's attribution.
+type AttributionView struct {
+	CreateDate   string `json:"createDate"`
+	CreatedBy    Actor  `json:"createdBy"`
+	ModifiedBy   Actor  `json:"modifiedBy"`
+	ModifiedDate string `json:"modifiedDate"`
+}
+
+// Actor is who made a change. custream knows the source system (and
+// account) a command came from, not the till or user inside it, so the
+// actor is the source: code and name "WECHAT/22232", type "SOURCE".
+type Actor struct {
+	Code        string `json:"code"`
+	Description string `json:"description"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+}
+
+// ActorRef is the short actor of attributionV2.
+type ActorRef struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// LoyaltyInfoView is loyaltyInfo.
+type LoyaltyInfoView struct {
+	LoyaltyType       string            `json:"loyaltyType"`
+	AttributionV2     AttributionV2View `json:"attributionV2"`
+	LifetimePurchases float64           `json:"lifetimePurchases"`
+}
+
+// AttributionV2View is loyaltyInfo.attributionV2: created by the source of
+// the earliest profile, modified by the source of the latest change.
+type AttributionV2View struct {
+	CreateDate   string   `json:"createDate"`
+	CreatedBy    ActorRef `json:"createdBy"`
+	ModifiedBy   ActorRef `json:"modifiedBy"`
+	ModifiedDate string   `json:"modifiedDate"`
+}
+
+// PointsSummary is embed=points.
+type PointsSummary struct {
+	Adjusted             float64 `json:"adjusted"`
+	CumulativePurchases  float64 `json:"cumulativePurchases"`
+	CurrentSlab          string  `json:"currentSlab"`
+	Expired              float64 `json:"expired"`
+	LifetimePoints       float64 `json:"lifetimePoints"`
+	LoyaltyID            int64   `json:"loyaltyId"`
+	LoyaltyPoints        float64 `json:"loyaltyPoints"`
+	NextSlab             string  `json:"nextSlab"`
+	NextSlabDescription  string  `json:"nextSlabDescription"`
+	NextSlabSerialNumber int     `json:"nextSlabSerialNumber"`
+	Redeemed             float64 `json:"redeemed"`
+	Returned             float64 `json:"returned"`
+	SlabExpiryDate       string  `json:"slabExpiryDate"`
+	SlabSNo              int     `json:"slabSNo"`
+}
+
+// ProgramDetails is one loyalty program's details (embed=mlp and
+// loyaltyDetails).
+type ProgramDetails struct {
+	Redeemed             float64 `json:"redeemed"`
+	Expired              float64 `json:"expired"`
+	Returned             float64 `json:"returned"`
+	Adjusted             float64 `json:"adjusted"`
+	LifetimePoints       float64 `json:"lifetimePoints"`
+	LoyaltyPoints        float64 `json:"loyaltyPoints"`
+	CumulativePurchases  float64 `json:"cumulativePurchases"`
+	LoyaltyID            int64   `json:"loyaltyId"`
+	CurrentSlab          string  `json:"currentSlab"`
+	NextSlab             string  `json:"nextSlab"`
+	NextSlabSerialNumber int     `json:"nextSlabSerialNumber"`
+	NextSlabDescription  string  `json:"nextSlabDescription"`
+	SlabSNo              int     `json:"slabSNo"`
+	SlabExpiryDate       string  `json:"slabExpiryDate"`
+	ProgramID            int64   `json:"programId"`
+}
+
+// SubscriptionInfo is embed=subscriptions.
+type SubscriptionInfo struct {
+	Subscriptions []SubscriptionView `json:"subscriptions"`
+}
+
+// SubscriptionView is one subscription as the API renders it; accountId
+// appears only when the subscription has one.
+type SubscriptionView struct {
+	Channel   string `json:"channel"`
+	AccountID string `json:"accountId,omitempty"`
+	Priority  string `json:"priority"`
+	Type      string `json:"type"`
+}
+
+// LookupView is the body of GET /v2/customers/lookup.
+type LookupView struct {
+	Entity   int64   `json:"entity"`
+	Warnings []Issue `json:"warnings"`
+	Errors   []Issue `json:"errors,omitempty"`
+}
+
+// SearchView is the body of GET /v2/customers/search.
+type SearchView struct {
+	Pagination Pagination  `json:"pagination"`
+	Data       []SearchHit `json:"data"`
+	Warnings   []Issue     `json:"warnings"`
+	Errors     []Issue     `json:"errors"`
+}
+
+// Pagination of a search.
+type Pagination struct {
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+	Total  int `json:"total"`
+}
+
+// SearchHit is one customer found by search.
+type SearchHit struct {
+	UserID             int64           `json:"userId"`
+	MatchedIdentifiers []Match         `json:"matchedIdentifiers"`
+	Profiles           []SearchProfile `json:"profiles"`
+}
+
+// Match is one name or identifier value that matched the query.
+type Match struct {
+	IDType    string `json:"idType"` // firstName, lastName or an identifier type
+	IDValue   string `json:"idValue"`
+	Source    string `json:"source"`
+	AccountID string `json:"accountId"`
+}
+
+// SearchProfile is the short profile of a search hit.
+type SearchProfile struct {
+	Source    string `json:"source"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+}
+
+// LoyaltyDetailsView is the body of GET /v2/customers/{id}/loyaltyDetails.
+type LoyaltyDetailsView struct {
+	Data     []ProgramDetails `json:"data"`
+	Warnings []Issue          `json:"warnings"`
+	Errors   []Issue          `json:"errors"`
+}
+
+// SubscriptionsView is the body of GET /v2/customers/{id}/subscriptions.
+type SubscriptionsView struct {
+	Subscriptions   []SubscriptionView `json:"subscriptions"`
+	CampaignID      int64              `json:"campaignId"`
+	CommunicationID int64              `json:"communicationId"`
+	Warnings        []Issue            `json:"warnings"`
+	Errors          []Issue            `json:"errors,omitempty"`
+}
+
+// Snapshot is the customers.snapshots record of c: the fetch view with
+// source ALL and subscriptions embedded (so a subscriptions change shows in
+// the snapshot), or, for a merged-away customer, a record with only its id
+// and mergedInto.
+func Snapshot(cfg Config, c *Customer) FetchView {
+	if c.MergedInto != 0 {
+		v := emptyFetch(c.ID)
+		v.MergedInto = c.MergedInto
+		return v
+	}
+	return fetchView(cfg, c, nil, embeds{subscriptions: true})
+}
+
+func emptyFetch(id int64) FetchView {
+	return FetchView{
+		ID:             id,
+		Profiles:       []ProfileView{},
+		Segments:       map[string]string{},
+		ExtendedFields: map[string]string{},
+		Warnings:       []Issue{},
+	}
+}
+
+// embeds are the parts fetch's embed parameter asks for.
+type embeds struct{ points, subscriptions, mlp bool }
+
+// fetchView renders c; only (if non-nil) is the one profile to show.
+func fetchView(cfg Config, c *Customer, only *Profile, e embeds) FetchView {
+	v := emptyFetch(c.ID)
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		if only == nil || p == only {
+			v.Profiles = append(v.Profiles, profileView(c.ID, p))
+		}
+	}
+	for k, val := range c.ExtendedFields {
+		v.ExtendedFields[k] = val
+	}
+	v.LoyaltyInfo = LoyaltyInfoView{LoyaltyType: c.LoyaltyType, AttributionV2: attributionV2(c)}
+	if e.points {
+		if c.LoyaltyType == Loyalty {
+			ps := pointsSummary(cfg, c)
+			v.PointsSummary = &ps
+		} else {
+			v.Warnings = append(v.Warnings, notInProgram(c.ID, 0))
+		}
+	}
+	if e.subscriptions {
+		v.SubscriptionInfo = &SubscriptionInfo{Subscriptions: subscriptionViews(c.Subscriptions)}
+	}
+	if e.mlp {
+		if c.LoyaltyType == Loyalty {
+			v.LoyaltyProgramDetails = []ProgramDetails{programDetails(cfg, c)}
+		} else {
+			v.Warnings = append(v.Warnings, notInProgram(c.ID, 0))
+		}
+	}
+	return v
+}
+
+func profileView(userID int64, p *Profile) ProfileView {
+	a := actor(p.Source, p.AccountID)
+	v := ProfileView{
+		FirstName: p.FirstName,
+		LastName:  p.LastName,
+		Attribution: AttributionView{
+			CreateDate:   stamp(p.CreateDate),
+			CreatedBy:    a,
+			ModifiedBy:   a,
+			ModifiedDate: stamp(p.ModifiedDate),
+		},
+		Fields:                 map[string]string{},
+		Identifiers:            append([]Identifier{}, p.Identifiers...),
+		CommChannels:           append([]CommChannel{}, p.CommChannels...),
+		Source:                 p.Source,
+		AccountID:              p.AccountID,
+		UserID:                 userID,
+		ConflictingProfileList: []ProfileView{},
+		AutoUpdateTime:         stamp(p.ModifiedDate),
+	}
+	for k, val := range p.Fields {
+		v.Fields[k] = val
+	}
+	for i := range p.Conflicting {
+		v.ConflictingProfileList = append(v.ConflictingProfileList, profileView(userID, &p.Conflicting[i]))
+	}
+	return v
+}
+
+func actor(source, accountID string) Actor {
+	name := scope{source, accountID}.String()
+	return Actor{Code: name, Name: name, Type: "SOURCE"}
+}
+
+func attributionV2(c *Customer) AttributionV2View {
+	v := AttributionV2View{CreateDate: stamp(c.CreateDate), ModifiedDate: stamp(c.ModifiedDate)}
+	var first, last *Profile
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		if first == nil || p.CreateDate.Before(first.CreateDate) {
+			first = p
+		}
+		if last == nil || p.ModifiedDate.After(last.ModifiedDate) {
+			last = p
+		}
+	}
+	if first != nil {
+		a, b := actor(first.Source, first.AccountID), actor(last.Source, last.AccountID)
+		v.CreatedBy = ActorRef{Code: a.Code, Name: a.Name}
+		v.ModifiedBy = ActorRef{Code: b.Code, Name: b.Name}
+	}
+	return v
+}
+
+// pointsSummary is the customer's standing in the default program: points
+// are not modelled yet, so every amount is zero and the slab is the
+// configured default.
+func pointsSummary(cfg Config, c *Customer) PointsSummary {
+	return PointsSummary{
+		CurrentSlab:          cfg.DefaultSlab,
+		LoyaltyID:            c.ID,
+		NextSlabSerialNumber: -1,
+		SlabSNo:              1,
+	}
+}
+
+func programDetails(cfg Config, c *Customer) ProgramDetails {
+	return ProgramDetails{
+		LoyaltyID:            c.ID,
+		CurrentSlab:          cfg.DefaultSlab,
+		NextSlabSerialNumber: -1,
+		SlabSNo:              1,
+		ProgramID:            cfg.LoyaltyProgramID,
+	}
+}
+
+func notInProgram(id, programID int64) Issue {
+	if programID != 0 {
+		return Issuef(CodeNotInLoyaltyProgram, "Customer is not registered in the loyalty program: customer %d, program %d", id, programID)
+	}
+	return Issuef(CodeNotInLoyaltyProgram, "Customer is not registered in the loyalty program: customer %d is non_loyalty", id)
+}
+
+// subscriptionViews orders subscriptions as the API's samples do: TRANS
+// before BULK, then by channel and account.
+func subscriptionViews(subs []Subscription) []SubscriptionView {
+	out := make([]SubscriptionView, 0, len(subs))
+	for _, s := range subs {
+		out = append(out, SubscriptionView{Channel: s.Channel, AccountID: s.AccountID, Priority: s.Priority, Type: s.Type})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Priority != b.Priority {
+			return a.Priority == "TRANS"
+		}
+		if a.Channel != b.Channel {
+			return a.Channel < b.Channel
+		}
+		return a.AccountID < b.AccountID
+	})
+	return out
+}
+
+// stamp renders t in UTC RFC 3339, or "" for the zero time.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
