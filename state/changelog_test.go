@@ -1,0 +1,358 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// Replaying every batch's Writes into an empty DB with ApplyChangelog gives
+// a byte-identical task keyspace, checkpoint included: the changelog carries
+// the whole state.
+func TestChangelogReplayIsIdentical(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, _ env, db *DB) {
+		const parts, p = 4, 3
+		src := db.Task(p, parts)
+		replica := mustOpen(t, "replica", Options{FS: vfs.NewMem()}).Task(p, parts)
+		other := db.Task(1, parts) // a neighbour whose keys must not leak
+
+		rng := rand.New(rand.NewPCG(1, 2))
+		m := newModel(rng)
+		offset := int64(0)
+		for batch := range 40 {
+			b := src.NewBatch()
+			ob := other.NewBatch()
+			for range 1 + rng.IntN(8) {
+				m.step(t, b)
+			}
+			m.step(t, ob)
+			at := t0.Add(time.Duration(batch) * time.Minute)
+			must(t, b.PutRequest(org, fmt.Sprintf("req-%d", batch), []byte{byte(batch)}, at))
+			must(t, b.PutRequest(org, "req-0", []byte("again"), at)) // moves req-0's time
+			must(t, b.PruneRequests(at.Add(-10*time.Minute)))
+			if batch == 17 {
+				// An aborted batch: its writes never reach either side.
+				b.Discard()
+				ob.Discard()
+				m.rollback()
+				continue
+			}
+			m.commit()
+			writes, err := b.Writes()
+			must(t, err)
+			offset += int64(len(writes))
+			commit(t, src, b, offset)
+			commit(t, other, ob, -1)
+			// Chunked, as restore applies them.
+			for i := 0; i < len(writes); i += 7 {
+				end := min(i+7, len(writes))
+				must(t, replica.ApplyChangelog(writes[i:end], offset-int64(len(writes)-end)))
+			}
+		}
+		if err := equalKVs(dump(t, src), dump(t, replica)); err != nil {
+			t.Fatalf("replica differs from source: %v", err)
+		}
+		m.check(t, src)
+		m.check(t, replica)
+	})
+}
+
+func TestWritesDeduplicates(t *testing.T) {
+	db := mustOpen(t, "db", Options{FS: vfs.NewMem()})
+	task := db.Task(0, 1)
+	b := task.NewBatch()
+	defer b.Close()
+	c := person(1, org, "a", "", map[string][]string{"INSTORE/": {"mobile:1"}})
+	put(t, b, c)
+	c2 := person(1, org, "b", "", map[string][]string{"INSTORE/": {"mobile:2"}})
+	put(t, b, c2)
+	writes, err := b.Writes()
+	must(t, err)
+	seen := map[string]bool{}
+	var sets, dels int
+	for _, kv := range writes {
+		if seen[string(kv.Key)] {
+			t.Fatalf("key %x listed twice", kv.Key)
+		}
+		seen[string(kv.Key)] = true
+		if kv.Value == nil {
+			dels++
+		} else {
+			sets++
+		}
+	}
+	// customer + (identifier, holder, search "b", search "2") set;
+	// (identifier, holder, search "a", search "1") of the first put deleted.
+	if sets != 5 || dels != 4 {
+		t.Errorf("%d sets and %d deletes, want 5 and 4: %v", sets, dels, writes)
+	}
+	must(t, task.Commit(b, 1))
+	if _, err := b.Writes(); err == nil {
+		t.Error("Writes of a committed batch succeeded")
+	}
+}
+
+func TestApplyChangelogRejectsForeignKeys(t *testing.T) {
+	db := mustOpen(t, "db", Options{FS: vfs.NewMem()})
+	task := db.Task(2, 4)
+	for name, key := range map[string][]byte{
+		"other task": customerKey(1, 5),
+		"checkpoint": checkpointKey(2),
+		"no table":   taskStart(2),
+		"bad table":  append(taskStart(2), 0x7f),
+		"short":      {0, 0},
+	} {
+		err := task.ApplyChangelog([]KV{{Key: customerKey(2, 6), Value: []byte{1}}, {Key: key, Value: []byte{1}}}, 10)
+		if err == nil {
+			t.Errorf("%s: applied", name)
+		}
+	}
+	if kvs := dump(t, task); len(kvs) != 0 {
+		t.Errorf("a rejected chunk left %d keys", len(kvs))
+	}
+}
+
+func TestRequests(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, _ env, db *DB) {
+		task := db.Task(0, 1)
+		b := task.NewBatch()
+		for i := range 10 {
+			must(t, b.PutRequest(org, fmt.Sprintf("r%d", i), []byte(fmt.Sprintf("result %d", i)), t0.Add(time.Duration(i)*time.Second)))
+		}
+		must(t, b.PutRequest(org+1, "r1", []byte("other org"), t0))
+		commit(t, task, b, -1)
+
+		b = task.NewBatch()
+		defer b.Close()
+		rec, ok, err := b.Request(org, "r3")
+		must(t, err)
+		if !ok || string(rec) != "result 3" {
+			t.Fatalf("r3 = %q, %v", rec, ok)
+		}
+		if rec, _, _ := b.Request(org+1, "r1"); string(rec) != "other org" {
+			t.Errorf("org+1 r1 = %q", rec)
+		}
+		if _, ok, _ := b.Request(org, "nope"); ok {
+			t.Error("unknown request found")
+		}
+		// Re-storing r2 later keeps it past a prune that removes its old time.
+		must(t, b.PutRequest(org, "r2", []byte("result 2 again"), t0.Add(time.Hour)))
+		must(t, b.PruneRequests(t0.Add(5*time.Second))) // drops r0..r4 but r2, and org+1's r1
+		var kept []string
+		for i := range 10 {
+			if _, ok, _ := b.Request(org, fmt.Sprintf("r%d", i)); ok {
+				kept = append(kept, fmt.Sprintf("r%d", i))
+			}
+		}
+		if got := strings.Join(kept, " "); got != "r2 r5 r6 r7 r8 r9" {
+			t.Errorf("kept %s", got)
+		}
+		if _, ok, _ := b.Request(org+1, "r1"); ok {
+			t.Error("org+1 r1 survived the prune")
+		}
+		must(t, b.PruneRequests(t0.Add(2*time.Hour)))
+		commit(t, task, b, -1)
+		if kvs := dump(t, task); len(kvs) != 0 {
+			t.Errorf("after pruning everything, %d keys remain", len(kvs))
+		}
+	})
+}
+
+func TestKeyStrings(t *testing.T) {
+	// Self-delimiting: different tuples never share a key.
+	a := identifierKey(0, 1, "ab", "c", "t", "k")
+	b := identifierKey(0, 1, "a", "bc", "t", "k")
+	c := identifierKey(0, 1, "a\x00", "bc", "t", "k")
+	if bytes.Equal(a, b) || bytes.Equal(b, c) {
+		t.Fatal("string tuples collide")
+	}
+	// Order- and prefix-preserving, and decodable.
+	strs := []string{"", "\x00", "\x00\x00", "\x00\x01", "\x01", "a", "a\x00", "a\x00b", "a\xff", "ab", "b", "\xff", "\xff\xff"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		n := rng.IntN(4)
+		s := make([]byte, n)
+		for i := range s {
+			s[i] = []byte{0, 1, 'a', 0xff}[rng.IntN(4)]
+		}
+		strs = append(strs, string(s))
+	}
+	for _, x := range strs {
+		ex := appendStr(nil, x)
+		got, rest, err := readStr(append(bytes.Clone(ex), 9))
+		if err != nil || got != x || !bytes.Equal(rest, []byte{9}) {
+			t.Fatalf("readStr(appendStr(%q)) = %q, %x, %v", x, got, rest, err)
+		}
+		for _, y := range strs {
+			ey := appendStr(nil, y)
+			if want := strings.Compare(x, y); bytes.Compare(ex, ey) != want {
+				t.Fatalf("order of %q vs %q: keys compare %d, strings %d", x, y, bytes.Compare(ex, ey), want)
+			}
+			if strings.HasPrefix(y, x) != bytes.HasPrefix(ey, appendStrPrefix(nil, x)) {
+				t.Fatalf("prefix %q of %q not preserved", x, y)
+			}
+		}
+	}
+	ids := []int64{-1 << 63, -5, -1, 0, 1, 2, 255, 256, 1<<63 - 1}
+	for i := 1; i < len(ids); i++ {
+		if bytes.Compare(appendInt64(nil, ids[i-1]), appendInt64(nil, ids[i])) >= 0 {
+			t.Fatalf("int64 order broken at %d", ids[i])
+		}
+	}
+	if !slices.Equal(taskEnd(1), taskStart(2)) {
+		t.Error("taskEnd(1) != taskStart(2)")
+	}
+}
+
+// model is a reference for the customers of one org in a task: random
+// registrations, identifier changes and merges, with identifier values made
+// unique per scope by construction, checked against the indexes.
+type model struct {
+	rng       *rand.Rand
+	customers map[int64]*customer.Customer
+	saved     map[int64]*customer.Customer
+	next      int
+}
+
+func newModel(rng *rand.Rand) *model {
+	return &model{rng: rng, customers: map[int64]*customer.Customer{}, saved: map[int64]*customer.Customer{}}
+}
+
+var scopes = []string{"INSTORE/", "WECHAT/a", "WECHAT/b"}
+
+func (m *model) ident() string {
+	m.next++
+	return fmt.Sprintf("%s:v%d", []string{"mobile", "email", "externalId"}[m.rng.IntN(3)], m.next)
+}
+
+func (m *model) live() []int64 {
+	var ids []int64
+	for id, c := range m.customers {
+		if c.MergedInto == 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (m *model) step(t *testing.T, b *Batch) {
+	t.Helper()
+	live := m.live()
+	// Only the model's own task's customers are tracked.
+	mine := live[:0:0]
+	for _, id := range live {
+		if TaskOf(id, b.task.partitions) == b.task.id {
+			mine = append(mine, id)
+		}
+	}
+	switch op := m.rng.IntN(10); {
+	case op < 4 || len(mine) < 2:
+		id, err := b.NextID()
+		must(t, err)
+		sc := map[string][]string{scopes[m.rng.IntN(3)]: {m.ident(), m.ident()}}
+		c := person(id, org, fmt.Sprintf("n%d", m.rng.IntN(20)), "L", sc)
+		m.customers[id] = c
+		put(t, b, c)
+	case op < 8: // change identifiers and names of one customer
+		c := m.customers[mine[m.rng.IntN(len(mine))]]
+		c2 := person(c.ID, org, fmt.Sprintf("n%d", m.rng.IntN(20)), "M", nil)
+		for _, p := range c.Profiles {
+			var ids []customer.Identifier
+			for _, id := range p.Identifiers {
+				if m.rng.IntN(3) > 0 {
+					ids = append(ids, id)
+				}
+			}
+			typ, val, _ := strings.Cut(m.ident(), ":")
+			p.Identifiers = append(ids, customer.Identifier{Type: typ, Value: val})
+			c2.Profiles = append(c2.Profiles, p)
+		}
+		m.customers[c.ID] = c2
+		put(t, b, c2)
+	default: // merge v into s: s takes v's identifiers, v becomes a tombstone
+		s, v := m.customers[mine[0]], m.customers[mine[1+m.rng.IntN(len(mine)-1)]]
+		s2 := person(s.ID, org, s.Profiles[0].FirstName, "S", nil)
+		byScope := map[string][]customer.Identifier{}
+		for _, c := range []*customer.Customer{s, v} {
+			for _, p := range c.Profiles {
+				byScope[p.Source+"/"+p.AccountID] = append(byScope[p.Source+"/"+p.AccountID], p.Identifiers...)
+			}
+		}
+		for _, sc := range sortedKeys(byScope) {
+			src, acct, _ := strings.Cut(sc, "/")
+			s2.Profiles = append(s2.Profiles, customer.Profile{Source: src, AccountID: acct, Identifiers: byScope[sc]})
+		}
+		tomb := &customer.Customer{ID: v.ID, Org: org, MergedInto: s.ID}
+		m.customers[s.ID], m.customers[v.ID] = s2, tomb
+		if m.rng.IntN(2) == 0 {
+			put(t, b, s2, tomb)
+		} else {
+			put(t, b, tomb, s2)
+		}
+	}
+}
+
+func (m *model) commit() { m.saved = maps(m.customers) }
+
+func (m *model) rollback() { m.customers = maps(m.saved) }
+
+func maps(in map[int64]*customer.Customer) map[int64]*customer.Customer {
+	out := make(map[int64]*customer.Customer, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// check compares the task's index tables with the ones the model's
+// customers imply.
+func (m *model) check(t *testing.T, task *Task) {
+	t.Helper()
+	var want []string
+	owners := map[string]int64{}
+	for id, c := range m.customers {
+		if TaskOf(id, task.partitions) != task.id {
+			continue
+		}
+		ident, other := task.indexKeys(c)
+		for _, k := range ident {
+			owners[k] = id
+		}
+		want = append(want, ident...)
+		want = append(want, other...)
+	}
+	slices.Sort(want)
+	var got []string
+	for _, kv := range dump(t, task) {
+		switch kv.Key[taskLen] {
+		case tabIdentifier, tabHolder, tabSearch:
+			got = append(got, string(kv.Key))
+		}
+		if kv.Key[taskLen] == tabIdentifier {
+			if id, ok := owners[string(kv.Key)]; ok && readInt64(kv.Value) != id {
+				t.Errorf("identifier entry %x points at customer %d, want %d", kv.Key, readInt64(kv.Value), id)
+			}
+		}
+	}
+	gone, extra := diffSorted(want, got)
+	if len(gone) > 0 || len(extra) > 0 {
+		t.Fatalf("indexes differ from the model: %d missing, %d extra (first missing %x, first extra %x)",
+			len(gone), len(extra), first(gone), first(extra))
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}

@@ -1,0 +1,148 @@
+package state
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// full is a customer with every field set, including nesting, a zone
+// offset, sub-second times and maps.
+func full() *customer.Customer {
+	created, err := time.Parse(time.RFC3339, "2016-06-23T19:11:18+08:00")
+	if err != nil {
+		panic(err)
+	}
+	mod := time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.UTC)
+	neg := time.Date(1901, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60)))
+	prof := func(src, acct string) customer.Profile {
+		return customer.Profile{
+			Source: src, AccountID: acct, FirstName: "Zoë", LastName: "O'Neil",
+			Fields:      map[string]string{"gender": "F", "dob": "1990-01-01", "": "empty key"},
+			Identifiers: []customer.Identifier{{Type: "email", Value: "Zoe@Example.com"}, {Type: "mobile", Value: "919111111111"}},
+			CommChannels: []customer.CommChannel{
+				{Type: "email", Value: "zoe@example.com", Primary: true, Verified: false, Meta: map[string]bool{"lastViewed": true, "residence": false}},
+				{Type: "mobile", Value: "919111111111", Verified: true},
+			},
+			CreateDate: created, ModifiedDate: neg,
+		}
+	}
+	p := prof("WECHAT", "acc\x00ount")
+	p.Conflicting = []customer.Profile{prof("WECHAT", "acc\x00ount")}
+	return &customer.Customer{
+		ID: 1<<62 + 3, Org: -1, LoyaltyType: "loyalty",
+		Profiles:       []customer.Profile{prof("INSTORE", ""), p},
+		ExtendedFields: map[string]string{"city": "Pune", "zip": "411001"},
+		Subscriptions:  []customer.Subscription{{Channel: "EMAIL", Priority: "BULK", Type: "OPTIN"}, {Channel: "WECHAT", AccountID: "a", Priority: "TRANS", Type: "OPTOUT"}},
+		CreateDate:     created,
+		ModifiedDate:   mod,
+	}
+}
+
+func TestCustomerRoundTrip(t *testing.T) {
+	for name, c := range map[string]*customer.Customer{
+		"full":      full(),
+		"zero":      {},
+		"tombstone": {ID: 11, Org: 7, MergedInto: 10},
+	} {
+		t.Run(name, func(t *testing.T) {
+			enc := encodeCustomer(nil, c)
+			got, err := decodeCustomer(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("round trip\n got %#v\nwant %#v", got, c)
+			}
+			if again := encodeCustomer(nil, got); !bytes.Equal(again, enc) {
+				t.Fatalf("re-encoding differs")
+			}
+		})
+	}
+	// The offset survives, so the API shows the date as it was given.
+	c := full()
+	got, _ := decodeCustomer(encodeCustomer(nil, c))
+	if s := got.CreateDate.Format(time.RFC3339); s != "2016-06-23T19:11:18+08:00" {
+		t.Errorf("createDate formats as %s", s)
+	}
+}
+
+// Maps are written in key order, so equal customers encode equally however
+// Go iterates their maps.
+func TestCustomerEncodingDeterministic(t *testing.T) {
+	first := encodeCustomer(nil, full())
+	for range 50 {
+		if !bytes.Equal(encodeCustomer(nil, full()), first) {
+			t.Fatal("encoding varies between runs")
+		}
+	}
+}
+
+func TestDecodeCustomerRejects(t *testing.T) {
+	good := encodeCustomer(nil, full())
+	for name, b := range map[string][]byte{
+		"empty":    nil,
+		"version":  append([]byte{2}, good[1:]...),
+		"trailing": append(bytes.Clone(good), 0),
+		"huge count": {docVersion, 2, 2, 0, 0,
+			0xff, 0xff, 0xff, 0xff, 0x0f},
+	} {
+		if _, err := decodeCustomer(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+	for i := range len(good) {
+		if _, err := decodeCustomer(good[:i]); err == nil {
+			t.Errorf("truncated at %d of %d: decoded", i, len(good))
+		}
+	}
+}
+
+// FuzzDecodeCustomer: decoding never panics, and whatever decodes encodes
+// to bytes that decode to the same customer and re-encode identically.
+func FuzzDecodeCustomer(f *testing.F) {
+	f.Add(encodeCustomer(nil, full()))
+	f.Add(encodeCustomer(nil, &customer.Customer{}))
+	f.Add(encodeCustomer(nil, &customer.Customer{ID: 11, Org: 7, MergedInto: 10}))
+	f.Add([]byte{docVersion})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeCustomer(data)
+		if err != nil {
+			return
+		}
+		enc := encodeCustomer(nil, c)
+		c2, err := decodeCustomer(enc)
+		if err != nil {
+			t.Fatalf("re-encoded document does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("decode→encode→decode changed the customer\n%#v\n%#v", c, c2)
+		}
+		if !bytes.Equal(encodeCustomer(nil, c2), enc) {
+			t.Fatal("encoding is not stable")
+		}
+	})
+}
+
+func BenchmarkEncodeCustomer(b *testing.B) {
+	c := full()
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = encodeCustomer(buf[:0], c)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/doc")
+}
+
+func BenchmarkDecodeCustomer(b *testing.B) {
+	enc := encodeCustomer(nil, full())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeCustomer(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configure the one Pebble instance of a process. The zero value
+// is ready to use.
+type Options struct {
+	// FS is the filesystem Pebble runs on. Nil means the real disk; tests
+	// about logic pass vfs.NewMem().
+	FS vfs.FS
+	// CacheBytes sizes the block cache shared by every task. Default 256 MiB.
+	// Point reads (identifier lookups, customers, request ids) are served
+	// from it once warm; give it roughly the hot part of the data.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable. Default 32 MiB: large
+	// enough that a bulk load flushes rarely, small enough that a restart
+	// replays little WAL. Pebble keeps up to 4 in flight before stalling.
+	MemTableBytes uint64
+	// SyncCommits fsyncs the WAL on every Task.Commit. Default off: the
+	// Kafka changelog is the durable log and local state is only written
+	// after the transaction commits, so a commit lost in a crash is a tail
+	// the next restore reads back from the changelog (docs/state.md).
+	// Turn it on only to shorten restores after power loss.
+	SyncCommits bool
+	// Logger receives Pebble's own log lines: its informational lines
+	// (WAL replay on open and the like) at Debug, errors at Error. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// pebbleLogger adapts slog to Pebble's logger.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf is called by Pebble on unrecoverable corruption; it must not return.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
+}
+
+const (
+	defaultCacheBytes    = 256 << 20
+	defaultMemTableBytes = 32 << 20
+)
+
+// DB is the process's Pebble instance. Tasks (Task) are keyspaces in it;
+// it is safe for concurrent use by all of them.
+type DB struct {
+	pdb    *pebble.DB
+	write  *pebble.WriteOptions
+	closed atomic.Bool
+}
+
+// Open opens (creating if needed) the Pebble store in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = defaultCacheBytes
+	}
+	if opts.MemTableBytes == 0 {
+		opts.MemTableBytes = defaultMemTableBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	// Pebble takes its own reference; ours goes when Open returns.
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:                 opts.FS,
+		Cache:              cache,
+		MemTableSize:       opts.MemTableBytes,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{opts.Logger},
+	}
+	// Bloom filters make the point reads of a missing key (a new identifier,
+	// a new request id: most reads in a bulk load) skip every table that
+	// cannot hold it. L0's setting carries to the levels below.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	pdb, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("opening pebble in %s: %w", dir, err)
+	}
+	w := pebble.NoSync
+	if opts.SyncCommits {
+		w = pebble.Sync
+	}
+	return &DB{pdb: pdb, write: w}, nil
+}
+
+// Close closes Pebble; every Batch and Task of the DB must be done with
+// first. A crash (rather than Close) may lose the last unsynced commits,
+// which restore reads back from the changelog. Closing twice is a no-op.
+func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return nil
+	}
+	if err := db.pdb.Close(); err != nil {
+		return fmt.Errorf("closing pebble: %w", err)
+	}
+	return nil
+}
+
+// Task is one task's keyspace: partition p of every input topic and of the
+// changelog. Its methods are not safe for concurrent use with each other
+// (a task is processed by one goroutine); different tasks are independent.
+type Task struct {
+	db         *DB
+	id         int32
+	partitions int32
+}
+
+// Task returns the keyspace of task partition out of partitions. The
+// partition count must stay the same for the life of the state: customer
+// ids encode it (see TaskOf).
+func (db *DB) Task(partition, partitions int32) *Task {
+	return &Task{db: db, id: partition, partitions: partitions}
+}
+
+// ID returns the task's partition number.
+func (t *Task) ID() int32 { return t.id }
+
+// TaskOf returns the task owning customer id: ids are seq*partitions+task
+// with seq ≥ 1, so the owner is found without a lookup. It returns -1 for
+// ids no task allocates (≤ 0) or a partition count ≤ 0.
+func TaskOf(id int64, partitions int32) int32 {
+	if id <= 0 || partitions <= 0 {
+		return -1
+	}
+	return int32(id % int64(partitions))
+}
+
+// Checkpoint returns the next changelog offset the task's state has not
+// seen: restore reads the changelog from there. A task with no state
+// returns 0.
+func (t *Task) Checkpoint() (int64, error) {
+	v, closer, err := t.db.pdb.Get(checkpointKey(t.id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("task %d: reading the checkpoint: %w", t.id, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("task %d: checkpoint value is %d bytes, want 8", t.id, len(v))
+	}
+	return readInt64(v), nil
+}
+
+// Commit writes the batch and, when checkpoint ≥ 0, the task's new
+// changelog checkpoint in one atomic Pebble commit, then releases the
+// batch. Call it only after the Kafka transaction carrying the batch's
+// changelog records has committed; checkpoint is the offset after the last
+// of those records (-1 when the batch produced none: the checkpoint stays).
+func (t *Task) Commit(b *Batch, checkpoint int64) error {
+	if b.task != t {
+		return fmt.Errorf("task %d: committing a batch of task %d", t.id, b.task.id)
+	}
+	if b.closed {
+		return fmt.Errorf("task %d: committing a closed batch", t.id)
+	}
+	defer b.Close()
+	if checkpoint >= 0 {
+		if err := b.b.Set(checkpointKey(t.id), appendInt64(nil, checkpoint), nil); err != nil {
+			return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, checkpoint, err)
+		}
+	}
+	if b.b.Empty() {
+		return nil
+	}
+	if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
+		return fmt.Errorf("task %d: committing batch (checkpoint %d): %w", t.id, checkpoint, err)
+	}
+	return nil
+}
+
+// KV is one changelog record: a Pebble key and its value, or a nil Value
+// for a delete (a tombstone in the compacted changelog topic).
+type KV struct {
+	Key   []byte
+	Value []byte
+}
+
+// ApplyChangelog applies changelog records, in order, and sets the
+// checkpoint to nextOffset (the offset after the last record), all in one
+// Pebble commit. It is restore's write path; every key must belong to the
+// task, so a misconfigured topic cannot write into another task's state.
+func (t *Task) ApplyChangelog(records []KV, nextOffset int64) error {
+	b := t.db.pdb.NewBatch()
+	defer b.Close()
+	for i, kv := range records {
+		if err := checkChangelogKey(t.id, kv.Key); err != nil {
+			return fmt.Errorf("task %d: changelog record %d of %d: %w", t.id, i, len(records), err)
+		}
+		var err error
+		if kv.Value == nil {
+			err = b.Delete(kv.Key, nil)
+		} else {
+			err = b.Set(kv.Key, kv.Value, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("task %d: changelog record %d (key %x): %w", t.id, i, kv.Key, err)
+		}
+	}
+	if err := b.Set(checkpointKey(t.id), appendInt64(nil, nextOffset), nil); err != nil {
+		return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, nextOffset, err)
+	}
+	if err := t.db.pdb.Apply(b, t.db.write); err != nil {
+		return fmt.Errorf("task %d: applying %d changelog records up to offset %d: %w", t.id, len(records), nextOffset, err)
+	}
+	return nil
+}
+
+// Drop deletes the task's whole keyspace, checkpoint included, so the next
+// restore starts from the beginning of the changelog. It is synced: a drop
+// must not come back after a crash while the changelog moved on.
+func (t *Task) Drop() error {
+	if err := t.db.pdb.DeleteRange(taskStart(t.id), taskEnd(t.id), pebble.Sync); err != nil {
+		return fmt.Errorf("task %d: dropping the keyspace: %w", t.id, err)
+	}
+	return nil
+}
+
+// Reader returns a read-only view of the task's committed state for queries
+// (customer.Reader). Each call reads the latest committed state; a Search
+// sees one consistent state. Writes through it fail with ErrReadOnly.
+func (t *Task) Reader() *View {
+	return &View{reader: reader{r: t.db.pdb, task: t}}
+}
+
+// keyspace returns every key and value of the task, in order (tests and
+// the disk-usage benchmark use it).
+func (t *Task) keyspace() ([]KV, error) {
+	it, err := t.db.pdb.NewIter(&pebble.IterOptions{LowerBound: taskStart(t.id), UpperBound: taskEnd(t.id)})
+	if err != nil {
+		return nil, fmt.Errorf("task %d: iterating the keyspace: %w", t.id, err)
+	}
+	var out []KV
+	for it.First(); it.Valid(); it.Next() {
+		out = append(out, KV{Key: bytes.Clone(it.Key()), Value: bytes.Clone(it.Value())})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("task %d: iterating the keyspace: %w", t.id, err)
+	}
+	return out, nil
+}

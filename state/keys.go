@@ -1,0 +1,262 @@
+package state
+
+// Key layout. This file owns every Pebble key custream writes; nothing else
+// builds or parses keys.
+//
+// All tasks share one Pebble instance. Every key starts with its task, so a
+// task's state is one contiguous range that can be dropped with a single
+// DeleteRange and validated on restore:
+//
+//	key   = task(4) table(1) rest...
+//	task  = partition number, uint32 big-endian
+//	int64 = 8 bytes big-endian, sign bit flipped, so negative < positive
+//	        and byte order is numeric order (ids, orgs, times)
+//	str   = the bytes with 0x00 escaped as 00 FF, terminated by 00 01
+//
+// The string encoding is order-preserving (compares like Go strings) and
+// self-delimiting, so (org, "ab", "c") and (org, "a", "bc") never collide.
+// It is also prefix-preserving: the encoding of s without its terminator is
+// a byte prefix of the encoding of every string that starts with s, which is
+// what search's prefix scan relies on.
+//
+// Tables (value after the arrow):
+//
+//	0x01 meta       task 01 01                                  → next allocator seq, uint64 BE
+//	                task 01 02                                  → changelog checkpoint, int64
+//	                                                              (local only: never in the changelog)
+//	0x02 customer   task 02 id                                  → customer document (codec.go)
+//	0x03 identifier task 03 org str(source) str(account) str(type) str(idkey)
+//	                                                            → customer id, int64
+//	0x04 holder     task 04 org str(type) str(idkey) id str(source) str(account)
+//	                                                            → 01
+//	0x05 search     task 05 org str(token) id                   → 01
+//	0x06 request    task 06 org str(requestID)                  → at(int64 unix nanos) result...
+//	0x07 req-by-time task 07 at org str(requestID)              → 01
+//
+// idkey is customer.Identifier.Key() (the lower-cased email, else the
+// normalised value). The identifier table answers OwnerInScope with one
+// point read; the holder table answers Holders with one prefix scan, ordered
+// by (customer id, source, account) as the Store contract asks; the search
+// table is scanned by (org, token prefix) and yields customer ids as the
+// last 8 bytes of each key. req-by-time orders requests by the command time
+// they were stored at, so pruning reads only the expired ones.
+//
+// Values are never empty (index entries hold a single 01 byte), so in the
+// changelog a nil value means delete and nothing else.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Table tags, the byte after the task.
+const (
+	tabMeta       byte = 0x01
+	tabCustomer   byte = 0x02
+	tabIdentifier byte = 0x03
+	tabHolder     byte = 0x04
+	tabSearch     byte = 0x05
+	tabRequest    byte = 0x06
+	tabReqByTime  byte = 0x07
+	tabEnd        byte = 0x08 // first tag not in use
+
+	metaSeq        byte = 0x01
+	metaCheckpoint byte = 0x02
+)
+
+// marker is the value of index entries whose key says everything.
+var marker = []byte{0x01}
+
+const taskLen = 4
+
+func appendTask(b []byte, task int32) []byte {
+	return binary.BigEndian.AppendUint32(b, uint32(task))
+}
+
+func appendInt64(b []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(v)^(1<<63))
+}
+
+func readInt64(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+}
+
+// appendStr appends s escaped and terminated (see the layout above).
+func appendStr(b []byte, s string) []byte {
+	b = appendStrPrefix(b, s)
+	return append(b, 0x00, 0x01)
+}
+
+// appendStrPrefix appends s escaped but not terminated, for prefix scans.
+func appendStrPrefix(b []byte, s string) []byte {
+	for {
+		i := indexZero(s)
+		if i < 0 {
+			return append(b, s...)
+		}
+		b = append(b, s[:i]...)
+		b = append(b, 0x00, 0xFF)
+		s = s[i+1:]
+	}
+}
+
+func indexZero(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// readStr decodes one str at the start of b and returns the rest.
+func readStr(b []byte) (s string, rest []byte, err error) {
+	var out []byte
+	for {
+		i := bytes.IndexByte(b, 0x00)
+		if i < 0 || i+1 >= len(b) {
+			return "", nil, fmt.Errorf("unterminated string in key")
+		}
+		out = append(out, b[:i]...)
+		switch b[i+1] {
+		case 0x01:
+			return string(out), b[i+2:], nil
+		case 0xFF:
+			out = append(out, 0x00)
+			b = b[i+2:]
+		default:
+			return "", nil, fmt.Errorf("bad escape 00 %02x in key", b[i+1])
+		}
+	}
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// for use as an exclusive upper bound.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // all 0xFF: no upper bound
+}
+
+func tablePrefix(task int32, tab byte) []byte {
+	return append(appendTask(make([]byte, 0, 32), task), tab)
+}
+
+func taskStart(task int32) []byte { return appendTask(nil, task) }
+
+// taskEnd is the exclusive end of the task's keyspace.
+func taskEnd(task int32) []byte {
+	if uint32(task) == math.MaxUint32 {
+		return []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+	}
+	return appendTask(nil, int32(uint32(task)+1))
+}
+
+func seqKey(task int32) []byte        { return append(tablePrefix(task, tabMeta), metaSeq) }
+func checkpointKey(task int32) []byte { return append(tablePrefix(task, tabMeta), metaCheckpoint) }
+
+func customerKey(task int32, id int64) []byte {
+	return appendInt64(tablePrefix(task, tabCustomer), id)
+}
+
+func identifierKey(task int32, org int64, source, account, typ, idkey string) []byte {
+	b := appendInt64(tablePrefix(task, tabIdentifier), org)
+	b = appendStr(b, source)
+	b = appendStr(b, account)
+	b = appendStr(b, typ)
+	return appendStr(b, idkey)
+}
+
+// holderPrefix is the prefix of every holder entry of one identifier.
+func holderPrefix(task int32, org int64, typ, idkey string) []byte {
+	b := appendInt64(tablePrefix(task, tabHolder), org)
+	b = appendStr(b, typ)
+	return appendStr(b, idkey)
+}
+
+func holderKey(task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
+	b := appendInt64(holderPrefix(task, org, typ, idkey), id)
+	b = appendStr(b, source)
+	return appendStr(b, account)
+}
+
+// parseHolderSuffix reads (id, source, account) from a holder key after its
+// identifier prefix.
+func parseHolderSuffix(rest []byte) (id int64, source, account string, err error) {
+	if len(rest) < 8 {
+		return 0, "", "", fmt.Errorf("holder key too short")
+	}
+	id = readInt64(rest)
+	source, rest, err = readStr(rest[8:])
+	if err != nil {
+		return 0, "", "", err
+	}
+	account, rest, err = readStr(rest)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if len(rest) != 0 {
+		return 0, "", "", fmt.Errorf("trailing bytes in holder key")
+	}
+	return id, source, account, nil
+}
+
+// searchPrefix is the scan prefix for tokens of org starting with prefix.
+func searchPrefix(task int32, org int64, prefix string) []byte {
+	return appendStrPrefix(appendInt64(tablePrefix(task, tabSearch), org), prefix)
+}
+
+func searchKey(task int32, org int64, token string, id int64) []byte {
+	b := appendStr(appendInt64(tablePrefix(task, tabSearch), org), token)
+	return appendInt64(b, id)
+}
+
+func requestKey(task int32, org int64, requestID string) []byte {
+	return appendStr(appendInt64(tablePrefix(task, tabRequest), org), requestID)
+}
+
+func reqByTimeKey(task int32, at int64, org int64, requestID string) []byte {
+	b := appendInt64(tablePrefix(task, tabReqByTime), at)
+	b = appendInt64(b, org)
+	return appendStr(b, requestID)
+}
+
+// parseReqByTime reads (org, requestID) from a req-by-time key.
+func parseReqByTime(key []byte) (org int64, requestID string, err error) {
+	rest := key[taskLen+1:]
+	if len(rest) < 16 {
+		return 0, "", fmt.Errorf("request time key too short")
+	}
+	org = readInt64(rest[8:])
+	requestID, rest, err = readStr(rest[16:])
+	if err != nil {
+		return 0, "", err
+	}
+	if len(rest) != 0 {
+		return 0, "", fmt.Errorf("trailing bytes in request time key")
+	}
+	return org, requestID, nil
+}
+
+// checkChangelogKey reports whether key may arrive in task's changelog: it
+// must be in the task's keyspace, in a known table, and not the checkpoint
+// (which is local bookkeeping, never replicated).
+func checkChangelogKey(task int32, key []byte) error {
+	if len(key) < taskLen+1 || !bytes.HasPrefix(key, taskStart(task)) {
+		return fmt.Errorf("key %x is not in task %d's keyspace", key, task)
+	}
+	if tab := key[taskLen]; tab == 0 || tab >= tabEnd {
+		return fmt.Errorf("key %x has unknown table %#x", key, tab)
+	}
+	if bytes.Equal(key, checkpointKey(task)) {
+		return fmt.Errorf("key %x is the local checkpoint, which is never in the changelog", key)
+	}
+	return nil
+}

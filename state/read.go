@@ -1,0 +1,160 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// ErrReadOnly is returned by the write methods of a View.
+var ErrReadOnly = errors.New("state view is read-only")
+
+// reader implements customer.Reader over any Pebble reader: the indexed
+// batch of a Batch (reads see the batch's writes) or the DB (a View).
+type reader struct {
+	r    pebble.Reader
+	task *Task
+}
+
+// get returns a copy of the value of key, or nil when it is absent.
+func (r reader) get(key []byte) ([]byte, error) {
+	v, closer, err := r.r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v = bytes.Clone(v)
+	if err := closer.Close(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Customer returns the customer with the given id, or ok=false when the
+// task holds none (customers of other tasks are never here).
+func (r reader) Customer(id int64) (*customer.Customer, bool, error) {
+	v, err := r.get(customerKey(r.task.id, id))
+	if err != nil {
+		return nil, false, fmt.Errorf("task %d: reading customer %d: %w", r.task.id, id, err)
+	}
+	if v == nil {
+		return nil, false, nil
+	}
+	c, err := decodeCustomer(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("task %d: decoding customer %d: %w", r.task.id, id, err)
+	}
+	return c, true, nil
+}
+
+// OwnerInScope returns the customer holding the identifier in one
+// source/account scope of org.
+func (r reader) OwnerInScope(org int64, source, accountID string, id customer.Identifier) (int64, bool, error) {
+	v, err := r.get(identifierKey(r.task.id, org, source, accountID, id.Type, id.Key()))
+	if err != nil {
+		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, id.Type, id.Key(), org, source, accountID, err)
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("task %d: identifier entry %s %q in org %d %s/%s is %d bytes, want 8", r.task.id, id.Type, id.Key(), org, source, accountID, len(v))
+	}
+	return readInt64(v), true, nil
+}
+
+// Holders returns every scope in which a customer of org holds the
+// identifier, ordered by (CustomerID, Source, AccountID): the key order of
+// the holder table.
+func (r reader) Holders(org int64, id customer.Identifier) ([]customer.Holding, error) {
+	prefix := holderPrefix(r.task.id, org, id.Type, id.Key())
+	var out []customer.Holding
+	err := r.scan(prefix, func(key, _ []byte) error {
+		cid, source, account, err := parseHolderSuffix(key[len(prefix):])
+		if err != nil {
+			return fmt.Errorf("holder key %x: %w", key, err)
+		}
+		out = append(out, customer.Holding{CustomerID: cid, Source: source, AccountID: account})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", r.task.id, id.Type, id.Key(), org, err)
+	}
+	return out, nil
+}
+
+// Search returns the ids of live customers of org with a search token
+// starting with prefix, highest id first, after skipping offset, at most
+// limit of them, and the exact number of matches. It scans every index
+// entry under the prefix (the exact total needs them all), so its cost
+// grows with the number of matches: a one-letter prefix in a large org
+// reads many entries.
+func (r reader) Search(org int64, prefix string, limit, offset int) ([]int64, int, error) {
+	seen := map[int64]struct{}{}
+	err := r.scan(searchPrefix(r.task.id, org, prefix), func(key, _ []byte) error {
+		// The customer id is the key's last 8 bytes (keys.go).
+		seen[readInt64(key[len(key)-8:])] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("task %d: searching %q in org %d: %w", r.task.id, prefix, org, err)
+	}
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	total := len(ids)
+	offset = max(offset, 0)
+	if offset >= total || limit <= 0 {
+		return nil, total, nil
+	}
+	return ids[offset:min(total, offset+limit)], total, nil
+}
+
+// scan calls fn for every key with the given prefix, in order. key and
+// value are valid only during the call.
+func (r reader) scan(prefix []byte, fn func(key, value []byte) error) error {
+	it, err := r.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// View is a read-only customer.Store over a task's committed state, for the
+// HTTP facade. It holds no resources: reads go to the DB, so each call sees
+// the state as of that call.
+type View struct {
+	reader
+}
+
+// PutCustomer fails: a View is read-only.
+func (*View) PutCustomer(*customer.Customer) error { return ErrReadOnly }
+
+// NextID fails: a View is read-only.
+func (*View) NextID() (int64, error) { return 0, ErrReadOnly }
+
+var (
+	_ customer.Store = (*View)(nil)
+	_ customer.Store = (*Batch)(nil)
+)
