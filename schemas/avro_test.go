@@ -1,0 +1,242 @@
+package schemas
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+func TestCommandRoundTrip(t *testing.T) {
+	for _, cmd := range sampleCommands() {
+		b, err := EncodeCommand(cmd)
+		if err != nil {
+			t.Fatalf("%s %q: encode: %v", cmd.Op, cmd.RequestID, err)
+		}
+		got, err := DecodeCommand(b)
+		if err != nil {
+			t.Fatalf("%s %q: decode: %v", cmd.Op, cmd.RequestID, err)
+		}
+		if !reflect.DeepEqual(got, cmd) {
+			t.Errorf("%s %q: round trip\n got %+v\nwant %+v", cmd.Op, cmd.RequestID, got, cmd)
+		}
+	}
+}
+
+func TestEmptyDecodesAsNil(t *testing.T) {
+	// Documented choice: on the wire an empty list or map is the same as an
+	// absent one, and both decode as nil.
+	cmd := customer.Command{Op: customer.OpRegister, Register: &customer.CustomerBody{
+		Profiles:       []customer.ProfileInput{{Fields: map[string]string{}, Identifiers: []customer.Identifier{}}},
+		ExtendedFields: map[string]string{},
+	}}
+	b, err := EncodeCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got.Register.Profiles[0]
+	if p.Fields != nil || p.Identifiers != nil || got.Register.ExtendedFields != nil {
+		t.Errorf("empty lists and maps should decode as nil: %+v", got.Register)
+	}
+}
+
+func TestTimes(t *testing.T) {
+	// An offset is not kept (decoded times are UTC) but the instant is, to
+	// the wire's precision; attributionV2.createDate is a string and keeps
+	// its offset exactly.
+	plus8 := time.FixedZone("+08:00", 8*3600)
+	at := time.Date(2016, 6, 23, 19, 11, 18, 987_654_321, plus8)
+	cmd := sampleCommands()[0]
+	cmd.Time = at
+	b, err := EncodeCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := at.Truncate(time.Millisecond); !got.Time.Equal(want) || got.Time.Location() != time.UTC {
+		t.Errorf("command time = %v, want the instant %v in UTC", got.Time, want)
+	}
+	if got.Register.AttributionV2.CreateDate != "2016-06-23T19:11:18+08:00" {
+		t.Errorf("createDate = %q, want its offset kept", got.Register.AttributionV2.CreateDate)
+	}
+
+	c := sampleCustomer()
+	c.CreateDate, c.ModifiedDate = at, time.Time{}
+	b, err = EncodeSnapshot(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := DecodeSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := at.Truncate(time.Microsecond); !gc.CreateDate.Equal(want) {
+		t.Errorf("snapshot createDate = %v, want %v", gc.CreateDate, want)
+	}
+	if !gc.ModifiedDate.IsZero() {
+		t.Errorf("zero modifiedDate came back as %v", gc.ModifiedDate)
+	}
+}
+
+func TestResultMergeSnapshotRoundTrip(t *testing.T) {
+	r := sampleResult()
+	b, err := EncodeResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := DecodeResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gr, r) {
+		t.Errorf("result round trip\n got %+v\nwant %+v", gr, r)
+	}
+	// A failed command: errors, no createdId, no account.
+	failed := ResultRecord{Result: customer.Result{RequestID: "x", Org: 1, Source: "INSTORE", Op: customer.OpRegister,
+		Errors: []customer.Issue{customer.NewIssue(customer.CodeDuplicateInScope, "")}}}
+	b, err = EncodeResult(failed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gr, err = DecodeResult(b); err != nil || !reflect.DeepEqual(gr, failed) {
+		t.Errorf("failed result round trip: %+v, %v", gr, err)
+	}
+
+	m := sampleMerge()
+	b, err = EncodeMerge(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm, err := DecodeMerge(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gm, m) {
+		t.Errorf("merge round trip\n got %+v\nwant %+v", gm, m)
+	}
+
+	for _, c := range []*customer.Customer{sampleCustomer(), {ID: 11, Org: 7, MergedInto: 10}, {}} {
+		b, err = EncodeSnapshot(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc, err := DecodeSnapshot(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gc, c) {
+			t.Errorf("snapshot round trip\n got %+v\nwant %+v", gc, c)
+		}
+	}
+}
+
+func TestEncodeRefusesMismatchedCommand(t *testing.T) {
+	for _, cmd := range []customer.Command{
+		{Op: customer.OpRegister},
+		{Op: customer.OpUpdate, Register: &customer.CustomerBody{}},
+		{Op: "delete", Register: &customer.CustomerBody{}},
+	} {
+		if _, err := EncodeCommand(cmd); err == nil {
+			t.Errorf("EncodeCommand(%+v) succeeded", cmd)
+		}
+	}
+	if _, err := EncodeResult(ResultRecord{Result: customer.Result{Op: "delete"}}); err == nil {
+		t.Error("EncodeResult with an unknown op succeeded")
+	}
+}
+
+func TestDecodeSingleObjectErrors(t *testing.T) {
+	good, err := EncodeCommand(sampleCommands()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := EncodeResult(sampleResult())
+	unknown := append([]byte{}, good...)
+	unknown[5] ^= 0xFF
+	trailing := append(append([]byte{}, good...), 0)
+	for _, tc := range []struct {
+		name, code, msg string
+		data            []byte
+	}{
+		{"empty", ErrCodeUndecodable, "no C3 01 marker", nil},
+		{"json", ErrCodeUndecodable, "no C3 01 marker", []byte(`{"profiles":[]}`)},
+		{"short header", ErrCodeUndecodable, "truncated Avro single-object header", good[:6]},
+		{"unknown fingerprint", ErrCodeUnknownSchema, "matches none of custream's schemas", unknown},
+		{"truncated body", ErrCodeUndecodable, "avro-decode command", good[:len(good)-3]},
+		{"trailing bytes", ErrCodeUndecodable, "1 trailing bytes", trailing},
+		{"a result", ErrCodeUndecodable, "is a result, want a command", res},
+	} {
+		_, err := DecodeCommand(tc.data)
+		if err == nil {
+			t.Errorf("%s: decoded", tc.name)
+			continue
+		}
+		if ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %q (code %s), want code %s containing %q", tc.name, err, ErrorCode(err), tc.code, tc.msg)
+		}
+	}
+}
+
+func TestSingleObjectKind(t *testing.T) {
+	b, _ := EncodeMerge(sampleMerge())
+	if k, err := SingleObjectKind(b); err != nil || k != KindMerge {
+		t.Errorf("SingleObjectKind = %v, %v; want merge", k, err)
+	}
+}
+
+// TestSharedTypesIdentical: each .avsc is self-contained, so named types
+// used by several (Identifier, Subscription, …) are spelled out in each;
+// they must stay identical or the same name would mean two things.
+func TestSharedTypesIdentical(t *testing.T) {
+	seen := map[string]string{} // full name → canonical JSON
+	from := map[string]Kind{}
+	for _, k := range []Kind{KindCommand, KindResult, KindMerge, KindSnapshot} {
+		var v any
+		if err := json.Unmarshal([]byte(CanonicalSchema(k)), &v); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch n := v.(type) {
+			case []any:
+				for _, x := range n {
+					walk(x)
+				}
+			case map[string]any:
+				if name, ok := n["name"].(string); ok && n["type"] != nil {
+					if typ, _ := n["type"].(string); typ == "record" || typ == "enum" {
+						b, _ := json.Marshal(n)
+						if prev, ok := seen[name]; ok && prev != string(b) {
+							t.Errorf("%s differs between %s and %s:\n%s\n%s", name, from[name], k, prev, b)
+						}
+						seen[name], from[name] = string(b), k
+					}
+				}
+				for _, x := range n {
+					walk(x)
+				}
+			}
+		}
+		walk(v)
+	}
+	if len(seen) < 10 {
+		t.Errorf("found only %d named types: %v", len(seen), seen)
+	}
+}
+
+func TestErrorCodeDefault(t *testing.T) {
+	if ErrorCode(errors.New("x")) != ErrCodeUndecodable {
+		t.Error("a plain error should map to undecodable")
+	}
+}

@@ -1,0 +1,96 @@
+package schemas
+
+import (
+	"context"
+	"testing"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// go test -run='^$' -bench=. -benchmem ./schemas/
+
+func BenchmarkEncodeCommand(b *testing.B) {
+	cmd := sampleCommands()[1] // update with a profile, three identifiers, a comm channel
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeCommand(cmd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeCommand(b *testing.B) {
+	data, _ := EncodeCommand(sampleCommands()[1])
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := DecodeCommand(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeConfluent(b *testing.B) {
+	cf := NewConfluent(mapRegistry{})
+	if _, err := cf.RegisterCommand(context.Background(), "s"); err != nil {
+		b.Fatal(err)
+	}
+	data, _ := cf.EncodeCommand(sampleCommands()[1])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cf.DecodeCommand(context.Background(), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeJSONBody(b *testing.B) {
+	body := []byte(docUpdate)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := DecodeJSONBody(customer.OpUpdate, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeResult(b *testing.B) {
+	r := sampleResult()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeResult(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeResult(b *testing.B) {
+	data, _ := EncodeResult(sampleResult())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeResult(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeResultJSON(b *testing.B) {
+	r := sampleResult()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeResultJSON(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeSnapshot(b *testing.B) {
+	c := sampleCustomer()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeSnapshot(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

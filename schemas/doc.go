@@ -1,0 +1,32 @@
+// Package schemas owns every byte custream puts on or takes off the wire:
+// the Avro schemas (command.avsc, result.avsc, merge.avsc, snapshot.avsc,
+// embedded), their codecs, and the JSON forms. docs/wire.md is the
+// contract for producers and consumers; this package implements it.
+//
+// Input commands arrive in one of three encodings, told apart by Detect:
+//
+//   - Avro single-object encoding (C3 01, 8-byte little-endian CRC-64-AVRO
+//     fingerprint of command.avsc's canonical form, Avro binary):
+//     DecodeCommand / EncodeCommand.
+//   - Confluent wire format (00, 4-byte big-endian registry schema id, Avro
+//     binary), when a schema registry is configured: Confluent, over a
+//     Registry (NewSRRegistry adapts franz-go's sr.Client).
+//   - JSON: the API doc's request body unchanged, the request line's
+//     parameters in headers: DecodeJSONCommand (ParseHeaders +
+//     DecodeJSONBody).
+//
+// Decode dispatches between them. Every decoding error is an *Error whose
+// Code (ErrCode… constants, ErrorCode) is the DLQ's error.code; Retryable
+// tells the one failure that is not the record's fault (registry down).
+//
+// Outputs are Avro single-object by default (EncodeResult, EncodeMerge,
+// EncodeSnapshot) or JSON (EncodeResultJSON, EncodeMergeJSON). A result
+// carries the coordinates of its input record (ResultRecord.Origin), which
+// the domain does not know.
+//
+// The codecs are built once at init and are safe for concurrent use.
+// Mapping choices shared by all forms: empty and absent lists and maps
+// decode as nil; zero ids, empty account ids and zero times travel as
+// null; decoded times are UTC (the instant is kept; a createDate inside a
+// body is a string and keeps its offset).
+package schemas

@@ -1,0 +1,197 @@
+package schemas
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// Fuzz targets: whatever the input, decoding must not panic, and whatever
+// decodes must re-encode to the same meaning (decode(encode(v)) == v).
+
+func FuzzDecodeJSONBody(f *testing.F) {
+	for _, tc := range apiDocBodies() {
+		f.Add(string(tc.op), []byte(tc.body))
+	}
+	f.Add("register", []byte(`{"profiles":[{"fields":{"a":1e999,"b":-0,"c":true,"d":null},"commChannels":[{"primary":"TRUE","meta":{"x":"false"}}]}]}`))
+	f.Add("subscriptions", []byte(`{"communicationId":"9223372036854775807","scope":{}}`))
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		cmd, err := DecodeJSONBody(customer.Op(op), body)
+		if err != nil {
+			return
+		}
+		if cmd.Op != customer.OpRegister {
+			cmd.CustomerID = 1
+		}
+		// The JSON form again.
+		value, hs, err := EncodeJSONCommand(cmd)
+		if err != nil {
+			t.Fatalf("re-encode JSON: %v", err)
+		}
+		back, err := DecodeJSONCommand(hs, value)
+		if err != nil {
+			t.Fatalf("decode re-encoded JSON %s: %v", value, err)
+		}
+		if !reflect.DeepEqual(back, cmd) {
+			t.Fatalf("JSON round trip changed the command\n got %+v\nwant %+v", back, cmd)
+		}
+		// And the Avro form carries the same meaning.
+		b, err := EncodeCommand(cmd)
+		if err != nil {
+			t.Fatalf("encode Avro: %v", err)
+		}
+		if back, err = DecodeCommand(b); err != nil || !reflect.DeepEqual(back, cmd) {
+			t.Fatalf("Avro round trip: %+v, %v; want %+v", back, err, cmd)
+		}
+	})
+}
+
+// decodeAny decodes a single-object value of any of our kinds and returns a
+// function re-encoding the decoded value.
+func decodeAny(data []byte) (any, func() ([]byte, error), error) {
+	k, err := SingleObjectKind(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch k {
+	case KindCommand:
+		v, err := DecodeCommand(data)
+		return v, func() ([]byte, error) { return EncodeCommand(v) }, err
+	case KindResult:
+		v, err := DecodeResult(data)
+		return v, func() ([]byte, error) { return EncodeResult(v) }, err
+	case KindMerge:
+		v, err := DecodeMerge(data)
+		return v, func() ([]byte, error) { return EncodeMerge(v) }, err
+	case KindSnapshot:
+		v, err := DecodeSnapshot(data)
+		return v, func() ([]byte, error) { return EncodeSnapshot(v) }, err
+	}
+	return nil, nil, fmt.Errorf("kind %s", k)
+}
+
+func FuzzDecodeSingleObject(f *testing.F) {
+	for _, cmd := range sampleCommands() {
+		b, err := EncodeCommand(cmd)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, enc := range []func() ([]byte, error){
+		func() ([]byte, error) { return EncodeResult(sampleResult()) },
+		func() ([]byte, error) { return EncodeMerge(sampleMerge()) },
+		func() ([]byte, error) { return EncodeSnapshot(sampleCustomer()) },
+	} {
+		b, err := enc()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0xC3, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, reencode, err := decodeAny(data)
+		if err != nil {
+			return
+		}
+		b, err := reencode()
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", v, err)
+		}
+		back, _, err := decodeAny(b)
+		if err != nil {
+			t.Fatalf("decode re-encoded: %v", err)
+		}
+		if !reflect.DeepEqual(back, v) {
+			t.Fatalf("round trip changed the value\n got %+v\nwant %+v", back, v)
+		}
+	})
+}
+
+// mapRegistry is an in-memory Registry for fuzzing (no HTTP per input).
+type mapRegistry map[int]string
+
+func (m mapRegistry) SchemaByID(_ context.Context, id int) (string, error) {
+	if s, ok := m[id]; ok {
+		return s, nil
+	}
+	return "", fmt.Errorf("id %d: %w", id, ErrSchemaNotFound)
+}
+
+func (m mapRegistry) Register(_ context.Context, _, schema string) (int, error) {
+	for id, s := range m {
+		if s == schema {
+			return id, nil
+		}
+	}
+	m[len(m)+1] = schema
+	return len(m), nil
+}
+
+func FuzzDecodeConfluent(f *testing.F) {
+	ctx := context.Background()
+	reg := mapRegistry{}
+	cf := NewConfluent(reg)
+	if _, err := cf.RegisterCommand(ctx, "commands"); err != nil { // id 1
+		f.Fatal(err)
+	}
+	reg[2] = foreignSchema
+	for _, cmd := range sampleCommands() {
+		b, err := cf.EncodeCommand(cmd)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0, 0, 0, 0, 2, 12, 'a', 'c', 'm', 'e', '-', '1'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, err := cf.DecodeCommand(ctx, data)
+		if err != nil {
+			return
+		}
+		b, err := cf.EncodeCommand(cmd)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", cmd, err)
+		}
+		back, err := cf.DecodeCommand(ctx, b)
+		if err != nil || !reflect.DeepEqual(back, cmd) {
+			t.Fatalf("round trip: %+v, %v; want %+v", back, err, cmd)
+		}
+	})
+}
+
+// FuzzParseHeaders reads its input as lines of key=value headers.
+func FuzzParseHeaders(f *testing.F) {
+	f.Add([]byte("op=register\naccountId=22232"))
+	f.Add([]byte("op=update\ncustomerId=329\nrequestId=r-1\ntraceparent=00-ab"))
+	f.Add([]byte("Op=changeIdentifier\nCUSTOMERID= 418 \nop=changeIdentifier"))
+	f.Add([]byte("op=subscriptions\ncustomerId=-1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var hs []Header
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			k, v, _ := bytes.Cut(line, []byte("="))
+			hs = append(hs, Header{Key: string(k), Value: v})
+		}
+		rh, err := ParseHeaders(hs)
+		if err != nil {
+			if ErrorCode(err) == ErrCodeUndecodable {
+				t.Fatalf("header errors carry a header code: %v", err)
+			}
+			return
+		}
+		again := []Header{{HeaderOp, []byte(rh.Op)}, {HeaderAccountID, []byte(rh.AccountID)}, {HeaderRequestID, []byte(rh.RequestID)}}
+		if rh.Op != customer.OpRegister {
+			again = append(again, Header{HeaderCustomerID, []byte(strconv.FormatInt(rh.CustomerID, 10))})
+		}
+		back, err := ParseHeaders(again)
+		if err != nil || back != rh {
+			t.Fatalf("round trip: %+v, %v; want %+v", back, err, rh)
+		}
+	})
+}
