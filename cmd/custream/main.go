@@ -21,6 +21,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run the stream processor (embedded broker when no --brokers)", runRun},
+		{"topics", "create or check the topics: topics create|check", runTopics},
 		{"version", "print the version", runVersion},
 	}
 }

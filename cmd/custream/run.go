@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/processor/embedded"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// embeddedPort is where the embedded broker listens, so kcat and friends
+// find it at the usual address.
+const embeddedPort = 9092
+
+type runFlags struct {
+	kafka        kafkaFlags
+	stateDir     string
+	outputFormat string
+	partitions   int
+	instanceID   string
+	batch        int
+	txnTimeout   time.Duration
+	cacheMB      int
+	logLevel     string
+	schemaReg    string
+	countryCode  string
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.kafka.register(fs)
+	fs.StringVar(&f.stateDir, "state-dir", "./data", "Pebble state (and the embedded broker's data)")
+	fs.StringVar(&f.outputFormat, "output-format", "avro", "encoding of output topics: avro (single-object) or json")
+	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the topics custream creates (default 12; embedded broker 4)")
+	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
+	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
+	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 30*time.Second, "broker-side transaction timeout")
+	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache, shared by all tasks")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
+	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
+	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	log := newLogger(stderr, f.logLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runProcessor(ctx, f, log); err != nil {
+		log.Error("custream stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runProcessor(ctx context.Context, f runFlags, log *slog.Logger) error {
+	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+		return fmt.Errorf("creating the state dir: %w", err)
+	}
+	topo, sources, err := f.kafka.topology()
+	if err != nil {
+		return err
+	}
+	clientOpts, err := f.kafka.clientOpts(os.Getenv)
+	if err != nil {
+		return err
+	}
+	brokers := f.kafka.brokerList()
+	partitions := f.partitions
+	if len(brokers) == 0 {
+		b, err := embedded.Start(filepath.Join(f.stateDir, "kafka"), embeddedPort, log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+		if partitions == 0 {
+			partitions = 4
+		}
+	}
+	if partitions == 0 {
+		partitions = 12
+	}
+
+	adm, closeAdm, err := newAdmin(brokers, clientOpts)
+	if err != nil {
+		return err
+	}
+	created, err := processor.EnsureTopics(ctx, adm, topo, int32(partitions), -1)
+	closeAdm()
+	if err != nil {
+		return err
+	}
+	if len(created) > 0 {
+		log.Info("created topics", "topics", strings.Join(created, ","), "partitions", partitions)
+	}
+
+	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{CacheBytes: int64(f.cacheMB) << 20})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	domain := customer.DefaultConfig()
+	domain.Sources = sources
+	domain.DefaultCountryCode = f.countryCode
+
+	format, err := sink.ParseFormat(f.outputFormat)
+	if err != nil {
+		return err
+	}
+	instance := f.instanceID
+	if instance == "" {
+		instance = defaultInstanceID(f.stateDir)
+	}
+	cfg := processor.Config{
+		Brokers:            brokers,
+		ClientOpts:         clientOpts,
+		Group:              f.kafka.group,
+		InstanceID:         instance,
+		Topology:           topo,
+		Domain:             domain,
+		MaxBatchRecords:    f.batch,
+		TransactionTimeout: f.txnTimeout,
+		Logger:             log,
+	}
+	enc := sink.NewEncoder(format, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
+	var cf *schemas.Confluent
+	if f.schemaReg != "" {
+		cl, err := sr.NewClient(sr.URLs(f.schemaReg))
+		if err != nil {
+			return fmt.Errorf("schema registry client: %w", err)
+		}
+		cf = schemas.NewConfluent(schemas.NewSRRegistry(cl))
+	}
+	dec := processor.NewDecoder(topo, cf)
+	p, err := processor.New(ctx, cfg, db, enc, dec)
+	if err != nil {
+		return err
+	}
+	log.Info("custream running", "brokers", strings.Join(brokers, ","), "group", cfg.Group, "instance", instance,
+		"inputs", strings.Join(topo.InputTopics(), ","), "partitions", p.Partitions(), "state_dir", f.stateDir)
+	return p.Run(ctx)
+}
+
+// defaultInstanceID is stable for one state dir on one host, so a restarted
+// member fences its own zombie, and differs between members.
+func defaultInstanceID(stateDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		abs = stateDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return host + "-" + hex.EncodeToString(sum[:4])
+}
+
+func newAdmin(brokers []string, opts []kgo.Opt) (*kadm.Client, func(), error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating a Kafka client: %w", err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,267 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// taskBatch is one task's uncommitted work in the open transaction.
+type taskBatch struct {
+	task  *state.Task
+	id    int32
+	batch *state.Batch
+
+	mu            sync.Mutex
+	lastChangelog int64 // offset of the last changelog record acked, -1 if none
+}
+
+// producer collects the first produce error of a transaction.
+type producer struct {
+	sess *kgo.GroupTransactSession
+	mu   sync.Mutex
+	err  error
+}
+
+func (pr *producer) fail(err error) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.err == nil {
+		pr.err = err
+	}
+}
+
+func (pr *producer) firstErr() error {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.err
+}
+
+func (pr *producer) produce(r *kgo.Record, onAck func(*kgo.Record)) {
+	pr.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			pr.fail(fmt.Errorf("producing to %s[%d]: %w", r.Topic, r.Partition, err))
+			return
+		}
+		if onAck != nil {
+			onAck(r)
+		}
+	})
+}
+
+// processBatch runs one transaction over a poll's records. Pebble is
+// written only after the transaction commits; on anything else the batches
+// are dropped and every task restores from its changelog before going on.
+// The error return is for failures that must stop the processor.
+func (p *Processor) processBatch(fs kgo.Fetches) error {
+	// The transaction must end even when the processor is shutting down,
+	// so End gets its own deadline rather than Run's context.
+	endCtx, cancel := context.WithTimeout(context.Background(), p.cfg.TransactionTimeout)
+	defer cancel()
+
+	groups, ok := p.splitByTask(fs)
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	if !ok {
+		// Records of a task that is not restored yet: abort, which rewinds
+		// the consumer to the committed offsets, and restore first.
+		_, err := p.sess.End(endCtx, kgo.TryAbort)
+		p.markAllPending()
+		return wrapEnd(err)
+	}
+
+	pr := &producer{sess: p.sess}
+	var batches []*taskBatch
+	discard := func() {
+		for _, tb := range batches {
+			tb.batch.Close()
+		}
+	}
+	for _, g := range groups {
+		tb, err := p.processTask(g, pr)
+		if tb != nil {
+			batches = append(batches, tb)
+		}
+		if err != nil {
+			discard()
+			_, endErr := p.sess.End(endCtx, kgo.TryAbort)
+			p.markAllPending()
+			if endErr != nil {
+				return fmt.Errorf("%w (and aborting: %v)", err, endErr)
+			}
+			return err
+		}
+	}
+
+	commit := pr.firstErr() == nil
+	committed, err := p.sess.End(endCtx, kgo.TransactionEndTry(commit))
+	if !committed || err != nil {
+		discard()
+		p.markAllPending()
+		if perr := pr.firstErr(); perr != nil {
+			p.log.Warn("transaction aborted after a produce error", "err", perr)
+		} else if err == nil {
+			p.log.Info("transaction aborted (rebalance); tasks restore before going on")
+		}
+		return wrapEnd(err)
+	}
+	for _, tb := range batches {
+		if err := tb.commit(); err != nil {
+			// Kafka has the batch; Pebble does not. Stopping here is safe:
+			// the next start restores the tail from the changelog.
+			discard()
+			return err
+		}
+	}
+	return nil
+}
+
+func wrapEnd(err error) error {
+	if err != nil {
+		return fmt.Errorf("ending the transaction: %w", err)
+	}
+	return nil
+}
+
+// commit writes the task's batch and its new changelog checkpoint to Pebble.
+func (tb *taskBatch) commit() error {
+	tb.mu.Lock()
+	last := tb.lastChangelog
+	tb.mu.Unlock()
+	next := int64(-1)
+	if last >= 0 {
+		next = last + 1
+	}
+	if err := tb.task.Commit(tb.batch, next); err != nil {
+		return fmt.Errorf("task %d: writing the committed batch to Pebble: %w", tb.id, err)
+	}
+	return nil
+}
+
+// processTask applies one task's records to a new batch and produces their
+// results, merges, DLQ records, snapshots and changelog records.
+func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error) {
+	t := p.readyTask(g.task)
+	if t == nil {
+		return nil, fmt.Errorf("task %d is not ready", g.task)
+	}
+	tb := &taskBatch{task: t, id: g.task, batch: t.NewBatch(), lastChangelog: -1}
+	changed := map[int64]bool{}
+	var latest int64
+	for _, r := range g.records {
+		if err := p.handle(tb.batch, r, pr, changed); err != nil {
+			return tb, err
+		}
+		if ms := r.Timestamp.UnixMilli(); ms > latest {
+			latest = ms
+		}
+	}
+	if err := tb.batch.PruneRequests(time.UnixMilli(latest).Add(-p.cfg.RequestRetention)); err != nil {
+		return tb, fmt.Errorf("task %d: pruning old request ids: %w", g.task, err)
+	}
+
+	ids := make([]int64, 0, len(changed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		c, ok, err := tb.batch.Customer(id)
+		if err != nil {
+			return tb, fmt.Errorf("task %d: reading customer %d for its snapshot: %w", g.task, id, err)
+		}
+		if !ok {
+			continue
+		}
+		rec, err := p.enc.Snapshot(c, g.task)
+		if err != nil {
+			return tb, fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", g.task, id, err)
+		}
+		pr.produce(rec, nil)
+	}
+
+	writes, err := tb.batch.Writes()
+	if err != nil {
+		return tb, fmt.Errorf("task %d: reading the batch's writes: %w", g.task, err)
+	}
+	for _, kv := range writes {
+		pr.produce(sink.Changelog(p.cfg.Topology.Changelog, g.task, kv), func(r *kgo.Record) {
+			tb.mu.Lock()
+			if r.Offset > tb.lastChangelog {
+				tb.lastChangelog = r.Offset
+			}
+			tb.mu.Unlock()
+		})
+	}
+	return tb, nil
+}
+
+// handle processes one input record. Bad input goes to the DLQ; a rule
+// violation is an error result; only a state failure returns an error.
+func (p *Processor) handle(b *state.Batch, r *kgo.Record, pr *producer, changed map[int64]bool) error {
+	origin := sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+	cmd, bad, err := p.dec.Decode(context.Background(), r, p.partitions)
+	if err != nil {
+		return err
+	}
+	if bad != nil {
+		pr.produce(p.enc.DLQ(r, bad.Code, bad.Message), nil)
+		return nil
+	}
+
+	if prev, ok, err := b.Request(cmd.Org, cmd.RequestID); err != nil {
+		return fmt.Errorf("task %d: reading request %q of org %d: %w", r.Partition, cmd.RequestID, cmd.Org, err)
+	} else if ok {
+		// A repeated requestId gets its first result again, changing nothing.
+		rec, err := p.enc.StoredResult(prev, origin)
+		if err != nil {
+			return fmt.Errorf("task %d: re-encoding the stored result of request %q: %w", r.Partition, cmd.RequestID, err)
+		}
+		pr.produce(rec, nil)
+		return nil
+	}
+
+	out, err := customer.Apply(p.cfg.Domain, b, cmd)
+	if errors.Is(err, customer.ErrBadCommand) {
+		pr.produce(p.enc.DLQ(r, schemas.ErrCodeUndecodable, err.Error()), nil)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("task %d: applying %s %q of org %d (%s[%d]@%d): %w",
+			r.Partition, cmd.Op, cmd.RequestID, cmd.Org, r.Topic, r.Partition, r.Offset, err)
+	}
+	stored, err := p.enc.StoreResult(out.Result)
+	if err != nil {
+		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
+	}
+	if err := b.PutRequest(cmd.Org, cmd.RequestID, stored, cmd.Time); err != nil {
+		return fmt.Errorf("task %d: remembering request %q: %w", r.Partition, cmd.RequestID, err)
+	}
+	rec, err := p.enc.Result(out.Result, origin)
+	if err != nil {
+		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
+	}
+	pr.produce(rec, nil)
+	for _, m := range out.Merges {
+		rec, err := p.enc.Merge(m, r.Partition)
+		if err != nil {
+			return fmt.Errorf("task %d: encoding a merge notice of request %q: %w", r.Partition, cmd.RequestID, err)
+		}
+		pr.produce(rec, nil)
+	}
+	for _, id := range out.Changed {
+		changed[id] = true
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// Config is everything a Processor needs; cmd/custream fills it from flags.
+type Config struct {
+	// Brokers are the seed brokers.
+	Brokers []string
+	// ClientOpts are extra franz-go options every client of the processor
+	// gets: TLS, SASL, logging.
+	ClientOpts []kgo.Opt
+	// Group is the consumer group; it also names the changelog topic.
+	Group string
+	// InstanceID names this member's transactional id (Group + "-" +
+	// InstanceID). It must be stable across restarts of one member, so a
+	// restarted process fences its own zombie, and unique among members.
+	InstanceID string
+	// Topology names the topics.
+	Topology Topology
+	// Domain configures the rules.
+	Domain customer.Config
+	// MaxBatchRecords bounds the input records of one transaction. Larger
+	// batches amortise the commit; smaller ones keep transactions short and
+	// latency low. Default 5000.
+	MaxBatchRecords int
+	// TransactionTimeout is the broker-side timeout of a transaction; a
+	// member that dies mid-transaction blocks its task's next owner at most
+	// this long. Default 30s.
+	TransactionTimeout time.Duration
+	// RequestRetention is how long a requestId is remembered for
+	// idempotency, in command time. Default 7 days.
+	RequestRetention time.Duration
+	// Logger receives operator-facing events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) ensureDefaults() {
+	if c.MaxBatchRecords <= 0 {
+		c.MaxBatchRecords = 5000
+	}
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = 30 * time.Second
+	}
+	if c.RequestRetention <= 0 {
+		c.RequestRetention = 7 * 24 * time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports the first thing wrong with c.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("no brokers")
+	case c.Group == "":
+		return errors.New("no consumer group")
+	case c.InstanceID == "":
+		return errors.New("no instance id")
+	case len(c.Topology.Inputs) == 0:
+		return errors.New("no input topics")
+	}
+	if err := c.Domain.Validate(); err != nil {
+		return fmt.Errorf("domain config: %w", err)
+	}
+	return nil
+}

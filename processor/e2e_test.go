@@ -1,0 +1,206 @@
+package processor_test
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs a broker (make test)")
+	}
+}
+
+// TestEndToEnd runs every command type through one processor and checks the
+// committed results and the final snapshots against the domain applied
+// directly.
+func TestEndToEnd(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 3)
+	m := h.startMember(t, "m1", t.TempDir())
+	defer m.stop(t)
+
+	cmds := newGen(1, 6, h.partitions).batch(3000)
+	h.produce(t, cmds)
+	results := h.readTopic(t, h.topo.Results, len(cmds), 3*time.Minute)
+	direct := h.check(t, results, len(cmds))
+
+	ops := map[customer.Op]int{}
+	for _, c := range cmds {
+		ops[c.Op]++
+	}
+	for _, op := range []customer.Op{customer.OpRegister, customer.OpUpdate, customer.OpChangeIdentifier, customer.OpSubscriptions} {
+		if ops[op] == 0 {
+			t.Errorf("the load had no %s command", op)
+		}
+	}
+	codes := map[customer.Code]int{}
+	for _, r := range results {
+		rr, _ := schemas.DecodeResult(r.Value)
+		for _, i := range append(rr.Errors, rr.Warnings...) {
+			codes[i.Code]++
+		}
+	}
+	t.Logf("ops %v; codes %v", ops, codes)
+	for _, c := range []customer.Code{customer.CodeDuplicateInScope, customer.CodeJoined, customer.CodeMerged} {
+		if codes[c] == 0 {
+			t.Errorf("no result carried %d: the load does not exercise it", c)
+		}
+	}
+
+	merges := h.readTopic(t, h.topo.Merges, codes[customer.CodeMerged], time.Minute)
+	if len(merges) != codes[customer.CodeMerged] {
+		t.Errorf("%d merge notices, want one per 8051 warning (%d)", len(merges), codes[customer.CodeMerged])
+	}
+	checkSnapshots(t, h, direct)
+}
+
+// checkSnapshots compares the last snapshot of every customer with the
+// directly applied state.
+func checkSnapshots(t *testing.T, h *harness, direct *state.DB) {
+	t.Helper()
+	last := map[string]*kgo.Record{}
+	for _, r := range h.readTopic(t, h.topo.Snapshots, -1, time.Minute) {
+		last[string(r.Key)] = r
+	}
+	if len(last) == 0 {
+		t.Fatal("no snapshots")
+	}
+	for key, r := range last {
+		got, err := schemas.DecodeSnapshot(r.Value)
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", key, err)
+		}
+		id, _ := strconv.ParseInt(key, 10, 64)
+		c, ok, err := direct.Task(r.Partition, h.partitions).Reader().Customer(id)
+		if err != nil || !ok {
+			t.Fatalf("snapshot of customer %s, which the direct application does not have (%v)", key, err)
+		}
+		b, _ := schemas.EncodeSnapshot(c)
+		wantC, _ := schemas.DecodeSnapshot(b)
+		if !reflect.DeepEqual(got, wantC) {
+			t.Fatalf("snapshot of customer %s:\n%+v\nwant\n%+v", key, got, wantC)
+		}
+	}
+	t.Logf("%d customers' snapshots match", len(last))
+}
+
+// TestRebalance: two members share the load, a third joins and the first
+// leaves mid-stream; every requestId still has exactly one committed
+// result, equal to the direct application's.
+func TestRebalance(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 4)
+	g := newGen(2, 12, h.partitions)
+	m1 := h.startMember(t, "m1", t.TempDir())
+	m2 := h.startMember(t, "m2", t.TempDir())
+
+	total := 0
+	send := func(n int) {
+		h.produce(t, g.batch(n))
+		total += n
+	}
+	send(4000)
+	time.Sleep(2 * time.Second)
+	m3 := h.startMember(t, "m3", t.TempDir())
+	send(4000)
+	time.Sleep(2 * time.Second)
+	m1.stop(t)
+	send(4000)
+
+	results := h.readTopic(t, h.topo.Results, total, 4*time.Minute)
+	h.check(t, results, total)
+	m2.stop(t)
+	m3.stop(t)
+}
+
+// TestBadInputGoesToDLQ: malformed records of every kind land in the DLQ
+// with their reason, and the good records around them are processed.
+func TestBadInputGoesToDLQ(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 2)
+	m := h.startMember(t, "m1", t.TempDir())
+	defer m.stop(t)
+
+	good := newGen(3, 2, h.partitions).batch(40)
+	h.produce(t, good[:20])
+
+	org := int64(1000)
+	key := []byte(strconv.FormatInt(org, 10))
+	right := processor.PartitionForOrg(key, h.partitions)
+	topic := h.inputTopic("INSTORE")
+	validBody := []byte(`{"profiles":[{"identifiers":[{"type":"mobile","value":919111111111}]}]}`)
+	op := func(v string) kgo.RecordHeader { return kgo.RecordHeader{Key: "op", Value: []byte(v)} }
+	avro, err := schemas.EncodeCommand(customer.Command{RequestID: "a1", Org: org, Op: customer.OpRegister, Source: "INSTORE",
+		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{Identifiers: []customer.Identifier{{Type: "email", Value: "a@b.co"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct {
+		code string
+		rec  *kgo.Record
+	}{
+		{schemas.ErrCodeUndecodable, &kgo.Record{Key: key, Value: []byte{0xff, 0xfe, 0x01, 0x02}, Headers: []kgo.RecordHeader{op("register")}}},
+		{schemas.ErrCodeUndecodable, &kgo.Record{Key: key, Value: avro[:len(avro)-3]}},
+		{schemas.ErrCodeUndecodable, &kgo.Record{Key: key, Value: []byte(`{"profiles":"not a list"}`), Headers: []kgo.RecordHeader{op("register")}}},
+		{schemas.ErrCodeUnknownOp, &kgo.Record{Key: key, Value: validBody, Headers: []kgo.RecordHeader{op("delete")}}},
+		{schemas.ErrCodeMissingHeader, &kgo.Record{Key: key, Value: validBody}},
+		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("not-an-org"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
+		{schemas.ErrCodeMisrouted, &kgo.Record{Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
+	}
+	// The misrouted record needs a manual partition; the rest go where the
+	// default partitioner sends them.
+	manual := h.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for _, b := range bad {
+		b.rec.Topic = topic
+		if b.code != schemas.ErrCodeMisrouted {
+			b.rec.Partition = processor.PartitionForOrg(b.rec.Key, h.partitions)
+		}
+		if err := manual.ProduceSync(context.Background(), b.rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.produce(t, good[20:])
+
+	dlq := h.readTopic(t, h.topo.DLQ, len(bad), 2*time.Minute)
+	if len(dlq) != len(bad) {
+		t.Fatalf("%d DLQ records, want %d", len(dlq), len(bad))
+	}
+	gotCodes := map[string]int{}
+	for _, r := range dlq {
+		hs := map[string]string{}
+		for _, x := range r.Headers {
+			hs[x.Key] = string(x.Value)
+		}
+		for _, k := range []string{sink.HeaderErrorCode, sink.HeaderErrorMessage, sink.HeaderOriginTopic, sink.HeaderOriginPartition, sink.HeaderOriginOffset} {
+			if hs[k] == "" {
+				t.Errorf("DLQ record at %d lacks header %s: %v", r.Offset, k, hs)
+			}
+		}
+		if hs[sink.HeaderOriginTopic] != topic {
+			t.Errorf("DLQ origin.topic = %q, want %q", hs[sink.HeaderOriginTopic], topic)
+		}
+		gotCodes[hs[sink.HeaderErrorCode]]++
+		t.Logf("DLQ %s: %s", hs[sink.HeaderErrorCode], hs[sink.HeaderErrorMessage])
+	}
+	wantCodes := map[string]int{}
+	for _, b := range bad {
+		wantCodes[b.code]++
+	}
+	if !reflect.DeepEqual(gotCodes, wantCodes) {
+		t.Errorf("DLQ codes %v, want %v", gotCodes, wantCodes)
+	}
+	results := h.readTopic(t, h.topo.Results, len(good), 2*time.Minute)
+	h.check(t, results, len(good))
+}

@@ -1,0 +1,433 @@
+package processor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/processor/kafkatest"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// harness is one deployment under test: its topics on the test broker, and
+// the members started on it.
+type harness struct {
+	t          *testing.T
+	c          *kafkatest.Cluster
+	group      string
+	topo       processor.Topology
+	partitions int32
+	domain     customer.Config
+	producer   *kgo.Client
+}
+
+func newHarness(t *testing.T, partitions int32) *harness {
+	t.Helper()
+	c := kafkatest.Start(t)
+	group := kafkatest.Topic(t, "cs")
+	h := &harness{
+		t:          t,
+		c:          c,
+		group:      group,
+		topo:       processor.DefaultTopology(group, group, customer.DefaultSources()),
+		partitions: partitions,
+		domain:     customer.DefaultConfig(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := processor.EnsureTopics(ctx, c.Admin(t), h.topo, partitions, -1); err != nil {
+		t.Fatalf("creating topics: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		adm := kadm.NewClient(h.client(t))
+		var names []string
+		for _, s := range h.topo.Specs() {
+			names = append(names, s.Name)
+		}
+		_, _ = adm.DeleteTopics(ctx, names...)
+	})
+	// The default partitioner (murmur2 of the org key), as upstream
+	// producers use.
+	h.producer = c.Client(t, kgo.ProducerLinger(5*time.Millisecond))
+	return h
+}
+
+func (h *harness) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	return h.c.Client(t, opts...)
+}
+
+func (h *harness) inputTopic(source string) string {
+	for _, in := range h.topo.Inputs {
+		if in.Source.Name == source {
+			return in.Topic
+		}
+	}
+	h.t.Fatalf("no input topic for source %s", source)
+	return ""
+}
+
+// member is one in-process processor with its own state dir.
+type member struct {
+	name   string
+	dir    string
+	db     *state.DB
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (h *harness) startMember(t *testing.T, name, dir string) *member {
+	t.Helper()
+	db, err := state.Open(dir, state.Options{CacheBytes: 16 << 20})
+	if err != nil {
+		t.Fatalf("member %s: opening state: %v", name, err)
+	}
+	cfg := processor.Config{
+		Brokers:            h.c.Brokers,
+		Group:              h.group,
+		InstanceID:         name,
+		Topology:           h.topo,
+		Domain:             h.domain,
+		MaxBatchRecords:    500,
+		TransactionTimeout: 10 * time.Second,
+		Logger:             slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: h.topo.Results, Merges: h.topo.Merges, Snapshots: h.topo.Snapshots, DLQ: h.topo.DLQ}, h.domain)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := processor.New(ctx, cfg, db, enc, processor.NewDecoder(h.topo, nil))
+	if err != nil {
+		cancel()
+		db.Close()
+		t.Fatalf("member %s: %v", name, err)
+	}
+	m := &member{name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- p.Run(ctx) }()
+	return m
+}
+
+// stop shuts the member down cleanly and waits for it.
+func (m *member) stop(t *testing.T) {
+	t.Helper()
+	m.cancel()
+	select {
+	case err := <-m.done:
+		if err != nil {
+			t.Errorf("member %s stopped with %v", m.name, err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("member %s did not stop within 60s", m.name)
+	}
+	m.db.Close()
+}
+
+type testWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("[%s] %s", w.name, b)
+	return len(b), nil
+}
+
+// produce sends the commands in the JSON form (the API doc's bodies with
+// headers), key = org, and waits until all are acknowledged.
+func (h *harness) produce(t *testing.T, cmds []customer.Command) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, cmd := range cmds {
+		value, hs, err := schemas.EncodeJSONCommand(cmd)
+		if err != nil {
+			t.Fatalf("encoding %s: %v", cmd.RequestID, err)
+		}
+		r := &kgo.Record{Topic: h.inputTopic(cmd.Source), Key: []byte(strconv.FormatInt(cmd.Org, 10)), Value: value}
+		for _, x := range hs {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: x.Key, Value: x.Value})
+		}
+		wg.Add(1)
+		h.producer.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("producing commands: %v", firstErr)
+	}
+}
+
+// readTopic reads the committed records of topic until want records
+// arrived; bounded by limit. want < 0 reads until nothing new comes for a
+// few seconds (for topics whose end offsets count transaction markers).
+func (h *harness) readTopic(t *testing.T, topic string, want int, limit time.Duration) []*kgo.Record {
+	t.Helper()
+	cl := h.client(t,
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	deadline := time.Now().Add(limit)
+	var out []*kgo.Record
+	quiet := 0
+	for (want < 0 || len(out) < want) && time.Now().Before(deadline) && (want >= 0 || quiet < 3) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("reading %s[%d]: %v", topic, p, err)
+			}
+		})
+		if fs.NumRecords() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+// check verifies the committed results of a run: every requestId has
+// exactly one result, and every result equals what the domain gives when
+// the same commands are applied directly, in the order the processor
+// applied them (results partition p is task p's processing order).
+// It returns the direct application's state, one task per partition.
+func (h *harness) check(t *testing.T, results []*kgo.Record, wantResults int) *state.DB {
+	t.Helper()
+	inputs := h.readInputs(t)
+	perReq := map[string]int{}
+	byPart := map[int32][]schemas.ResultRecord{}
+	for _, r := range results {
+		rr, err := schemas.DecodeResult(r.Value)
+		if err != nil {
+			t.Fatalf("decoding result at %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
+		}
+		perReq[rr.RequestID]++
+		byPart[r.Partition] = append(byPart[r.Partition], rr)
+	}
+	dups := 0
+	for id, n := range perReq {
+		if n != 1 {
+			dups++
+			if dups < 10 {
+				t.Errorf("requestId %s has %d committed results, want 1", id, n)
+			}
+		}
+	}
+	if len(perReq) != wantResults {
+		t.Errorf("%d requestIds have results, want %d", len(perReq), wantResults)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	db, err := state.Open("", state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	mismatches := 0
+	for part, rrs := range byPart {
+		task := db.Task(part, h.partitions)
+		for _, got := range rrs {
+			cmd, ok := inputs[got.Origin]
+			if !ok {
+				t.Fatalf("result %s names origin %+v that holds no command", got.RequestID, got.Origin)
+			}
+			b := task.NewBatch()
+			out, err := customer.Apply(h.domain, b, cmd)
+			if err != nil {
+				t.Fatalf("direct apply of %s: %v", cmd.RequestID, err)
+			}
+			if err := task.Commit(b, -1); err != nil {
+				t.Fatal(err)
+			}
+			want := roundTrip(t, schemas.ResultRecord{Result: out.Result, Origin: got.Origin})
+			if !reflect.DeepEqual(want, got) {
+				mismatches++
+				if mismatches < 5 {
+					t.Errorf("task %d, request %s: processor gave\n%+v\ndirect application gives\n%+v", part, got.RequestID, got.Result, want.Result)
+				}
+			}
+		}
+	}
+	if mismatches > 0 {
+		t.Fatalf("%d results differ from the direct application", mismatches)
+	}
+	return db
+}
+
+func roundTrip(t *testing.T, rr schemas.ResultRecord) schemas.ResultRecord {
+	t.Helper()
+	b, err := schemas.EncodeResult(rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := schemas.DecodeResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readInputs decodes every input record the way the processor does, keyed
+// by origin.
+func (h *harness) readInputs(t *testing.T) map[schemas.Origin]customer.Command {
+	t.Helper()
+	dec := processor.NewDecoder(h.topo, nil)
+	out := map[schemas.Origin]customer.Command{}
+	for _, topic := range h.topo.InputTopics() {
+		end := h.endOffsets(t, topic)
+		var want int
+		for _, e := range end {
+			want += int(e)
+		}
+		if want == 0 {
+			continue
+		}
+		for _, r := range h.readTopic(t, topic, want, 60*time.Second) {
+			cmd, bad, err := dec.Decode(context.Background(), r, h.partitions)
+			if err != nil || bad != nil {
+				continue // DLQ material; it has no result
+			}
+			out[schemas.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}] = cmd
+		}
+	}
+	return out
+}
+
+func (h *harness) endOffsets(t *testing.T, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ends, err := h.c.Admin(t).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// gen makes random commands for a few orgs over a small identifier space,
+// so 8007, joins (8050) and merges (8051) are frequent. Customer ids for
+// update, changeIdentifier and subscriptions are guessed from the id
+// layout (seq*P + p): many exist, some do not (8009).
+type gen struct {
+	rnd        *rand.Rand
+	orgs       []int64
+	partitions int32
+	n          int
+	registered map[int64]int // per org, registrations sent (upper bound of seq)
+}
+
+func newGen(seed uint64, orgs int, partitions int32) *gen {
+	g := &gen{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), partitions: partitions, registered: map[int64]int{}}
+	for i := 0; i < orgs; i++ {
+		g.orgs = append(g.orgs, int64(1000+i))
+	}
+	return g
+}
+
+var sources = []struct{ name, account string }{
+	{"INSTORE", ""}, {"MARTJACK", ""}, {"WECHAT", "22232"}, {"WECHAT", "22233"}, {"FACEBOOK", "fb1"},
+}
+
+func (g *gen) identifier() customer.Identifier {
+	n := g.rnd.IntN(60)
+	switch g.rnd.IntN(3) {
+	case 0:
+		return customer.Identifier{Type: "mobile", Value: fmt.Sprintf("9190000%05d", n)}
+	case 1:
+		return customer.Identifier{Type: "email", Value: fmt.Sprintf("user%d@example.com", n)}
+	default:
+		return customer.Identifier{Type: "externalId", Value: fmt.Sprintf("ext-%d", n)}
+	}
+}
+
+func (g *gen) next() customer.Command {
+	g.n++
+	org := g.orgs[g.rnd.IntN(len(g.orgs))]
+	src := sources[g.rnd.IntN(len(sources))]
+	cmd := customer.Command{RequestID: fmt.Sprintf("req-%d", g.n), Org: org, Source: src.name, AccountID: src.account}
+	part := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), g.partitions)
+	customerID := func() int64 {
+		seq := 1 + g.rnd.IntN(g.registered[org]+1)
+		return int64(seq)*int64(g.partitions) + int64(part)
+	}
+	names := []string{"Tom", "Huck", "Becky", "Polly", "Joe"}
+	switch x := g.rnd.IntN(100); {
+	case x < 70 || g.registered[org] == 0:
+		g.registered[org]++
+		ids := []customer.Identifier{g.identifier()}
+		if g.rnd.IntN(3) == 0 {
+			ids = append(ids, g.identifier())
+		}
+		cmd.Op = customer.OpRegister
+		cmd.Register = &customer.CustomerBody{Profiles: []customer.ProfileInput{{
+			FirstName: names[g.rnd.IntN(len(names))], LastName: "Sawyer", Identifiers: ids,
+		}}}
+	case x < 85:
+		cmd.Op, cmd.CustomerID = customer.OpUpdate, customerID()
+		cmd.Update = &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: names[g.rnd.IntN(len(names))]}},
+			ExtendedFields: map[string]string{"city": "Bangalore"}}
+	case x < 95:
+		cmd.Op, cmd.CustomerID = customer.OpChangeIdentifier, customerID()
+		body := &customer.ChangeIdentifierBody{Add: []customer.Identifier{g.identifier()}}
+		if g.rnd.IntN(4) == 0 {
+			body.Remove = []customer.Identifier{g.identifier()}
+		}
+		cmd.ChangeIdentifier = body
+	default:
+		cmd.Op, cmd.CustomerID = customer.OpSubscriptions, customerID()
+		typ := []string{"OPTIN", "OPTOUT"}[g.rnd.IntN(2)]
+		cmd.Subscriptions = &customer.SubscriptionsBody{Subscriptions: []customer.Subscription{{Channel: "SMS", Priority: "BULK", Type: typ}}}
+	}
+	return cmd
+}
+
+func (g *gen) batch(n int) []customer.Command {
+	out := make([]customer.Command, n)
+	for i := range out {
+		out[i] = g.next()
+	}
+	return out
+}
+
+func sortedParts(m map[int32]int64) []int32 {
+	out := make([]int32, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+var _ = os.Getenv

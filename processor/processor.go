@@ -1,0 +1,230 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// Processor is one member of the custream consumer group: it owns some
+// tasks, runs the transaction loop over them, and restores a task from its
+// changelog before it processes the task's input.
+type Processor struct {
+	cfg  Config
+	log  *slog.Logger
+	db   *state.DB
+	enc  *sink.Encoder
+	dec  *Decoder
+	sess *kgo.GroupTransactSession
+
+	partitions int32 // of every topic, checked at start
+
+	mu       sync.Mutex
+	assigned map[int32]bool // tasks the group gave us
+	pending  map[int32]bool // assigned tasks not yet restored
+	ready    map[int32]*state.Task
+	// pollCancel interrupts the poll in flight.
+	pollCancel context.CancelFunc
+}
+
+// New checks the topics and joins nothing yet; Run joins the group.
+func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *Decoder) (*Processor, error) {
+	cfg.ensureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("processor config: %w", err)
+	}
+	p := &Processor{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "processor"),
+		db:       db,
+		enc:      enc,
+		dec:      dec,
+		assigned: map[int32]bool{},
+		pending:  map[int32]bool{},
+		ready:    map[int32]*state.Task{},
+	}
+	adm, closeAdm, err := p.admin()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAdm()
+	if p.partitions, err = CheckTopics(ctx, adm, cfg.Topology); err != nil {
+		return nil, err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topology.InputTopics()...),
+		// Range gives partition p of every input topic to one member: a
+		// whole task (docs/exactly-once.md).
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.TransactionalID(cfg.Group + "-" + cfg.InstanceID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		// Every output record names its partition: task p writes
+		// partition p of every topic.
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(p.onAssigned),
+		kgo.OnPartitionsRevoked(p.onRevoked),
+		kgo.OnPartitionsLost(p.onRevoked),
+	}, cfg.ClientOpts...)
+	if p.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
+		return nil, fmt.Errorf("creating the transactional group session: %w", err)
+	}
+	return p, nil
+}
+
+// Partitions is the partition count of every topic, i.e. the task count.
+func (p *Processor) Partitions() int32 { return p.partitions }
+
+// onAssigned runs in the group's goroutine: it only records the new tasks
+// and pauses their partitions; the loop restores them and resumes.
+func (p *Processor) onAssigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	cl.PauseFetchPartitions(m)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, parts := range m {
+		for _, part := range parts {
+			p.assigned[part] = true
+			p.pending[part] = true
+			delete(p.ready, part)
+		}
+	}
+	if p.pollCancel != nil {
+		p.pollCancel()
+	}
+	p.log.Info("tasks assigned", "tasks", sortedKeys(p.assigned))
+}
+
+// onRevoked records lost tasks. The session aborts a transaction in flight;
+// the loop drops the revoked tasks' batches.
+func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	cl.ResumeFetchPartitions(m)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, parts := range m {
+		for _, part := range parts {
+			delete(p.assigned, part)
+			delete(p.pending, part)
+			delete(p.ready, part)
+		}
+	}
+	p.log.Info("tasks revoked", "remaining", sortedKeys(p.assigned))
+}
+
+// Run processes input until ctx ends, then finishes or aborts the open
+// transaction and leaves the group. It returns nil after a clean shutdown,
+// or the error that stopped it.
+func (p *Processor) Run(ctx context.Context) error {
+	defer p.sess.Close()
+	for ctx.Err() == nil {
+		if err := p.restorePending(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			p.log.Error("restore failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		// A poll blocks until records arrive; new tasks arrive paused, so
+		// onAssigned cancels the poll to let the loop restore them.
+		pctx, cancel := context.WithCancel(ctx)
+		p.mu.Lock()
+		p.pollCancel = cancel
+		restoreFirst := len(p.pending) > 0
+		p.mu.Unlock()
+		if restoreFirst {
+			cancel()
+			continue
+		}
+		fs := p.sess.PollRecords(pctx, p.cfg.MaxBatchRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return nil
+		}
+		fs.EachError(func(topic string, part int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			p.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
+		})
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := p.processBatch(fs); err != nil {
+			return err
+		}
+	}
+	p.log.Info("shutting down: leaving the group")
+	p.sess.CloseAllowingRebalance()
+	return nil
+}
+
+// taskRecords is one task's share of a poll, in offset order per topic.
+type taskRecords struct {
+	task    int32
+	records []*kgo.Record
+}
+
+// splitByTask groups the polled records by task, tasks in ascending order.
+// ok is false when a record belongs to a task that is not ready (assigned
+// after the poll began, or not restored yet).
+func (p *Processor) splitByTask(fs kgo.Fetches) (out []taskRecords, ok bool) {
+	byTask := map[int32][]*kgo.Record{}
+	fs.EachRecord(func(r *kgo.Record) { byTask[r.Partition] = append(byTask[r.Partition], r) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ok = true
+	for _, t := range sortedKeys(byTask) {
+		if p.ready[t] == nil {
+			ok = false
+		}
+		out = append(out, taskRecords{task: t, records: byTask[t]})
+	}
+	return out, ok
+}
+
+func (p *Processor) readyTask(t int32) *state.Task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready[t]
+}
+
+// markAllPending makes every assigned task restore before it goes on: after
+// a transaction that did not commit, the changelog says what happened.
+func (p *Processor) markAllPending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for t := range p.assigned {
+		p.pending[t] = true
+		delete(p.ready, t)
+	}
+}
+
+func sortedKeys[V any](m map[int32]V) []int32 {
+	out := make([]int32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

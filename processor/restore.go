@@ -1,0 +1,240 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// restoreChunk bounds the changelog records applied to Pebble in one batch.
+const restoreChunk = 10_000
+
+// restorePending restores every assigned task that is not ready, then
+// resumes fetching its input partitions.
+func (p *Processor) restorePending(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		var next int32 = -1
+		for _, t := range sortedKeys(p.pending) {
+			next = t
+			break
+		}
+		p.mu.Unlock()
+		if next < 0 {
+			return nil
+		}
+		t := p.db.Task(next, p.partitions)
+		if err := p.restoreTask(ctx, t, next); err != nil {
+			return fmt.Errorf("restoring task %d: %w", next, err)
+		}
+		p.mu.Lock()
+		stillOurs := p.pending[next] && p.assigned[next]
+		if stillOurs {
+			delete(p.pending, next)
+			p.ready[next] = t
+		}
+		p.mu.Unlock()
+		if stillOurs {
+			resume := map[string][]int32{}
+			for _, topic := range p.cfg.Topology.InputTopics() {
+				resume[topic] = []int32{next}
+			}
+			p.sess.Client().ResumeFetchPartitions(resume)
+		}
+	}
+}
+
+// restoreTask catches task t up with its changelog partition: from the
+// local checkpoint to the end, read_committed, once no transaction is open
+// on the partition (docs/exactly-once.md, "Restore").
+func (p *Processor) restoreTask(ctx context.Context, t *state.Task, part int32) error {
+	adm, closeAdm, err := p.admin()
+	if err != nil {
+		return err
+	}
+	defer closeAdm()
+	topic := p.cfg.Topology.Changelog
+
+	start, end, err := p.stableEnd(ctx, adm, topic, part)
+	if err != nil {
+		return err
+	}
+	from, err := t.Checkpoint()
+	if err != nil {
+		return fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	if from > end {
+		// Our state is ahead of the changelog: the topic was recreated or
+		// truncated. Kafka is the truth, so start over.
+		p.log.Warn("local state is ahead of the changelog; rebuilding the task", "task", part, "checkpoint", from, "changelog_end", end)
+		if err := t.Drop(); err != nil {
+			return fmt.Errorf("dropping the task's state: %w", err)
+		}
+		from = 0
+	}
+	if from < start {
+		p.log.Warn("changelog starts after the local checkpoint; rebuilding the task", "task", part, "checkpoint", from, "changelog_start", start)
+		if err := t.Drop(); err != nil {
+			return fmt.Errorf("dropping the task's state: %w", err)
+		}
+		from = start
+	}
+	if from >= end {
+		return nil
+	}
+	return p.replay(ctx, t, part, from, end)
+}
+
+// stableEnd waits until the changelog partition has no open transaction
+// (last stable offset == high watermark), so that the restore sees every
+// commit a previous owner made, then returns the log start and end.
+func (p *Processor) stableEnd(ctx context.Context, adm *kadm.Client, topic string, part int32) (start, end int64, err error) {
+	deadline := time.Now().Add(2 * p.cfg.TransactionTimeout)
+	for {
+		starts, err := adm.ListStartOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing start offsets of %s: %w", topic, err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing stable offsets of %s: %w", topic, err)
+		}
+		s, ok1 := starts.Lookup(topic, part)
+		e, ok2 := ends.Lookup(topic, part)
+		l, ok3 := stable.Lookup(topic, part)
+		if !ok1 || !ok2 || !ok3 {
+			return 0, 0, fmt.Errorf("partition %s[%d] not found", topic, part)
+		}
+		if err := errors.Join(s.Err, e.Err, l.Err); err != nil {
+			return 0, 0, fmt.Errorf("offsets of %s[%d]: %w", topic, part, err)
+		}
+		if l.Offset >= e.Offset {
+			return s.Offset, e.Offset, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("%s[%d] still has an open transaction (stable offset %d < end %d) after %s",
+				topic, part, l.Offset, e.Offset, 2*p.cfg.TransactionTimeout)
+		}
+		sleep(ctx, 100*time.Millisecond)
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+	}
+}
+
+// replay applies changelog records [from, end) to the task.
+func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from, end int64) error {
+	topic := p.cfg.Topology.Changelog
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records move the position past a trailing commit or
+		// abort marker, so "caught up" is observable.
+		kgo.KeepControlRecords(),
+	}, p.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating the restore consumer: %w", err)
+	}
+	defer cl.Close()
+
+	began, lastLog := time.Now(), time.Now()
+	total := end - from
+	var applied int64
+	pos := from
+	kvs := make([]state.KV, 0, restoreChunk)
+	flush := func() error {
+		if err := t.ApplyChangelog(kvs, pos); err != nil {
+			return fmt.Errorf("applying changelog records up to offset %d: %w", pos, err)
+		}
+		applied += int64(len(kvs))
+		kvs = kvs[:0]
+		return nil
+	}
+	p.log.Info("restoring task", "task", part, "from", from, "to", end, "records", total)
+	idle := 0
+	for pos < end {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, err)
+			}
+		})
+		if ferr != nil {
+			return fmt.Errorf("reading %s[%d]: %w", topic, part, ferr)
+		}
+		if fs.NumRecords() == 0 {
+			// Compaction may have removed the last records below the end;
+			// nothing arriving for a while means nothing visible is left.
+			if idle++; idle >= 3 {
+				p.log.Info("changelog has no more visible records before its end", "task", part, "offset", pos, "end", end)
+				pos = end
+				break
+			}
+			continue
+		}
+		idle = 0
+		var derr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= end || derr != nil {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				kv, err := sink.ChangelogKV(r)
+				if err != nil {
+					derr = fmt.Errorf("%s[%d]: %w", topic, part, err)
+					return
+				}
+				kvs = append(kvs, kv)
+			}
+			pos = r.Offset + 1
+		})
+		if derr != nil {
+			return derr
+		}
+		if len(kvs) >= restoreChunk || pos >= end {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			rate := float64(pos-from) / time.Since(began).Seconds()
+			p.log.Info("restoring task", "task", part, "offset", pos, "remaining", end-pos, "records_per_sec", int64(rate))
+		}
+	}
+	if err := flush(); err != nil { // also moves the checkpoint past trailing markers
+		return err
+	}
+	el := time.Since(began)
+	p.log.Info("restored task", "task", part, "records", applied, "offsets", total, "took", el.Round(time.Millisecond),
+		"records_per_sec", int64(float64(total)/el.Seconds()))
+	return nil
+}
+
+// admin returns an admin client and its closer.
+func (p *Processor) admin() (*kadm.Client, func(), error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.ClientOpts...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating an admin client: %w", err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}

@@ -1,0 +1,210 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/custream/custream/processor/customer"
+)
+
+// Topology names every topic of one deployment.
+type Topology struct {
+	Inputs    []Input // one per source
+	Results   string
+	Merges    string
+	Snapshots string // compacted, key = customer id
+	DLQ       string
+	Changelog string // compacted, internal
+}
+
+// Input is one per-source command topic.
+type Input struct {
+	Topic  string
+	Source customer.Source
+}
+
+// DefaultTopology gives the names of DESIGN.md: customers.<source> inputs,
+// customers.results/merges/snapshots/dlq, and <group>-changelog.
+func DefaultTopology(prefix, group string, sources []customer.Source) Topology {
+	t := Topology{
+		Results:   prefix + ".results",
+		Merges:    prefix + ".merges",
+		Snapshots: prefix + ".snapshots",
+		DLQ:       prefix + ".dlq",
+		Changelog: group + "-changelog",
+	}
+	for _, s := range sources {
+		t.Inputs = append(t.Inputs, Input{Topic: prefix + "." + strings.ToLower(s.Name), Source: s})
+	}
+	return t
+}
+
+// InputTopics lists the input topic names.
+func (t Topology) InputTopics() []string {
+	out := make([]string, len(t.Inputs))
+	for i, in := range t.Inputs {
+		out[i] = in.Topic
+	}
+	return out
+}
+
+// SourceOf returns the source whose commands arrive on topic.
+func (t Topology) SourceOf(topic string) (customer.Source, bool) {
+	for _, in := range t.Inputs {
+		if in.Topic == topic {
+			return in.Source, true
+		}
+	}
+	return customer.Source{}, false
+}
+
+// TopicSpec is one topic as custream needs it.
+type TopicSpec struct {
+	Name      string
+	Compacted bool
+}
+
+// Specs lists every topic with its cleanup policy. Every topic has the same
+// partition count: task p reads partition p of every input and writes
+// partition p of every output, so per-org order holds end to end and a
+// customer id (which encodes its task) always lands in the same partition
+// of the compacted snapshots topic.
+func (t Topology) Specs() []TopicSpec {
+	var out []TopicSpec
+	for _, in := range t.Inputs {
+		out = append(out, TopicSpec{Name: in.Topic})
+	}
+	return append(out,
+		TopicSpec{Name: t.Results},
+		TopicSpec{Name: t.Merges},
+		TopicSpec{Name: t.Snapshots, Compacted: true},
+		TopicSpec{Name: t.DLQ},
+		TopicSpec{Name: t.Changelog, Compacted: true},
+	)
+}
+
+// EnsureTopics creates the missing topics with the given partition count
+// (replicationFactor -1 takes the broker's default) and then checks them all.
+// It returns the names it created.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topology, partitions int32, replicationFactor int16) ([]string, error) {
+	details, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	var created []string
+	for _, s := range t.Specs() {
+		if _, ok := details[s.Name]; ok {
+			continue
+		}
+		var configs map[string]*string
+		if s.Compacted {
+			compact := "compact"
+			configs = map[string]*string{"cleanup.policy": &compact}
+		}
+		resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, configs, s.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return created, fmt.Errorf("creating topic %s with %d partitions: %w", s.Name, partitions, err)
+		}
+		created = append(created, s.Name)
+	}
+	if len(created) == 0 {
+		_, err := CheckTopics(ctx, adm, t)
+		return created, err
+	}
+	// New topics reach every broker's metadata asynchronously: check until
+	// they show, bounded.
+	err = nil
+	for try := 0; try < 100; try++ {
+		if _, err = CheckTopics(ctx, adm, t); err == nil {
+			return created, nil
+		}
+		select {
+		case <-ctx.Done():
+			return created, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return created, err
+}
+
+// CheckTopics verifies that every topic exists, that all have the same
+// partition count (returned), and that the compacted ones are compacted.
+func CheckTopics(ctx context.Context, adm *kadm.Client, t Topology) (int32, error) {
+	specs := t.Specs()
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return 0, fmt.Errorf("describing topics: %w", err)
+	}
+	var missing []string
+	counts := map[int32][]string{}
+	for _, n := range names {
+		d, ok := details[n]
+		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			missing = append(missing, n)
+			continue
+		}
+		if d.Err != nil {
+			return 0, fmt.Errorf("describing topic %s: %w", n, d.Err)
+		}
+		counts[int32(len(d.Partitions))] = append(counts[int32(len(d.Partitions))], n)
+	}
+	if len(missing) > 0 {
+		return 0, fmt.Errorf("missing topics %s (create them with `custream topics create`)", strings.Join(missing, ", "))
+	}
+	if len(counts) != 1 {
+		var parts []string
+		for n, ts := range counts {
+			parts = append(parts, fmt.Sprintf("%d partitions: %s", n, strings.Join(ts, ", ")))
+		}
+		sort.Strings(parts)
+		return 0, fmt.Errorf("topics must all have the same partition count, since task p is partition p of every topic; found %s", strings.Join(parts, "; "))
+	}
+	var partitions int32
+	for n := range counts {
+		partitions = n
+	}
+
+	var compacted []string
+	for _, s := range specs {
+		if s.Compacted {
+			compacted = append(compacted, s.Name)
+		}
+	}
+	rc, err := adm.DescribeTopicConfigs(ctx, compacted...)
+	if err != nil {
+		return 0, fmt.Errorf("describing topic configs: %w", err)
+	}
+	for _, n := range compacted {
+		r, err := rc.On(n, nil)
+		if err == nil {
+			err = r.Err
+		}
+		if err != nil {
+			return 0, fmt.Errorf("describing configs of %s: %w", n, err)
+		}
+		policy := ""
+		for _, c := range r.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil {
+				policy = *c.Value
+			}
+		}
+		if !strings.Contains(policy, "compact") {
+			return 0, fmt.Errorf("topic %s must have cleanup.policy=compact, has %q", n, policy)
+		}
+	}
+	return partitions, nil
+}

@@ -1,0 +1,16 @@
+// Package sink builds custream's output records: results, merge notices,
+// snapshots, DLQ records and the changelog. It decides keys, partitions,
+// headers and encodings; the processor produces the records inside its
+// transaction.
+//
+// Every output record of task p goes to partition p of its topic (all
+// topics have the same partition count), so an org's results keep their
+// order and a customer's snapshots always meet in one compacted partition.
+//
+//	topic               key            value
+//	customers.results   org id         result (Avro single-object or JSON)
+//	customers.merges    org id         merge notice
+//	customers.snapshots customer id    customer as fetch(source=ALL) returns it
+//	customers.dlq       original key   original value; headers + error.*, origin.*
+//	<group>-changelog   Pebble key     'S' + Pebble value, or null for a delete
+package sink
