@@ -36,6 +36,16 @@ type Config struct {
 	// member that dies mid-transaction blocks its task's next owner at most
 	// this long. Default 30s.
 	TransactionTimeout time.Duration
+	// SessionTimeout is how long the group waits for a member that stopped
+	// heartbeating. Members are static (their InstanceID is the group
+	// instance id), so a member restarted within this time gets its tasks
+	// back without a rebalance. Default 45s.
+	SessionTimeout time.Duration
+	// StayInGroupOnClose keeps a cleanly stopped member in the group until
+	// its session times out, for restarts that should not move tasks.
+	// Default false: Run leaves the group when it stops, so the remaining
+	// members take over at once.
+	StayInGroupOnClose bool
 	// RequestRetention is how long a requestId is remembered for
 	// idempotency, in command time. Default 7 days.
 	RequestRetention time.Duration
@@ -49,6 +59,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.TransactionTimeout <= 0 {
 		c.TransactionTimeout = 30 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 45 * time.Second
 	}
 	if c.RequestRetention <= 0 {
 		c.RequestRetention = 7 * 24 * time.Hour

@@ -108,6 +108,7 @@ func (h *harness) startMember(t *testing.T, name, dir string) *member {
 		Domain:             h.domain,
 		MaxBatchRecords:    500,
 		TransactionTimeout: 10 * time.Second,
+		SessionTimeout:     6 * time.Second,
 		Logger:             slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: h.topo.Results, Merges: h.topo.Merges, Snapshots: h.topo.Snapshots, DLQ: h.topo.DLQ}, h.domain)

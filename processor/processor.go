@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/sink"
@@ -63,6 +64,8 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.InstanceID(cfg.InstanceID),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.ConsumeTopics(cfg.Topology.InputTopics()...),
 		// Range gives partition p of every input topic to one member: a
 		// whole task (docs/exactly-once.md).
@@ -80,6 +83,13 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 	}, cfg.ClientOpts...)
 	if p.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
 		return nil, fmt.Errorf("creating the transactional group session: %w", err)
+	}
+	// Initialising the transactional id now fences a crashed predecessor
+	// with the same id and aborts its open transaction at once, so the
+	// restores that follow do not wait out the transaction timeout.
+	if _, _, err := p.sess.Client().ProducerID(ctx); err != nil {
+		p.sess.Close()
+		return nil, fmt.Errorf("initialising transactional id %s-%s: %w", cfg.Group, cfg.InstanceID, err)
 	}
 	return p, nil
 }
@@ -126,7 +136,45 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 // transaction and leaves the group. It returns nil after a clean shutdown,
 // or the error that stopped it.
 func (p *Processor) Run(ctx context.Context) error {
-	defer p.sess.Close()
+	err := p.loop(ctx)
+	if err != nil {
+		// Leave the transaction and the group to the broker's timeouts:
+		// the next owner restores from what committed.
+		p.sess.Close()
+		return err
+	}
+	p.log.Info("shutting down")
+	p.sess.CloseAllowingRebalance()
+	if !p.cfg.StayInGroupOnClose {
+		p.leaveGroup()
+	}
+	return nil
+}
+
+// leaveGroup removes this static member from the group, which its client
+// does not do on close, so the other members take its tasks now rather
+// than after the session timeout.
+func (p *Processor) leaveGroup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm, closeAdm, err := p.admin()
+	if err != nil {
+		p.log.Warn("could not leave the group", "err", err)
+		return
+	}
+	defer closeAdm()
+	resp, err := adm.LeaveGroup(ctx, kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("custream shutting down"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		p.log.Warn("could not leave the group; its session timeout will", "err", err)
+		return
+	}
+	p.log.Info("left the group", "group", p.cfg.Group, "instance", p.cfg.InstanceID)
+}
+
+func (p *Processor) loop(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := p.restorePending(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -150,7 +198,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		fs := p.sess.PollRecords(pctx, p.cfg.MaxBatchRecords)
 		cancel()
 		if fs.IsClientClosed() {
-			return nil
+			return errors.New("the Kafka client closed")
 		}
 		fs.EachError(func(topic string, part int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -165,8 +213,6 @@ func (p *Processor) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	p.log.Info("shutting down: leaving the group")
-	p.sess.CloseAllowingRebalance()
 	return nil
 }
 

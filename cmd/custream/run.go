@@ -43,6 +43,8 @@ type runFlags struct {
 	logLevel     string
 	schemaReg    string
 	countryCode  string
+	sessionTO    time.Duration
+	stayOnClose  bool
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +58,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
 	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 30*time.Second, "broker-side transaction timeout")
+	fs.DurationVar(&f.sessionTO, "session-timeout", 45*time.Second, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
+	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
 	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache, shared by all tasks")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
@@ -142,6 +146,8 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger) error {
 		Domain:             domain,
 		MaxBatchRecords:    f.batch,
 		TransactionTimeout: f.txnTimeout,
+		SessionTimeout:     f.sessionTO,
+		StayInGroupOnClose: f.stayOnClose,
 		Logger:             log,
 	}
 	enc := sink.NewEncoder(format, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)

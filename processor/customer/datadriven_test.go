@@ -39,7 +39,7 @@ func TestRules(t *testing.T) {
 
 type driver struct {
 	cfg   customer.Config
-	st    customer.Store
+	st    *store
 	names map[int64]string
 	ids   map[string]int64
 	n     int

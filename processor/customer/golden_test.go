@@ -78,7 +78,7 @@ func TestGolden(t *testing.T) {
 	compareGolden(t, "search", search(t, cfg, st, 7, "tom", 10, 0))
 	compareGolden(t, "subscriptions-get", subscriptionsOf(t, cfg, st, 7, id))
 	compareGolden(t, "loyaltyDetails", loyaltyDetails(t, cfg, st, 7, id, 0))
-	c, _, _ := st.Customer(id)
+	c := st.get(id)
 	compareGolden(t, "snapshot", customer.Snapshot(cfg, c))
 }
 

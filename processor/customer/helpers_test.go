@@ -31,6 +31,9 @@ func record(issues ...customer.Issue) {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	if fixtureDir != "" {
+		_ = os.RemoveAll(fixtureDir)
+	}
 	// Only a full run must cover the catalogue; -run selects a subset.
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		var missing []string
@@ -47,12 +50,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newStore is the store the tests run against.
-func newStore(tb testing.TB) customer.Store {
-	tb.Helper()
-	return newMemStore()
-}
-
 func testConfig() customer.Config {
 	cfg := customer.DefaultConfig()
 	cfg.DefaultCountryCode = "91"
@@ -62,9 +59,9 @@ func testConfig() customer.Config {
 var t0 = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 
 // apply runs one command and records its codes.
-func apply(tb testing.TB, cfg customer.Config, st customer.Store, cmd customer.Command) customer.Outcome {
+func apply(tb testing.TB, cfg customer.Config, st *store, cmd customer.Command) customer.Outcome {
 	tb.Helper()
-	out, err := customer.Apply(cfg, st, cmd)
+	out, err := st.apply(cfg, cmd)
 	if err != nil {
 		tb.Fatalf("apply %s %q: %v", cmd.Op, cmd.RequestID, err)
 	}
@@ -121,9 +118,9 @@ func ids(xs ...customer.Identifier) []customer.Identifier { return xs }
 
 // Query wrappers that record codes.
 
-func lookup(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, source, acct, name, value string) customer.LookupView {
+func lookup(tb testing.TB, cfg customer.Config, st *store, org int64, source, acct, name, value string) customer.LookupView {
 	tb.Helper()
-	v, err := customer.Lookup(cfg, st, org, source, acct, name, value)
+	v, err := customer.Lookup(cfg, st.view(), org, source, acct, name, value)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -132,9 +129,9 @@ func lookup(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, s
 	return v
 }
 
-func fetch(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, req customer.FetchRequest) customer.FetchView {
+func fetch(tb testing.TB, cfg customer.Config, st *store, org int64, req customer.FetchRequest) customer.FetchView {
 	tb.Helper()
-	v, err := customer.Fetch(cfg, st, org, req)
+	v, err := customer.Fetch(cfg, st.view(), org, req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -143,9 +140,9 @@ func fetch(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, re
 	return v
 }
 
-func search(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, q string, limit, offset int) customer.SearchView {
+func search(tb testing.TB, cfg customer.Config, st *store, org int64, q string, limit, offset int) customer.SearchView {
 	tb.Helper()
-	v, err := customer.Search(cfg, st, org, q, limit, offset)
+	v, err := customer.Search(cfg, st.view(), org, q, limit, offset)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -153,9 +150,9 @@ func search(tb testing.TB, cfg customer.Config, st customer.Reader, org int64, q
 	return v
 }
 
-func loyaltyDetails(tb testing.TB, cfg customer.Config, st customer.Reader, org, cid, program int64) customer.LoyaltyDetailsView {
+func loyaltyDetails(tb testing.TB, cfg customer.Config, st *store, org, cid, program int64) customer.LoyaltyDetailsView {
 	tb.Helper()
-	v, err := customer.LoyaltyDetails(cfg, st, org, cid, program)
+	v, err := customer.LoyaltyDetails(cfg, st.view(), org, cid, program)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -163,9 +160,9 @@ func loyaltyDetails(tb testing.TB, cfg customer.Config, st customer.Reader, org,
 	return v
 }
 
-func subscriptionsOf(tb testing.TB, cfg customer.Config, st customer.Reader, org, cid int64) customer.SubscriptionsView {
+func subscriptionsOf(tb testing.TB, cfg customer.Config, st *store, org, cid int64) customer.SubscriptionsView {
 	tb.Helper()
-	v, err := customer.SubscriptionsOf(cfg, st, org, cid)
+	v, err := customer.SubscriptionsOf(cfg, st.view(), org, cid)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestMergeMovesEverything(t *testing.T) {
 		t.Fatalf("changed %v, want %v", out.Changed, want)
 	}
 
-	tomb, _, _ := st.Customer(v)
+	tomb := st.get(v)
 	if tomb.MergedInto != s || len(tomb.Profiles) != 0 {
 		t.Fatalf("victim is not a tombstone: %+v", tomb)
 	}
@@ -87,23 +87,29 @@ func TestMergeMovesEverything(t *testing.T) {
 	}
 }
 
-// TestFailedCommandWritesNothing: a refused command leaves the stored bytes
-// as they were.
+// TestFailedCommandWritesNothing: a refused command leaves nothing in its
+// batch (so nothing goes to the changelog) and the task's keyspace as it
+// was, byte for byte.
 func TestFailedCommandWritesNothing(t *testing.T) {
-	cfg, st := testConfig(), newMemStore()
+	cfg, st := testConfig(), newStore(t)
 	a := apply(t, cfg, st, reg(1, in, "", m1)).Result.CreatedID
 	apply(t, cfg, st, reg(1, in, "", m2))
-	before := string(st.dump())
+	before := st.dump()
 	for _, c := range []customer.Command{
 		reg(1, mj, "", m1, m2),
 		chg(1, a, in, "", ids(m2), nil),
 		chg(1, a, in, "", nil, ids(m1)),
 		upd(1, a, in, "", customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "X", Identifiers: ids(m2)}}}),
 	} {
+		// Apply in a group that stays open, to see the batch's own writes.
+		st.group = 2
 		if out := apply(t, cfg, st, c); out.Result.Success {
 			t.Fatalf("%s succeeded", c.Op)
 		}
-		if after := string(st.dump()); after != before {
+		if w := st.pending(); len(w) != 0 {
+			t.Fatalf("%s failed but wrote %d keys to its batch", c.Op, len(w))
+		}
+		if after := st.dump(); after != before {
 			t.Fatalf("%s failed but changed the store", c.Op)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/custream/custream/processor/customer"
 )
 
@@ -346,21 +348,28 @@ func keysOf(set map[string]bool) []string {
 	return out
 }
 
+// TestReferenceModel runs random sequences through Apply on the real state
+// and through the model. One suite, two implementations: two long seeds on
+// Pebble over an in-memory filesystem (logic), and one shorter seed on the
+// real disk with a realistic task (3 of 12 partitions, so sparse ids) and
+// larger batches.
 func TestReferenceModel(t *testing.T) {
 	n := 12000
 	if testing.Short() {
 		n = 2000
 	}
 	for _, seed := range []int64{1, 2} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			runModel(t, seed, n)
+		t.Run(fmt.Sprint("mem/seed", seed), func(t *testing.T) {
+			runModel(t, openStore(t, storeConfig{fs: vfs.NewMem(), task: 0, of: 1, group: 10}), seed, n)
 		})
 	}
+	t.Run("disk/seed3", func(t *testing.T) {
+		runModel(t, openStore(t, storeConfig{task: 3, of: 12, group: 100}), 3, n/3)
+	})
 }
 
-func runModel(t *testing.T, seed int64, n int) {
+func runModel(t *testing.T, st *store, seed int64, n int) {
 	cfg := testConfig()
-	st := newStore(t)
 	m := &model{custs: map[int64]*mCust{}}
 	g := &gen{r: rand.New(rand.NewSource(seed)), pool: idPool(), m: m, byOrg: map[int64][]int64{}}
 	stats := map[int]int{}
@@ -416,10 +425,11 @@ func runModel(t *testing.T, seed int64, n int) {
 }
 
 // compareModel checks the final state and the query answers.
-func compareModel(t *testing.T, cfg customer.Config, st customer.Store, m *model, pool []poolEntry) {
+func compareModel(t *testing.T, cfg customer.Config, st *store, m *model, pool []poolEntry) {
 	t.Helper()
+	r := st.view()
 	for id, mc := range m.custs {
-		c, ok, err := st.Customer(id)
+		c, ok, err := r.Customer(id)
 		if err != nil || !ok {
 			t.Fatalf("customer %d missing: %v", id, err)
 		}

@@ -26,7 +26,7 @@ type ruleCase struct {
 	steps []step
 }
 
-func runSteps(t *testing.T, cfg customer.Config, st customer.Store, steps []step) []customer.Outcome {
+func runSteps(t *testing.T, cfg customer.Config, st *store, steps []step) []customer.Outcome {
 	t.Helper()
 	var outs []customer.Outcome
 	seenIDs := map[int64]bool{}
