@@ -24,6 +24,9 @@ type Config struct {
 	// InstanceID). It must be stable across restarts of one member, so a
 	// restarted process fences its own zombie, and unique among members.
 	InstanceID string
+	// AdvertiseHTTP is the address other members use to reach this
+	// member's HTTP facade; it travels in the group's join metadata.
+	AdvertiseHTTP string
 	// Topology names the topics.
 	Topology Topology
 	// Domain configures the rules.

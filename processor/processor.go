@@ -33,6 +33,7 @@ type Processor struct {
 	assigned map[int32]bool // tasks the group gave us
 	pending  map[int32]bool // assigned tasks not yet restored
 	ready    map[int32]*state.Task
+	owners   map[int32]string // task → owner's HTTP address; nil while rebalancing
 	// pollCancel interrupts the poll in flight.
 	pollCancel context.CancelFunc
 }
@@ -67,9 +68,9 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		kgo.InstanceID(cfg.InstanceID),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.ConsumeTopics(cfg.Topology.InputTopics()...),
-		// Range gives partition p of every input topic to one member: a
-		// whole task (docs/exactly-once.md).
-		kgo.Balancers(kgo.RangeBalancer()),
+		// Partition p of every input topic goes to one member: a whole
+		// task (docs/exactly-once.md).
+		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setOwners}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.TransactionalID(cfg.Group + "-" + cfg.InstanceID),
@@ -122,6 +123,7 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 	cl.ResumeFetchPartitions(m)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.owners = nil // stale until the next generation's assignment
 	for _, parts := range m {
 		for _, part := range parts {
 			delete(p.assigned, part)
