@@ -19,7 +19,7 @@ import (
 // task → address map into every member's assignment, as Kafka Streams does
 // with its host info. The HTTP facade routes queries with it.
 type taskBalancer struct {
-	advertise string                      // this member's HTTP address
+	advertise string                        // this member's HTTP address
 	onSync    func(owners map[int32]string) // receives the map of the new generation
 }
 
