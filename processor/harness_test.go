@@ -87,6 +87,7 @@ func (h *harness) inputTopic(source string) string {
 
 // member is one in-process processor with its own state dir.
 type member struct {
+	p      *processor.Processor
 	name   string
 	dir    string
 	db     *state.DB
@@ -119,7 +120,7 @@ func (h *harness) startMember(t *testing.T, name, dir string) *member {
 		db.Close()
 		t.Fatalf("member %s: %v", name, err)
 	}
-	m := &member{name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
+	m := &member{p: p, name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- p.Run(ctx) }()
 	return m
 }

@@ -146,7 +146,11 @@ func prefixEnd(p []byte) []byte {
 }
 
 func tablePrefix(task int32, tab byte) []byte {
-	return append(appendTask(make([]byte, 0, 32), task), tab)
+	return appendTablePrefix(make([]byte, 0, 32), task, tab)
+}
+
+func appendTablePrefix(b []byte, task int32, tab byte) []byte {
+	return append(appendTask(b, task), tab)
 }
 
 func taskStart(task int32) []byte { return appendTask(nil, task) }
