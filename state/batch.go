@@ -22,12 +22,63 @@ type Batch struct {
 	b      *pebble.Batch
 	task   *Task
 	closed bool
+	// docs caches the customers this batch has read, written or allocated,
+	// as of the batch: a command reads its customer, then PutCustomer needs
+	// the previous version to diff the indexes, and both used to read and
+	// decode it again. Every write of a customer key goes through
+	// PutCustomer, which updates the entry, so the cache cannot go stale;
+	// it lives and dies with the batch.
+	docs map[int64]*docEntry
+}
+
+// docEntry is one cached customer: the decoded document (decoded lazily
+// from enc after a write; never handed out, only clones of it), or absent.
+type docEntry struct {
+	doc    *customer.Customer
+	enc    []byte
+	absent bool
 }
 
 // NewBatch starts a batch on the task's keyspace.
 func (t *Task) NewBatch() *Batch {
 	b := t.db.pdb.NewIndexedBatch()
-	return &Batch{reader: reader{r: b, task: t}, b: b, task: t}
+	return &Batch{reader: reader{r: b, task: t}, b: b, task: t, docs: map[int64]*docEntry{}}
+}
+
+// doc returns the batch's current version of customer id (nil when there
+// is none). The result is the cached document itself: callers must not
+// modify it or hand it out.
+func (b *Batch) doc(id int64) (*customer.Customer, error) {
+	e := b.docs[id]
+	if e == nil {
+		c, _, err := b.reader.Customer(id)
+		if err != nil {
+			return nil, err
+		}
+		b.docs[id] = &docEntry{doc: c, absent: c == nil}
+		return c, nil
+	}
+	if e.absent {
+		return nil, nil
+	}
+	if e.doc == nil {
+		c, err := decodeCustomer(e.enc)
+		if err != nil {
+			return nil, fmt.Errorf("task %d: decoding customer %d: %w", b.task.id, id, err)
+		}
+		e.doc = c
+	}
+	return e.doc, nil
+}
+
+// Customer returns the batch's version of customer id (its own writes
+// included), or ok=false when there is none. The caller owns the result.
+func (b *Batch) Customer(id int64) (*customer.Customer, bool, error) {
+	c, err := b.doc(id)
+	if err != nil || c == nil {
+		return nil, false, err
+	}
+	return c.Clone(), true, nil
 }
 
 // Close discards the batch if it was not committed and releases it. It is
@@ -68,7 +119,7 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	if owner := TaskOf(c.ID, t.partitions); owner != t.id {
 		return fmt.Errorf("task %d: customer %d belongs to task %d", t.id, c.ID, owner)
 	}
-	old, _, err := b.Customer(c.ID)
+	old, err := b.doc(c.ID)
 	if err != nil {
 		return err
 	}
@@ -79,12 +130,12 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	// to this customer alone: remove the stale ones, add the new ones.
 	gone, added := diffSorted(oldOther, newOther)
 	for _, k := range gone {
-		if err := b.del([]byte(k)); err != nil {
+		if err := b.del(k); err != nil {
 			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 		}
 	}
 	for _, k := range added {
-		if err := b.set([]byte(k), marker); err != nil {
+		if err := b.set(k, marker); err != nil {
 			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 		}
 	}
@@ -96,65 +147,103 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	idValue := appendInt64(nil, c.ID)
 	gone, added = diffSorted(oldIdent, newIdent)
 	for _, k := range gone {
-		cur, err := b.get([]byte(k))
+		cur, err := b.get(k)
 		if err != nil {
 			return fmt.Errorf("task %d: customer %d: reading identifier entry %x: %w", t.id, c.ID, k, err)
 		}
 		if !bytes.Equal(cur, idValue) {
 			continue
 		}
-		if err := b.del([]byte(k)); err != nil {
+		if err := b.del(k); err != nil {
 			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 		}
 	}
 	for _, k := range added {
-		if err := b.set([]byte(k), idValue); err != nil {
+		if err := b.set(k, idValue); err != nil {
 			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 		}
 	}
 
-	if err := b.set(customerKey(t.id, c.ID), encodeCustomer(nil, c)); err != nil {
+	enc := encodeCustomer(nil, c)
+	if err := b.set(customerKey(t.id, c.ID), enc); err != nil {
 		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 	}
+	// The caller keeps c and may change it, so the cache keeps the bytes
+	// (Pebble copied them; enc is ours) and decodes them if read again.
+	b.docs[c.ID] = &docEntry{enc: enc}
 	return nil
 }
 
 // indexKeys returns the sorted, distinct index keys of c: identifier keys,
 // and holder plus search keys. A nil or merged-away customer has none: its
-// identifiers are released to the survivor.
+// identifiers are released to the survivor. The keys of each list share
+// one buffer, so a customer's dozen keys cost two allocations, not a dozen.
 //
 // Only primary profiles are indexed: the identifiers of Conflicting
 // profiles are always in the primary profile of the same scope too
 // (customer.Reader's contract).
-func (t *Task) indexKeys(c *customer.Customer) (ident, other []string) {
+func (t *Task) indexKeys(c *customer.Customer) (ident, other [][]byte) {
 	if c == nil || c.MergedInto != 0 {
 		return nil, nil
 	}
+	var identB, otherB keyBuf
 	for _, p := range c.Profiles {
 		for _, id := range p.Identifiers {
 			k := id.Key()
-			ident = append(ident, string(identifierKey(t.id, c.Org, p.Source, p.AccountID, id.Type, k)))
-			other = append(other, string(holderKey(t.id, c.Org, id.Type, k, c.ID, p.Source, p.AccountID)))
+			identB.add(appendIdentifierKey(identB.start(), t.id, c.Org, p.Source, p.AccountID, id.Type, k))
+			otherB.add(appendHolderKey(otherB.start(), t.id, c.Org, id.Type, k, c.ID, p.Source, p.AccountID))
 		}
 	}
 	for _, tok := range customer.SearchTokens(c) {
-		other = append(other, string(searchKey(t.id, c.Org, tok, c.ID)))
+		otherB.add(appendSearchKey(otherB.start(), t.id, c.Org, tok, c.ID))
 	}
-	slices.Sort(ident)
-	slices.Sort(other)
-	return slices.Compact(ident), slices.Compact(other)
+	return identB.sorted(), otherB.sorted()
+}
+
+// keyBuf builds many keys in one buffer: start returns the buffer to append
+// a key to, add records where it ended.
+type keyBuf struct {
+	buf  []byte
+	ends []int
+}
+
+func (k *keyBuf) start() []byte {
+	if k.buf == nil {
+		k.buf = make([]byte, 0, 512)
+	}
+	return k.buf
+}
+
+func (k *keyBuf) add(b []byte) {
+	k.buf = b
+	k.ends = append(k.ends, len(b))
+}
+
+// sorted returns the keys, sorted and distinct, as slices of the buffer.
+func (k *keyBuf) sorted() [][]byte {
+	if len(k.ends) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(k.ends))
+	from := 0
+	for i, end := range k.ends {
+		keys[i] = k.buf[from:end:end]
+		from = end
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	return slices.CompactFunc(keys, bytes.Equal)
 }
 
 // diffSorted returns the elements only in a (gone) and only in b (added);
 // both inputs are sorted and distinct, and so are the outputs.
-func diffSorted(a, b []string) (gone, added []string) {
+func diffSorted(a, b [][]byte) (gone, added [][]byte) {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
+		case j == len(b) || (i < len(a) && bytes.Compare(a[i], b[j]) < 0):
 			gone = append(gone, a[i])
 			i++
-		case i == len(a) || b[j] < a[i]:
+		case i == len(a) || bytes.Compare(b[j], a[i]) < 0:
 			added = append(added, b[j])
 			j++
 		default:
@@ -189,7 +278,11 @@ func (b *Batch) NextID() (int64, error) {
 	if err := b.set(key, binary.BigEndian.AppendUint64(nil, seq+1)); err != nil {
 		return 0, fmt.Errorf("task %d: advancing the id allocator: %w", t.id, err)
 	}
-	return int64(seq)*int64(t.partitions) + int64(t.id), nil
+	id := int64(seq)*int64(t.partitions) + int64(t.id)
+	// The allocator never gave this id before (the seq only grows once
+	// committed), so no customer has it: PutCustomer need not look.
+	b.docs[id] = &docEntry{absent: true}
+	return id, nil
 }
 
 // Request returns the result record stored for a request id of org, for

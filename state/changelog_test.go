@@ -325,10 +325,12 @@ func (m *model) check(t *testing.T, task *Task) {
 		}
 		ident, other := task.indexKeys(c)
 		for _, k := range ident {
-			owners[k] = id
+			owners[string(k)] = id
+			want = append(want, string(k))
 		}
-		want = append(want, ident...)
-		want = append(want, other...)
+		for _, k := range other {
+			want = append(want, string(k))
+		}
 	}
 	slices.Sort(want)
 	var got []string
@@ -343,16 +345,23 @@ func (m *model) check(t *testing.T, task *Task) {
 			}
 		}
 	}
-	gone, extra := diffSorted(want, got)
+	toBytes := func(ss []string) [][]byte {
+		out := make([][]byte, len(ss))
+		for i, s := range ss {
+			out[i] = []byte(s)
+		}
+		return out
+	}
+	gone, extra := diffSorted(toBytes(want), toBytes(got))
 	if len(gone) > 0 || len(extra) > 0 {
 		t.Fatalf("indexes differ from the model: %d missing, %d extra (first missing %x, first extra %x)",
 			len(gone), len(extra), first(gone), first(extra))
 	}
 }
 
-func first(s []string) string {
+func first(s [][]byte) []byte {
 	if len(s) == 0 {
-		return ""
+		return nil
 	}
 	return s[0]
 }

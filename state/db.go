@@ -246,9 +246,11 @@ func (t *Task) Reader() *View {
 	return &View{reader: reader{r: t.db.pdb, task: t}}
 }
 
-// keyspace returns every key and value of the task, in order (tests and
-// the disk-usage benchmark use it).
-func (t *Task) keyspace() ([]KV, error) {
+// Dump returns every key and value of the task's committed keyspace, in
+// key order, checkpoint included. It reads the whole task into memory, so it
+// is for tests and tools (comparing two states byte for byte), never for
+// the processing path.
+func (t *Task) Dump() ([]KV, error) {
 	it, err := t.db.pdb.NewIter(&pebble.IterOptions{LowerBound: taskStart(t.id), UpperBound: taskEnd(t.id)})
 	if err != nil {
 		return nil, fmt.Errorf("task %d: iterating the keyspace: %w", t.id, err)

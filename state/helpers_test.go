@@ -110,7 +110,7 @@ func search(t testing.TB, r customer.Reader, org int64, prefix string, limit, of
 
 func dump(t testing.TB, task *Task) []KV {
 	t.Helper()
-	kvs, err := task.keyspace()
+	kvs, err := task.Dump()
 	must(t, err)
 	return kvs
 }

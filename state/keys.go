@@ -171,7 +171,11 @@ func customerKey(task int32, id int64) []byte {
 }
 
 func identifierKey(task int32, org int64, source, account, typ, idkey string) []byte {
-	b := appendInt64(tablePrefix(task, tabIdentifier), org)
+	return appendIdentifierKey(make([]byte, 0, 64), task, org, source, account, typ, idkey)
+}
+
+func appendIdentifierKey(b []byte, task int32, org int64, source, account, typ, idkey string) []byte {
+	b = appendInt64(appendTablePrefix(b, task, tabIdentifier), org)
 	b = appendStr(b, source)
 	b = appendStr(b, account)
 	b = appendStr(b, typ)
@@ -186,7 +190,14 @@ func holderPrefix(task int32, org int64, typ, idkey string) []byte {
 }
 
 func holderKey(task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
-	b := appendInt64(holderPrefix(task, org, typ, idkey), id)
+	return appendHolderKey(make([]byte, 0, 64), task, org, typ, idkey, id, source, account)
+}
+
+func appendHolderKey(b []byte, task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
+	b = appendInt64(appendTablePrefix(b, task, tabHolder), org)
+	b = appendStr(b, typ)
+	b = appendStr(b, idkey)
+	b = appendInt64(b, id)
 	b = appendStr(b, source)
 	return appendStr(b, account)
 }
@@ -218,7 +229,11 @@ func searchPrefix(task int32, org int64, prefix string) []byte {
 }
 
 func searchKey(task int32, org int64, token string, id int64) []byte {
-	b := appendStr(appendInt64(tablePrefix(task, tabSearch), org), token)
+	return appendSearchKey(make([]byte, 0, 48), task, org, token, id)
+}
+
+func appendSearchKey(b []byte, task int32, org int64, token string, id int64) []byte {
+	b = appendStr(appendInt64(appendTablePrefix(b, task, tabSearch), org), token)
 	return appendInt64(b, id)
 }
 

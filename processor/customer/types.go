@@ -1,6 +1,8 @@
 package customer
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -236,5 +238,43 @@ func SearchTokens(c *Customer) []string {
 		out = append(out, s)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Clone returns an exact deep copy of c (nil for nil): maps and slices are
+// copied, and nil stays nil and empty stays empty, so the copy is
+// reflect.DeepEqual to c and encodes to the same bytes. A store that keeps
+// documents in memory (state's per-batch cache) hands out clones, so a
+// caller mutating what it read cannot change what the next reader sees.
+func (c *Customer) Clone() *Customer {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.ExtendedFields = maps.Clone(c.ExtendedFields)
+	out.Subscriptions = slices.Clone(c.Subscriptions)
+	out.Profiles = cloneProfilesExact(c.Profiles)
+	return &out
+}
+
+func cloneProfilesExact(ps []Profile) []Profile {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Profile, len(ps))
+	for i, p := range ps {
+		p.Fields = maps.Clone(p.Fields)
+		p.Identifiers = slices.Clone(p.Identifiers)
+		if p.CommChannels != nil {
+			chs := make([]CommChannel, len(p.CommChannels))
+			for j, ch := range p.CommChannels {
+				ch.Meta = maps.Clone(ch.Meta)
+				chs[j] = ch
+			}
+			p.CommChannels = chs
+		}
+		p.Conflicting = cloneProfilesExact(p.Conflicting)
+		out[i] = p
+	}
 	return out
 }
