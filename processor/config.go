@@ -54,6 +54,9 @@ type Config struct {
 	RequestRetention time.Duration
 	// Logger receives operator-facing events. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics receives the processor's counters; nil keeps them in a
+	// private registry.
+	Metrics *Metrics
 }
 
 func (c *Config) ensureDefaults() {
@@ -71,6 +74,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
 	}
 }
 

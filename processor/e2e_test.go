@@ -203,4 +203,12 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 	}
 	results := h.readTopic(t, h.topo.Results, len(good), 2*time.Minute)
 	h.check(t, results, len(good))
+	for reason, n := range wantCodes {
+		if got := m.counter(t, "custream_dlq_total", map[string]string{"reason": reason}); got != float64(n) {
+			t.Errorf("custream_dlq_total{reason=%q} = %v, want %d", reason, got, n)
+		}
+	}
+	if got := m.counter(t, "custream_results_total", nil); got != float64(len(good)) {
+		t.Errorf("custream_results_total = %v, want %d", got, len(good))
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,7 +88,8 @@ func (h *harness) inputTopic(source string) string {
 
 // member is one in-process processor with its own state dir.
 type member struct {
-	p      *processor.Processor
+	p       *processor.Processor
+	metrics *prometheus.Registry
 	name   string
 	dir    string
 	db     *state.DB
@@ -101,7 +103,9 @@ func (h *harness) startMember(t *testing.T, name, dir string) *member {
 	if err != nil {
 		t.Fatalf("member %s: opening state: %v", name, err)
 	}
+	reg := prometheus.NewRegistry()
 	cfg := processor.Config{
+		Metrics:            processor.NewMetrics(reg),
 		Brokers:            h.c.Brokers,
 		Group:              h.group,
 		InstanceID:         name,
@@ -120,7 +124,7 @@ func (h *harness) startMember(t *testing.T, name, dir string) *member {
 		db.Close()
 		t.Fatalf("member %s: %v", name, err)
 	}
-	m := &member{p: p, name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
+	m := &member{p: p, metrics: reg, name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- p.Run(ctx) }()
 	return m
 }
@@ -433,3 +437,32 @@ func sortedParts(m map[int32]int64) []int32 {
 }
 
 var _ = os.Getenv
+
+// counter sums a metric family's counters whose labels include want.
+func (m *member) counter(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := m.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, x := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range x.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue metric
+				}
+			}
+			sum += x.GetCounter().GetValue()
+		}
+	}
+	return sum
+}

@@ -95,6 +95,13 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 	return p, nil
 }
 
+// updateTaskGauges mirrors the task maps into the metrics; p.mu is held.
+func (p *Processor) updateTaskGauges() {
+	p.cfg.Metrics.tasks.WithLabelValues("assigned").Set(float64(len(p.assigned)))
+	p.cfg.Metrics.tasks.WithLabelValues("restoring").Set(float64(len(p.pending)))
+	p.cfg.Metrics.tasks.WithLabelValues("ready").Set(float64(len(p.ready)))
+}
+
 // Partitions is the partition count of every topic, i.e. the task count.
 func (p *Processor) Partitions() int32 { return p.partitions }
 
@@ -114,6 +121,7 @@ func (p *Processor) onAssigned(_ context.Context, cl *kgo.Client, m map[string][
 	if p.pollCancel != nil {
 		p.pollCancel()
 	}
+	p.updateTaskGauges()
 	p.log.Info("tasks assigned", "tasks", sortedKeys(p.assigned))
 }
 
@@ -131,6 +139,7 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 			delete(p.ready, part)
 		}
 	}
+	p.updateTaskGauges()
 	p.log.Info("tasks revoked", "remaining", sortedKeys(p.assigned))
 }
 
@@ -257,6 +266,7 @@ func (p *Processor) markAllPending() {
 		p.pending[t] = true
 		delete(p.ready, t)
 	}
+	p.updateTaskGauges()
 }
 
 func sortedKeys[V any](m map[int32]V) []int32 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,6 +40,7 @@ func (p *Processor) restorePending(ctx context.Context) error {
 		if stillOurs {
 			delete(p.pending, next)
 			p.ready[next] = t
+			p.updateTaskGauges()
 		}
 		p.mu.Unlock()
 		if stillOurs {
@@ -160,6 +162,8 @@ func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from,
 			return fmt.Errorf("applying changelog records up to offset %d: %w", pos, err)
 		}
 		applied += int64(len(kvs))
+		p.cfg.Metrics.restored.WithLabelValues(strconv.Itoa(int(part))).Add(float64(len(kvs)))
+		p.cfg.Metrics.remaining.WithLabelValues(strconv.Itoa(int(part))).Set(float64(max(end-pos, 0)))
 		kvs = kvs[:0]
 		return nil
 	}

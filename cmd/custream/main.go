@@ -23,6 +23,7 @@ func commands() []command {
 	return []command{
 		{"run", "run the stream processor (embedded broker when no --brokers)", runRun},
 		{"topics", "create or check the topics: topics create|check", runTopics},
+		{"bench", "measure the exactly-once processor against a passthrough baseline", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/processor/embedded"
+	"github.com/custream/custream/processor/sample"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+type benchFlags struct {
+	kafka       kafkaFlags
+	commands    int
+	partitions  int
+	batch       int
+	latencyRate int
+	latencyDur  time.Duration
+	cacheMB     int
+	orgs        int
+	cpuProfile  string
+}
+
+// runBench measures the exactly-once processor against the broker: bulk
+// throughput per partition, end-to-end latency at a fixed rate, and a
+// stateless consume→produce passthrough with the same transaction settings
+// on the same broker as the baseline.
+func runBench(args []string, stdout, stderr io.Writer) int {
+	var f benchFlags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.kafka.register(fs)
+	fs.IntVar(&f.commands, "commands", 200_000, "commands for the throughput runs")
+	fs.IntVar(&f.partitions, "partitions", 1, "partitions (tasks); 1 measures one partition's pipeline")
+	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
+	fs.IntVar(&f.latencyRate, "latency-rate", 0, "commands/s of the latency run (default: half the measured throughput)")
+	fs.DurationVar(&f.latencyDur, "latency-duration", 10*time.Second, "length of the latency run")
+	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache")
+	fs.IntVar(&f.orgs, "orgs", 1, "orgs the commands are spread over")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	log := newLogger(stderr, "warn")
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "custream bench:", err)
+			return 1
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintln(stderr, "custream bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := bench(context.Background(), f, stdout, log); err != nil {
+		fmt.Fprintln(stderr, "custream bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) error {
+	tmp, err := os.MkdirTemp("", "custream-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	brokers := f.kafka.brokerList()
+	brokerKind := "Apache Kafka at " + strings.Join(brokers, ",")
+	if len(brokers) == 0 {
+		b, err := embedded.Start(filepath.Join(tmp, "kafka"), 0, log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+		brokerKind = "embedded kfake (not Apache Kafka: figures are for orientation only)"
+	}
+	opts, err := f.kafka.clientOpts(os.Getenv)
+	if err != nil {
+		return err
+	}
+	base := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)
+	adm, closeAdm, err := newAdmin(brokers, opts)
+	if err != nil {
+		return err
+	}
+	defer closeAdm()
+
+	name := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	topo := processor.DefaultTopology(name, name, customer.DefaultSources())
+	P := int32(f.partitions)
+	if _, err := processor.EnsureTopics(ctx, adm, topo, P, -1); err != nil {
+		return err
+	}
+	defer deleteTopics(adm, topo)
+	fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d commands, batches of ≤ %d\n\n", brokerKind, P, f.commands, f.batch)
+
+	orgs := orgsFor(f.orgs, P)
+	gen := sample.New(sample.Config{Seed: 1, Orgs: orgs, Partitions: P, PartitionOf: func(org int64) int32 {
+		return processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), P)
+	}})
+	records := make([]*kgo.Record, f.commands)
+	for i := range records {
+		if records[i], err = commandRecord(topo, gen.Next()); err != nil {
+			return err
+		}
+	}
+	prodRate, err := produceAll(ctx, base, records)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s\n", prodRate)
+
+	// 1. Throughput: the whole backlog through the exactly-once processor.
+	domain := customer.DefaultConfig()
+	db, err := state.Open(filepath.Join(tmp, "state"), state.Options{CacheBytes: int64(f.cacheMB) << 20})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	results := newResultWatch(ctx, base, topo.Results)
+	defer results.close()
+	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
+	pctx, stop := context.WithCancel(ctx)
+	p, err := processor.New(pctx, processor.Config{
+		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
+		MaxBatchRecords: f.batch, Logger: log,
+	}, db, enc, processor.NewDecoder(topo, nil))
+	if err != nil {
+		stop()
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	defer func() { stop(); <-done }()
+
+	start := time.Now()
+	if err := results.waitFor(f.commands, 30*time.Minute); err != nil {
+		return err
+	}
+	el := time.Since(start)
+	tput := float64(f.commands) / el.Seconds() / float64(P)
+	fmt.Fprintf(out, "  exactly-once processor: %d commands in %s = %.0f commands/s per partition (incl. group join and restore)\n",
+		f.commands, el.Round(time.Millisecond), tput)
+
+	// 2. Latency: a steady rate, produce → committed result.
+	rate := f.latencyRate
+	if rate == 0 {
+		rate = int(tput * float64(P) / 2)
+	}
+	lat, err := latencyRun(ctx, base, topo, gen, results, rate, f.latencyDur)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  end-to-end latency at %d commands/s (produce → committed result): p50 %s, p99 %s, max %s (%d commands)\n",
+		rate, lat.p50, lat.p99, lat.max, lat.n)
+
+	// 3. Baseline: consume → produce with the same transactions, no state.
+	pt, err := passthrough(ctx, adm, base, name, P, records, f.batch)
+	if err != nil {
+		return err
+	}
+	ptRate := float64(f.commands) / pt.Seconds() / float64(P)
+	fmt.Fprintf(out, "  passthrough baseline: %d records in %s = %.0f records/s per partition\n", f.commands, pt.Round(time.Millisecond), ptRate)
+	fmt.Fprintf(out, "\n  processor / passthrough = %.0f%%\n", 100*tput/ptRate)
+	return nil
+}
+
+// orgsFor returns n org ids, at least one per partition when n ≥ P, so
+// every task gets work.
+func orgsFor(n int, partitions int32) []int64 {
+	var out []int64
+	seen := map[int32]bool{}
+	for org := int64(100); len(out) < n; org++ {
+		p := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), partitions)
+		if len(seen) < int(partitions) && seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, org)
+	}
+	return out
+}
+
+func commandRecord(topo processor.Topology, cmd customer.Command) (*kgo.Record, error) {
+	value, hs, err := schemas.EncodeJSONCommand(cmd)
+	if err != nil {
+		return nil, err
+	}
+	var topic string
+	for _, in := range topo.Inputs {
+		if in.Source.Name == cmd.Source {
+			topic = in.Topic
+		}
+	}
+	r := &kgo.Record{Topic: topic, Key: strconv.AppendInt(nil, cmd.Org, 10), Value: value}
+	for _, h := range hs {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	return r, nil
+}
+
+func produceAll(ctx context.Context, base []kgo.Opt, records []*kgo.Record) (float64, error) {
+	cl, err := kgo.NewClient(append(base, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100_000))...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var firstErr atomic.Pointer[error]
+	for _, r := range records {
+		wg.Add(1)
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, fmt.Errorf("producing the input: %w", *e)
+	}
+	return float64(len(records)) / time.Since(start).Seconds(), nil
+}
+
+// resultWatch counts committed results and notes when each arrived.
+type resultWatch struct {
+	cl    *kgo.Client
+	mu    sync.Mutex
+	n     int
+	seen  map[schemas.Origin]time.Time
+	track bool
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWatch {
+	w := &resultWatch{seen: map[schemas.Origin]time.Time{}, quit: make(chan struct{})}
+	cl, err := kgo.NewClient(append(base, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		panic(err) // only bad options fail here, and base was used before
+	}
+	w.cl = cl
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			select {
+			case <-w.quit:
+				return
+			default:
+			}
+			pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			fs := cl.PollFetches(pctx)
+			cancel()
+			now := time.Now()
+			w.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				w.n++
+				if w.track {
+					if rr, err := schemas.DecodeResult(r.Value); err == nil {
+						w.seen[rr.Origin] = now
+					}
+				}
+			})
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func (w *resultWatch) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+func (w *resultWatch) waitFor(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for w.count() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d results after %s", w.count(), n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+func (w *resultWatch) close() { close(w.quit); w.wg.Wait(); w.cl.Close() }
+
+type latencies struct {
+	n             int
+	p50, p99, max time.Duration
+}
+
+func latencyRun(ctx context.Context, base []kgo.Opt, topo processor.Topology, gen *sample.Generator, w *resultWatch, rate int, dur time.Duration) (latencies, error) {
+	cl, err := kgo.NewClient(append(base, kgo.ProducerLinger(0))...)
+	if err != nil {
+		return latencies{}, err
+	}
+	defer cl.Close()
+	w.mu.Lock()
+	w.track = true
+	already := w.n
+	w.mu.Unlock()
+
+	var mu sync.Mutex
+	sent := map[schemas.Origin]time.Time{}
+	var perr error
+	total := int(float64(rate) * dur.Seconds())
+	interval := time.Second / time.Duration(max(rate, 1))
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		r, err := commandRecord(topo, gen.Next())
+		if err != nil {
+			return latencies{}, err
+		}
+		at := time.Now()
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				perr = err
+				return
+			}
+			sent[schemas.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}] = at
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return latencies{}, err
+	}
+	if perr != nil {
+		return latencies{}, perr
+	}
+	if err := w.waitFor(already+total, 5*time.Minute); err != nil {
+		return latencies{}, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ds []time.Duration
+	for o, at := range sent {
+		if seen, ok := w.seen[o]; ok {
+			ds = append(ds, seen.Sub(at))
+		}
+	}
+	if len(ds) == 0 {
+		return latencies{}, errors.New("no latency samples")
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(100 * time.Microsecond) }
+	return latencies{n: len(ds), p50: q(0.50), p99: q(0.99), max: ds[len(ds)-1].Round(100 * time.Microsecond)}, nil
+}
+
+// passthrough copies the same records from an input topic to an output
+// topic in transactions of the same size, with a GroupTransactSession, and
+// returns the time it took: what Kafka transactions cost without any work.
+func passthrough(ctx context.Context, adm *kadm.Client, base []kgo.Opt, name string, P int32, records []*kgo.Record, batch int) (time.Duration, error) {
+	in, outTopic := name+"-pt.in", name+"-pt.out"
+	for _, t := range []string{in, outTopic} {
+		if _, err := adm.CreateTopic(ctx, P, -1, nil, t); err != nil {
+			return 0, fmt.Errorf("creating %s: %w", t, err)
+		}
+	}
+	defer adm.DeleteTopics(context.Background(), in, outTopic)
+	copies := make([]*kgo.Record, len(records))
+	for i, r := range records {
+		copies[i] = &kgo.Record{Topic: in, Key: r.Key, Value: r.Value, Headers: r.Headers}
+	}
+	time.Sleep(time.Second) // let the new topics' metadata settle
+	if _, err := produceAll(ctx, base, copies); err != nil {
+		return 0, err
+	}
+	sess, err := kgo.NewGroupTransactSession(append(base,
+		kgo.ConsumerGroup(name+"-pt"), kgo.ConsumeTopics(in), kgo.TransactionalID(name+"-pt"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Close()
+	start := time.Now()
+	done := 0
+	for done < len(records) {
+		if time.Since(start) > 30*time.Minute {
+			return 0, fmt.Errorf("passthrough: only %d of %d after 30 minutes", done, len(records))
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		fs := sess.PollRecords(pctx, batch)
+		cancel()
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return 0, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Topic: outTopic, Partition: r.Partition, Key: r.Key, Value: r.Value}, nil)
+		})
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			return 0, err
+		}
+		if committed {
+			done += fs.NumRecords()
+		}
+	}
+	return time.Since(start), nil
+}
+
+func deleteTopics(adm *kadm.Client, topo processor.Topology) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var names []string
+	for _, s := range topo.Specs() {
+		names = append(names, s.Name)
+	}
+	_, _ = adm.DeleteTopics(ctx, names...)
+}
