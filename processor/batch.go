@@ -214,18 +214,21 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	customers := make([]*customer.Customer, 0, len(ids))
 	for _, id := range ids {
 		c, ok, err := tb.batch.Customer(id)
 		if err != nil {
 			return tb, fmt.Errorf("task %d: reading customer %d for its snapshot: %w", g.task, id, err)
 		}
-		if !ok {
-			continue
+		if ok {
+			customers = append(customers, c)
 		}
-		rec, err := p.enc.Snapshot(c, g.task)
-		if err != nil {
-			return tb, fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", g.task, id, err)
-		}
+	}
+	snaps, err := p.encodeSnapshots(customers, g.task)
+	if err != nil {
+		return tb, err
+	}
+	for _, rec := range snaps {
 		pr.produce(rec, nil)
 	}
 
@@ -279,16 +282,12 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 		return fmt.Errorf("task %d: applying %s %q of org %d (%s[%d]@%d): %w",
 			r.Partition, cmd.Op, cmd.RequestID, cmd.Org, r.Topic, r.Partition, r.Offset, err)
 	}
-	stored, err := p.enc.StoreResult(out.Result)
+	rec, stored, err := p.enc.ResultAndStored(out.Result, origin)
 	if err != nil {
 		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
 	}
 	if err := b.PutRequest(cmd.Org, cmd.RequestID, stored, cmd.Time); err != nil {
 		return fmt.Errorf("task %d: remembering request %q: %w", r.Partition, cmd.RequestID, err)
-	}
-	rec, err := p.enc.Result(out.Result, origin)
-	if err != nil {
-		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
 	}
 	pr.produce(rec, nil)
 	code := "ok"
@@ -335,6 +334,31 @@ func (p *Processor) decodeAll(records []*kgo.Record) ([]decoded, error) {
 					return
 				}
 				out[i] = decoded{cmd, bad}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// encodeSnapshots encodes on every core: a snapshot costs as much to encode
+// as a command costs to apply, and the customers are independent.
+func (p *Processor) encodeSnapshots(cs []*customer.Customer, task int32) ([]*kgo.Record, error) {
+	out := make([]*kgo.Record, len(cs))
+	workers := min(runtime.GOMAXPROCS(0), len(cs)/32+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(cs); i += workers {
+				rec, err := p.enc.Snapshot(cs[i], task)
+				if err != nil {
+					errs[w] = fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", task, cs[i].ID, err)
+					return
+				}
+				out[i] = rec
 			}
 		}(w)
 	}

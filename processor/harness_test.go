@@ -90,11 +90,11 @@ func (h *harness) inputTopic(source string) string {
 type member struct {
 	p       *processor.Processor
 	metrics *prometheus.Registry
-	name   string
-	dir    string
-	db     *state.DB
-	cancel context.CancelFunc
-	done   chan error
+	name    string
+	dir     string
+	db      *state.DB
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 func (h *harness) startMember(t *testing.T, name, dir string) *member {

@@ -64,24 +64,27 @@ func orgKey(org int64) []byte { return strconv.AppendInt(nil, org, 10) }
 
 // Result is the customers.results record of one command.
 func (e *Encoder) Result(r customer.Result, o Origin) (*kgo.Record, error) {
-	rr := schemas.ResultRecord{Result: r, Origin: o}
-	var v []byte
-	var err error
-	if e.format == JSON {
-		v, err = schemas.EncodeResultJSON(rr)
-	} else {
-		v, err = schemas.EncodeResult(rr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &kgo.Record{Topic: e.topics.Results, Partition: o.Partition, Key: orgKey(r.Org), Value: v}, nil
+	rec, _, err := e.ResultAndStored(r, o)
+	return rec, err
 }
 
-// StoreResult encodes a result for the request table, whatever the output
-// format: Avro is compact and its schema is ours.
-func (e *Encoder) StoreResult(r customer.Result) ([]byte, error) {
-	return schemas.EncodeResult(schemas.ResultRecord{Result: r})
+// ResultAndStored returns the customers.results record of one command and
+// the bytes the request table keeps for it (Avro, whatever the output
+// format: compact, and its schema is ours). With Avro output both are the
+// same bytes, encoded once.
+func (e *Encoder) ResultAndStored(r customer.Result, o Origin) (*kgo.Record, []byte, error) {
+	rr := schemas.ResultRecord{Result: r, Origin: o}
+	stored, err := schemas.EncodeResult(rr)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := stored
+	if e.format == JSON {
+		if v, err = schemas.EncodeResultJSON(rr); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &kgo.Record{Topic: e.topics.Results, Partition: o.Partition, Key: orgKey(r.Org), Value: v}, stored, nil
 }
 
 // StoredResult re-emits a remembered result for a repeated requestId; the
