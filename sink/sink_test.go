@@ -1,0 +1,141 @@
+package sink
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/state"
+)
+
+var topics = Topics{Results: "r", Merges: "m", Snapshots: "s", DLQ: "d"}
+
+func TestChangelogRoundTrip(t *testing.T) {
+	for _, kv := range []state.KV{
+		{Key: []byte("k1"), Value: []byte("v")},
+		{Key: []byte("k2"), Value: []byte{}}, // set to empty is not a delete
+		{Key: []byte("k3")},                  // delete
+	} {
+		r := Changelog("cl", 3, kv)
+		if r.Partition != 3 || r.Topic != "cl" {
+			t.Fatalf("record %+v", r)
+		}
+		if kv.Value == nil && r.Value != nil {
+			t.Fatalf("a delete must be a null value (a tombstone), got %q", r.Value)
+		}
+		got, err := ChangelogKV(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Key, kv.Key) || (got.Value == nil) != (kv.Value == nil) || !bytes.Equal(got.Value, kv.Value) {
+			t.Fatalf("round trip of %+v gave %+v", kv, got)
+		}
+	}
+	if _, err := ChangelogKV(&kgo.Record{Key: []byte("k"), Value: []byte("Xjunk")}); err == nil {
+		t.Fatal("a value without the set prefix must be refused")
+	}
+}
+
+func TestResultFormats(t *testing.T) {
+	res := customer.Result{RequestID: "r1", Org: 100, Source: "INSTORE", Op: customer.OpRegister, Success: true, CreatedID: 5,
+		Warnings: []customer.Issue{customer.NewIssue(customer.CodeJoined, "")}}
+	o := Origin{Topic: "customers.instore", Partition: 1, Offset: 7}
+
+	avro := NewEncoder(Avro, topics, customer.DefaultConfig())
+	rec, stored, err := avro.ResultAndStored(res, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rec.Value, stored) || rec.Topic != "r" || rec.Partition != 1 || string(rec.Key) != "100" {
+		t.Fatalf("avro result record %+v", rec)
+	}
+	if rr, err := schemas.DecodeResult(rec.Value); err != nil || rr.CreatedID != 5 || rr.Origin != o {
+		t.Fatalf("decoded %+v, %v", rr, err)
+	}
+
+	js := NewEncoder(JSON, topics, customer.DefaultConfig())
+	rec, stored, err = js.ResultAndStored(res, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(rec.Value, &m); err != nil {
+		t.Fatalf("json result %s: %v", rec.Value, err)
+	}
+	for _, k := range []string{"requestId", "org", "op", "success", "createdId", "warnings", "errors"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("json result lacks %q: %s", k, rec.Value)
+		}
+	}
+	if _, err := schemas.DecodeResult(stored); err != nil {
+		t.Fatalf("the stored copy is Avro whatever the output format: %v", err)
+	}
+
+	// A repeat carries the first result, its own origin, and a marker.
+	o2 := Origin{Topic: "customers.instore", Partition: 1, Offset: 9}
+	dup, err := avro.StoredResult(stored, o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, _ := schemas.DecodeResult(dup.Value)
+	if rr.Origin != o2 || rr.CreatedID != 5 || len(dup.Headers) != 1 || dup.Headers[0].Key != "custream.duplicate" {
+		t.Fatalf("duplicate %+v headers %v", rr, dup.Headers)
+	}
+}
+
+func TestDLQKeepsTheRecord(t *testing.T) {
+	in := &kgo.Record{Topic: "customers.wechat", Partition: 2, Offset: 41, Key: []byte("100"), Value: []byte("garbage"),
+		Headers: []kgo.RecordHeader{{Key: "op", Value: []byte("register")}}}
+	r := NewEncoder(Avro, topics, customer.DefaultConfig()).DLQ(in, "undecodable", "not JSON")
+	if r.Topic != "d" || r.Partition != 2 || string(r.Key) != "100" || string(r.Value) != "garbage" {
+		t.Fatalf("dlq record %+v", r)
+	}
+	want := map[string]string{"op": "register", HeaderErrorCode: "undecodable", HeaderErrorMessage: "not JSON",
+		HeaderOriginTopic: "customers.wechat", HeaderOriginPartition: "2", HeaderOriginOffset: "41"}
+	got := map[string]string{}
+	for _, h := range r.Headers {
+		got[h.Key] = string(h.Value)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("header %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestSnapshotFormats(t *testing.T) {
+	c := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom",
+		Identifiers: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}}}
+	for _, f := range []Format{Avro, JSON} {
+		r, err := NewEncoder(f, topics, customer.DefaultConfig()).Snapshot(c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Key) != "9" || r.Topic != "s" || r.Partition != 1 {
+			t.Fatalf("%s snapshot record %+v", f, r)
+		}
+		if f == JSON && !bytes.Contains(r.Value, []byte(`"profiles"`)) {
+			t.Fatalf("json snapshot %s lacks the fetch shape", r.Value)
+		}
+	}
+	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
+	r, err := NewEncoder(JSON, topics, customer.DefaultConfig()).Snapshot(victim, 1)
+	if err != nil || !bytes.Contains(r.Value, []byte(`9`)) {
+		t.Fatalf("victim snapshot %s, %v", r.Value, err)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]Format{"avro": Avro, "": Avro, "json": JSON} {
+		if got, err := ParseFormat(in); err != nil || got != want {
+			t.Errorf("ParseFormat(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseFormat("xml"); err == nil {
+		t.Error("xml accepted")
+	}
+}
