@@ -17,6 +17,7 @@ import (
 //	custream_restore_records_total{task}             changelog records applied by restores
 //	custream_restore_remaining{task}                 changelog offsets a running restore has left
 //	custream_tasks{state}                            tasks of this member: assigned, restoring, ready
+//	custream_input_lag{topic,partition}              records behind the partition's high watermark, at the last poll
 type Metrics struct {
 	recordsIn    *prometheus.CounterVec
 	results      *prometheus.CounterVec
@@ -28,6 +29,7 @@ type Metrics struct {
 	restored     *prometheus.CounterVec
 	remaining    *prometheus.GaugeVec
 	tasks        *prometheus.GaugeVec
+	lag          *prometheus.GaugeVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -58,6 +60,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_tasks",
 			Help: "Tasks of this member by state: assigned, restoring, ready."}, []string{"state"}),
 	}
-	reg.MustRegister(m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.batchRecords, m.restored, m.remaining, m.tasks)
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
+		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
+	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.batchRecords, m.restored, m.remaining, m.tasks)
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -220,6 +221,12 @@ func (p *Processor) loop(ctx context.Context) error {
 		if fs.NumRecords() == 0 {
 			continue
 		}
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if n := len(fp.Records); n > 0 {
+				behind := fp.HighWatermark - (fp.Records[n-1].Offset + 1)
+				p.cfg.Metrics.lag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(behind, 0)))
+			}
+		})
 		if err := p.processBatch(fs); err != nil {
 			return err
 		}
