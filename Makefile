@@ -45,3 +45,10 @@ kafka-down: ## stop it
 
 clean:
 	rm -rf bin
+
+.PHONY: http-fuzz http-load
+http-fuzz: build ## schemathesis against a seeded `custream run` and its OpenAPI document (pip install schemathesis)
+	processor/facade/internal/load/http-check.sh fuzz
+
+http-load: build ## wrk on lookup and fetch of a seeded `custream run` (apt-get install -y wrk); figures go to docs/http.md
+	processor/facade/internal/load/http-check.sh load

@@ -377,7 +377,9 @@ func latencyRun(ctx context.Context, base []kgo.Opt, topo processor.Topology, ge
 		return latencies{}, errors.New("no latency samples")
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(100 * time.Microsecond) }
+	q := func(p float64) time.Duration {
+		return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(100 * time.Microsecond)
+	}
 	return latencies{n: len(ds), p50: q(0.50), p99: q(0.99), max: ds[len(ds)-1].Round(100 * time.Microsecond)}, nil
 }
 

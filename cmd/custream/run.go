@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -22,6 +26,7 @@ import (
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/embedded"
+	"github.com/custream/custream/processor/facade"
 	"github.com/custream/custream/schemas"
 	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
@@ -45,6 +50,7 @@ type runFlags struct {
 	countryCode  string
 	sessionTO    time.Duration
 	stayOnClose  bool
+	http         httpFlags
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -64,23 +70,35 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
+	f.http.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
 	log := newLogger(stderr, f.logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runProcessor(ctx, f, log); err != nil {
+	if err := runProcessor(ctx, f, log, stderr); err != nil {
 		log.Error("custream stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func runProcessor(ctx context.Context, f runFlags, log *slog.Logger) error {
+func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.Writer) error {
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("creating the state dir: %w", err)
 	}
+	keys, err := f.http.keys(f.stateDir, stderr, log)
+	if err != nil {
+		return err
+	}
+	ln, advertise, err := f.http.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	topo, sources, err := f.kafka.topology()
 	if err != nil {
 		return err
@@ -148,6 +166,8 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger) error {
 		TransactionTimeout: f.txnTimeout,
 		SessionTimeout:     f.sessionTO,
 		StayInGroupOnClose: f.stayOnClose,
+		AdvertiseHTTP:      advertise,
+		Metrics:            processor.NewMetrics(reg),
 		Logger:             log,
 	}
 	enc := sink.NewEncoder(format, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
@@ -164,9 +184,24 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	fac, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: reg, Client: &http.Client{Timeout: 10 * time.Second}})
+	if err != nil {
+		return err
+	}
 	log.Info("custream running", "brokers", strings.Join(brokers, ","), "group", cfg.Group, "instance", instance,
-		"inputs", strings.Join(topo.InputTopics(), ","), "partitions", p.Partitions(), "state_dir", f.stateDir)
-	return p.Run(ctx)
+		"inputs", strings.Join(topo.InputTopics(), ","), "partitions", p.Partitions(), "state_dir", f.stateDir, "advertise_http", advertise)
+	// The facade and the processor stop together: either failing stops both.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	httpDone := make(chan error, 1)
+	go func() {
+		err := f.http.serveFacade(ctx, ln, fac, log)
+		cancel()
+		httpDone <- err
+	}()
+	runErr := p.Run(ctx)
+	cancel()
+	return errors.Join(runErr, <-httpDone)
 }
 
 // defaultInstanceID is stable for one state dir on one host, so a restarted

@@ -417,7 +417,10 @@ func runModel(t *testing.T, st *store, seed int64, n int) {
 	}
 	t.Logf("seed %d: %d commands, %d customers, %d merges, codes %v", seed, n, len(m.custs), merges, stats)
 	for c, least := range map[int]int{8007: 20, 8050: 20, 8051: 20, 8053: 20, 8015: 20, 8901: 1} {
-		if stats[c] < least {
+		// Short runs (go test -short) are too few commands to promise
+		// every code; the full runs check that the generator still
+		// exercises them.
+		if n >= 4000 && stats[c] < least {
 			t.Errorf("code %d only %d times: the generator no longer exercises it", c, stats[c])
 		}
 	}

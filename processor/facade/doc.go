@@ -1,0 +1,21 @@
+// Package facade is custream's read-only HTTP facade: the loyalty API's
+// customer GET endpoints (fetch, lookup, search, subscriptions, loyalty
+// details) answered from the committed state of the member that owns the
+// customer's task, plus /healthz, /readyz, /metrics and /openapi.yaml.
+//
+// Routing: a query keyed by org (lookup, search) belongs to the task the
+// org's id hashes to (processor.PartitionForOrg); a query keyed by customer
+// id belongs to the task the id encodes (state.TaskOf), and the org check
+// happens on that task's owner. If another member owns the task, the
+// request is forwarded there (httputil.ReverseProxy) once, marked with
+// ForwardedHeader; while the task restores or moves, the answer is 503 with
+// Retry-After. docs/http.md explains the choices and the consistency model.
+//
+// Auth: "Authorization: Bearer <key>", each key naming one org (Keys). A
+// customer of another org answers exactly like one that does not exist.
+//
+// Metrics, registered with Options.Registry:
+//
+//	custream_http_request_duration_seconds{route,code}  latency by route pattern and status
+//	custream_http_forwarded_total{route}                requests forwarded to the owning member
+package facade
