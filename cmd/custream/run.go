@@ -142,6 +142,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		return err
 	}
 	defer db.Close()
+	reg.MustRegister(db.Collector())
 
 	domain := customer.DefaultConfig()
 	domain.Sources = sources
