@@ -18,6 +18,10 @@ type Config struct {
 	// ClientOpts are extra franz-go options every client of the processor
 	// gets: TLS, SASL, logging.
 	ClientOpts []kgo.Opt
+	// SessionOpts are options for the long-lived transactional client only,
+	// e.g. metrics hooks that must not be registered once per short-lived
+	// admin or restore client.
+	SessionOpts []kgo.Opt
 	// Group is the consumer group; it also names the changelog topic.
 	Group string
 	// InstanceID names this member's transactional id (Group + "-" +

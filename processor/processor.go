@@ -83,6 +83,7 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onRevoked),
 	}, cfg.ClientOpts...)
+	opts = append(opts, cfg.SessionOpts...)
 	if p.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
 		return nil, fmt.Errorf("creating the transactional group session: %w", err)
 	}

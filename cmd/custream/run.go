@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
@@ -107,6 +108,11 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	if err != nil {
 		return err
 	}
+	// franz-go's own client metrics (requests, bytes, errors per broker
+	// and topic) for the processor's main client; kprom registers its
+	// metrics once per client, so the short-lived admin and restore
+	// clients go without.
+	sessionOpts := []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("custream_kafka", kprom.Registerer(reg)))}
 	brokers := f.kafka.brokerList()
 	partitions := f.partitions
 	if len(brokers) == 0 {
@@ -159,6 +165,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	cfg := processor.Config{
 		Brokers:            brokers,
 		ClientOpts:         clientOpts,
+		SessionOpts:        sessionOpts,
 		Group:              f.kafka.group,
 		InstanceID:         instance,
 		Topology:           topo,
