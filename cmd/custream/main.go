@@ -23,6 +23,8 @@ func commands() []command {
 	return []command{
 		{"run", "run the stream processor (embedded broker when no --brokers)", runRun},
 		{"topics", "create or check the topics: topics create|check", runTopics},
+		{"load", "send a CSV/JSONL file of customers and report every line's result", runLoad},
+		{"gen", "write a realistic sample file for load", runGen},
 		{"bench", "measure the exactly-once processor against a passthrough baseline", runBench},
 		{"version", "print the version", runVersion},
 	}

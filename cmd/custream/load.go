@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/custream/custream/processor/ingest"
+)
+
+// runLoad sends a CSV or JSONL file of customers to one source topic and
+// reports what the processor made of every line.
+func runLoad(args []string, stdout, stderr io.Writer) int {
+	var kf kafkaFlags
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kf.register(fs)
+	source := fs.String("source", "", "source of the commands (INSTORE, MARTJACK, WECHAT, FACEBOOK, or one of --sources); required")
+	org := fs.Int64("org", 0, "org id of every command (the record key); required")
+	account := fs.String("account", "", "accountId for multi-account sources; a row's own accountId wins")
+	format := fs.String("format", "", "csv or jsonl (default: jsonl for .jsonl/.ndjson files, else csv)")
+	rejects := fs.String("rejects", "", "reject report CSV (default <FILE>.rejects.csv)")
+	wait := fs.Duration("wait", 2*time.Minute, "give up waiting for results after this long without a new one")
+	// parseFlags installs the generic usage; load's needs the column list.
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			loadUsage(fs)
+			return 0
+		}
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || *source == "" || *org <= 0 {
+		fmt.Fprintln(stderr, "custream load: want --source, --org and exactly one FILE (custream load -h)")
+		return 2
+	}
+	cfg := ingest.Config{Org: *org, AccountID: *account, Path: fs.Arg(0), RejectsPath: *rejects, Wait: *wait}
+	if *format != "" {
+		f, err := ingest.ParseFormat(*format)
+		if err != nil {
+			fmt.Fprintln(stderr, "custream load:", err)
+			return 2
+		}
+		cfg.Format = f
+	}
+	topo, _, err := kf.topology()
+	if err != nil {
+		fmt.Fprintln(stderr, "custream load:", err)
+		return 2
+	}
+	for _, in := range topo.Inputs {
+		if strings.EqualFold(in.Source.Name, *source) {
+			cfg.Topic, cfg.Source = in.Topic, in.Source.Name
+			if in.Source.MultiAccount && *account == "" {
+				fmt.Fprintf(stderr, "custream load: note: %s is a multi-account source; rows without an accountId column value will be rejected with 8045\n", in.Source.Name)
+			}
+		}
+	}
+	if cfg.Topic == "" {
+		fmt.Fprintf(stderr, "custream load: unknown source %q (sources: %s)\n", *source, kf.sources)
+		return 2
+	}
+	cfg.ResultsTopic = topo.Results
+	cfg.Brokers = kf.brokerList()
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = []string{"127.0.0.1:9092"} // the embedded broker of `custream run`
+	}
+	if cfg.ClientOpts, err = kf.clientOpts(os.Getenv); err != nil {
+		fmt.Fprintln(stderr, "custream load:", err)
+		return 2
+	}
+	cfg.Progress = ingest.NewProgress(stdout, isTerminal(stdout))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	sum, err := ingest.Load(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "custream load:", err)
+		return 1
+	}
+	sum.Write(stdout)
+	if sum.Missing > 0 {
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether w is a character device (a terminal), where a
+// redrawn progress bar makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func loadUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage: custream load --source S --org O [--account A] [--format csv|jsonl] FILE
+
+Sends every line of FILE as a command to customers.<source> (key = org),
+with request id load-<source>[.<account>]-<first 12 hex of the file's
+SHA-256>-<line>, so loading the same file into the same source again
+applies nothing twice (and into another source, joins). Then waits for
+the results, writes the reject report (line, requestId, code, message;
+code bad-line for lines that did not parse, no-result for results that
+did not come) and prints a summary. Exit status 1 when results are
+missing. Progress goes to stdout: a bar on a terminal, plain lines every
+5 s otherwise. No --brokers: the embedded broker of custream run.
+
+CSV: a header row, then one customer per row. Columns (names case-insensitive):
+  op                       register (default), update or changeIdentifier
+  customerId               for update and changeIdentifier
+  accountId                the row's source account (overrides --account)
+  firstName, lastName      the profile's names
+  mobile, email, externalId, wechat, martjackId, fbId
+                           identifiers (repeat a column for several)
+  channel.email, channel.mobile, channel.wechat
+                           comm channels (primary); channel.<type>.verified = true/false
+  loyaltyType              loyalty or non_loyalty
+  createDate               attributionV2.createDate, RFC 3339
+  ext.<name>               extendedFields.<name>
+  field.<name>             custom field <name>
+  add.<type>, remove.<type> changeIdentifier's add and remove
+JSONL: one API request body per line, with optional "op", "customerId" and
+"accountId" keys beside the body's keys.
+
+Flags (each also settable as CUSTREAM_<NAME>):
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+	})
+}

@@ -1,0 +1,67 @@
+// Package ingest loads customer files into custream: it parses CSV and
+// JSONL files into commands, gives every line a request id derived from the
+// file's content, produces the commands to a source topic, collects their
+// results from the results topic, and writes a reject report and a summary.
+// It also generates realistic sample files (Generate) in the same formats.
+//
+// # Request ids
+//
+// Line n of a file whose SHA-256 starts with the 12 hex digits h, loaded
+// into source S (and account A, when --account is given), has the request
+// id "load-s-h-n" ("load-s.A-h-n"), s being S in lower case, e.g.
+// load-instore-5dbddcb28642-22. Loading the same bytes into the same place
+// again therefore sends the same request ids, and the processor answers
+// each with its first result (marked with the header custream.duplicate:
+// true) instead of applying it twice. Changing one byte of the file changes
+// every request id: a fixed file is a new load. The source is part of the
+// id because the processor remembers request ids per org, not per source:
+// the same file loaded into another source is new commands (joins), not
+// repeats.
+//
+// # CSV
+//
+// The first row is the header; column names are matched case-insensitively,
+// except the suffix after "ext." and "field.", which is kept as written.
+// Empty cells are absent values. Line numbers count physical lines from 1
+// (the header), so a quoted value that spans lines moves the next rows'
+// numbers on, as an editor shows them. A UTF-8 byte order mark is ignored.
+//
+//	op               register (default), update or changeIdentifier;
+//	                 subscriptions needs the JSONL format
+//	customerId       the customer of update and changeIdentifier
+//	accountId        the source account (overrides --account for the row)
+//	firstName        profiles[0].firstName
+//	lastName         profiles[0].lastName
+//	mobile, email, externalId, wechat, martjackId, fbId
+//	                 profiles[0].identifiers; a column may repeat to give
+//	                 several identifiers of one type
+//	channel.email, channel.mobile, channel.wechat
+//	                 profiles[0].commChannels, primary
+//	channel.<type>.verified
+//	                 true/false: the verified flag of that channel
+//	loyaltyType      loyaltyInfo.loyaltyType (loyalty, non_loyalty)
+//	createDate       attributionV2.createDate (RFC 3339)
+//	ext.<name>       extendedFields.<name>
+//	field.<name>     profiles[0].fields.<name> (custom fields)
+//	add.<type>       changeIdentifier add, e.g. add.mobile
+//	remove.<type>    changeIdentifier remove, e.g. remove.email
+//
+// An unknown column stops the load before anything is sent (a misspelt
+// column would otherwise drop its data silently), and so does a header with
+// neither an identifier column nor customerId (no row could be a valid
+// command). A row is a bad line when it has a different number of cells
+// than the header, broken quoting, an unknown op, a missing or non-numeric
+// customerId where the op needs one, or cells that do not apply to its op
+// (identifier or name cells on a changeIdentifier row, add./remove. cells
+// on a register or update row).
+//
+// # JSONL
+//
+// One JSON object per line: the API doc's request body of the op, with the
+// optional keys "op" (default register), "customerId" and "accountId"
+// beside the body's own keys. Whitespace-only lines are not records and are
+// skipped; anything else that does not decode is a bad line.
+//
+// Bad lines are never skipped silently: they are counted in the summary and
+// listed in the reject report with the code "bad-line".
+package ingest

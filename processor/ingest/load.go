@@ -1,0 +1,375 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
+)
+
+// Config describes one load. Construct it fully; Load fills the defaults
+// noted below.
+type Config struct {
+	// Brokers are the seed brokers; ClientOpts add TLS, SASL, logging.
+	Brokers    []string
+	ClientOpts []kgo.Opt
+	// Source names the source (INSTORE, …); with AccountID it is part of
+	// the request ids (see Scope). Topic is the source's input topic
+	// (customers.<source>); ResultsTopic is where the processor answers
+	// (customers.results).
+	Source       string
+	Topic        string
+	ResultsTopic string
+	// Org is every command's org, sent as the record key. AccountID is the
+	// default accountId; a row's own accountId wins.
+	Org       int64
+	AccountID string
+	// Path is the file to load, in Format (default: from its name).
+	Path   string
+	Format Format
+	// RejectsPath receives the reject report. Default Path + ".rejects.csv".
+	RejectsPath string
+	// Wait bounds how long Load waits for results while none arrive: a
+	// processor that is down or far behind should not hang a script for
+	// ever. Lines still without a result are reported as no-result, and
+	// loading the same file again collects them. Default 2 minutes.
+	Wait time.Duration
+	// Progress shows producing and awaiting results; nil shows nothing.
+	Progress *Progress
+}
+
+func (c *Config) ensureDefaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("no brokers")
+	}
+	if c.Source == "" || c.Topic == "" || c.ResultsTopic == "" {
+		return errors.New("no source, input topic or results topic")
+	}
+	if c.Org <= 0 {
+		return fmt.Errorf("org %d: want a positive org id", c.Org)
+	}
+	if c.Path == "" {
+		return errors.New("no file to load")
+	}
+	if c.Format == "" {
+		c.Format = FormatOf(c.Path)
+	}
+	if c.RejectsPath == "" {
+		c.RejectsPath = c.Path + ".rejects.csv"
+	}
+	if c.Wait <= 0 {
+		c.Wait = 2 * time.Minute
+	}
+	return nil
+}
+
+// Load sends every good line of the file as a command, waits for the
+// results of its request ids, writes the reject report and returns the
+// summary. An error means the load could not be carried out (no broker,
+// unreadable file, unknown CSV column, a produce failure); rejections,
+// bad lines and missing results are outcomes in the Summary, not errors.
+func Load(ctx context.Context, cfg Config) (Summary, error) {
+	if err := cfg.ensureDefaults(); err != nil {
+		return Summary{}, fmt.Errorf("load: %w", err)
+	}
+	start := time.Now()
+	f, err := os.Open(cfg.Path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("load: %w", err)
+	}
+	defer f.Close()
+	id, err := HashFile(f)
+	if err != nil {
+		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
+	}
+	// A bad CSV header is refused before anything connects or is sent.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
+	}
+	if err := CheckHeader(f, cfg.Format); err != nil {
+		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
+	}
+	scope := Scope(cfg.Source, cfg.AccountID)
+	sum := Summary{File: cfg.Path, Prefix: RequestIDPrefix(scope, id.Hash), RejectsPath: cfg.RejectsPath}
+
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
+	producer, err := kgo.NewClient(append(opts,
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(50_000),
+	)...)
+	if err != nil {
+		return sum, fmt.Errorf("load: kafka client: %w", err)
+	}
+	defer producer.Close()
+
+	// Results are read from where the results topic ended before the first
+	// command went out, so nothing of an earlier load is mistaken for an
+	// answer and nothing of this one is missed.
+	starts, err := resultStarts(ctx, kadm.NewClient(producer), cfg)
+	if err != nil {
+		return sum, err
+	}
+	consumer, err := kgo.NewClient(append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.ResultsTopic: starts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)...)
+	if err != nil {
+		return sum, fmt.Errorf("load: kafka client: %w", err)
+	}
+	defer consumer.Close()
+	col := &collector{scope: scope, hash: id.Hash, results: map[int]lineResult{}, last: time.Now()}
+	cctx, stopCollector := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); col.run(cctx, consumer) }()
+	defer func() { stopCollector(); wg.Wait() }()
+
+	cfg.Progress.Start("producing", max(id.Lines-1, 0))
+	sent, rejects, err := produceFile(ctx, producer, f, scope, id.Hash, cfg)
+	cfg.Progress.Finish()
+	if err != nil {
+		return sum, err
+	}
+	sum.Produced, sum.BadLines = len(sent), len(rejects)
+	sum.Records = sum.Produced + sum.BadLines
+
+	cfg.Progress.Start("awaiting results", len(sent))
+	col.await(ctx, len(sent), cfg.Wait, cfg.Progress)
+	cfg.Progress.Finish()
+	stopCollector()
+	wg.Wait()
+
+	for _, line := range sent {
+		lr, ok := col.results[line]
+		if !ok {
+			sum.Missing++
+			rejects = append(rejects, Reject{Line: line, RequestID: RequestID(scope, id.Hash, line), Code: CodeNoResult,
+				Message: fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)})
+			continue
+		}
+		sum.count(lr.res, lr.dup)
+		for _, e := range lr.res.Errors {
+			rejects = append(rejects, Reject{Line: line, RequestID: lr.res.RequestID, Code: strconv.Itoa(int(e.Code)), Message: e.Message})
+		}
+	}
+	slices.SortStableFunc(rejects, func(a, b Reject) int { return a.Line - b.Line })
+	if err := writeRejectsFile(cfg.RejectsPath, rejects); err != nil {
+		return sum, err
+	}
+	sum.Elapsed = time.Since(start)
+	if sum.Missing > 0 && col.lastErr() != nil {
+		return sum, fmt.Errorf("load: %d results missing; last error reading %s: %w", sum.Missing, cfg.ResultsTopic, col.lastErr())
+	}
+	return sum, nil
+}
+
+// resultStarts checks that both topics exist and returns the end offsets of
+// the results topic.
+func resultStarts(ctx context.Context, adm *kadm.Client, cfg Config) (map[int32]kgo.Offset, error) {
+	topics, err := adm.ListTopics(ctx, cfg.Topic, cfg.ResultsTopic)
+	if err != nil {
+		return nil, fmt.Errorf("load: listing topics on %v: %w", cfg.Brokers, err)
+	}
+	for _, t := range []string{cfg.Topic, cfg.ResultsTopic} {
+		if d, ok := topics[t]; !ok || d.Err != nil {
+			return nil, fmt.Errorf("load: topic %s does not exist on %v (start `custream run`, or `custream topics create`)", t, cfg.Brokers)
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, cfg.ResultsTopic)
+	if err != nil {
+		return nil, fmt.Errorf("load: end offsets of %s: %w", cfg.ResultsTopic, err)
+	}
+	out := map[int32]kgo.Offset{}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			lerr = o.Err
+		}
+		out[o.Partition] = kgo.NewOffset().At(o.Offset)
+	})
+	if lerr != nil {
+		return nil, fmt.Errorf("load: end offsets of %s: %w", cfg.ResultsTopic, lerr)
+	}
+	return out, nil
+}
+
+// produceFile parses the file and produces every good row; it returns the
+// lines sent and the bad lines as rejects.
+func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, scope, hash string, cfg Config) ([]int, []Reject, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	key := []byte(strconv.FormatInt(cfg.Org, 10))
+	var sent []int
+	var rejects []Reject
+	var failed atomic.Bool
+	promise := func(rec *kgo.Record, err error) {
+		if err != nil && failed.CompareAndSwap(false, true) {
+			cancel(fmt.Errorf("producing %s to %s: %w", headerValue(rec, schemas.HeaderRequestID), rec.Topic, err))
+		}
+		cfg.Progress.Add(1)
+	}
+	perr := Parse(r, cfg.Format, func(row Row) error {
+		rid := RequestID(scope, hash, row.Line)
+		if row.Err != nil {
+			rejects = append(rejects, Reject{Line: row.Line, RequestID: rid, Code: CodeBadLine, Message: row.Err.Error()})
+			cfg.Progress.Add(1)
+			return nil
+		}
+		cmd := row.Cmd
+		cmd.Org, cmd.RequestID = cfg.Org, rid
+		if cmd.AccountID == "" {
+			cmd.AccountID = cfg.AccountID
+		}
+		value, hs, err := schemas.EncodeJSONCommand(cmd)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", row.Line, err)
+		}
+		rec := &kgo.Record{Topic: cfg.Topic, Key: key, Value: value, Headers: make([]kgo.RecordHeader, len(hs))}
+		for i, h := range hs {
+			rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+		sent = append(sent, row.Line)
+		cl.Produce(ctx, rec, promise)
+		return context.Cause(ctx)
+	})
+	// Flush even after an error, so every callback has run before we return.
+	ferr := cl.Flush(context.WithoutCancel(ctx))
+	if cause := context.Cause(ctx); cause != nil {
+		return nil, nil, fmt.Errorf("load %s: %w (nothing is lost: loading the same file again sends only the same request ids)", cfg.Path, cause)
+	}
+	if perr != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", cfg.Path, perr)
+	}
+	if ferr != nil {
+		return nil, nil, fmt.Errorf("load %s: flushing: %w", cfg.Path, ferr)
+	}
+	return sent, rejects, nil
+}
+
+func headerValue(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func writeRejectsFile(path string, rejects []Reject) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("load: reject report: %w", err)
+	}
+	if err := WriteRejects(f, rejects); err != nil {
+		f.Close()
+		return fmt.Errorf("load: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("load: reject report %s: %w", path, err)
+	}
+	return nil
+}
+
+// lineResult is the first result received for a line.
+type lineResult struct {
+	res customer.Result
+	dup bool
+}
+
+// collector reads the results topic and keeps the results of one file's
+// request ids, by line.
+type collector struct {
+	scope, hash string
+
+	mu      sync.Mutex
+	results map[int]lineResult
+	last    time.Time // when a new result of ours last arrived
+	err     error     // the last fetch or decode error, for the final message
+}
+
+func (c *collector) run(ctx context.Context, cl *kgo.Client) {
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		fs.EachError(func(t string, p int32, err error) {
+			c.err = fmt.Errorf("%s[%d]: %w", t, p, err)
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			res, err := decodeResult(r.Value)
+			if err != nil {
+				// Not necessarily ours; it only matters if lines go missing.
+				c.err = fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				return
+			}
+			line, ok := LineOf(c.scope, c.hash, res.RequestID)
+			if !ok {
+				return
+			}
+			if _, seen := c.results[line]; seen {
+				return
+			}
+			c.results[line] = lineResult{res: res, dup: headerValue(r, "custream.duplicate") == "true"}
+			c.last = time.Now()
+		})
+		c.mu.Unlock()
+	}
+}
+
+// decodeResult reads a result in either output format of the processor:
+// Avro single-object encoding starts with C3 01, JSON with '{'.
+func decodeResult(v []byte) (customer.Result, error) {
+	if schemas.Detect(v) == schemas.EncodingSingleObject {
+		rr, err := schemas.DecodeResult(v)
+		return rr.Result, err
+	}
+	rr, err := schemas.DecodeResultJSON(v)
+	return rr.Result, err
+}
+
+// await returns when want results arrived, when none arrived for wait, or
+// when ctx ends.
+func (c *collector) await(ctx context.Context, want int, wait time.Duration, p *Progress) {
+	c.mu.Lock()
+	c.last = time.Now() // the wait starts when producing ends
+	c.mu.Unlock()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		got, idle := len(c.results), time.Since(c.last)
+		c.mu.Unlock()
+		p.Set(got)
+		if got >= want || idle > wait {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *collector) lastErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
