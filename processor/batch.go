@@ -320,48 +320,48 @@ type decoded struct {
 // stay serial.
 func (p *Processor) decodeAll(records []*kgo.Record) ([]decoded, error) {
 	out := make([]decoded, len(records))
-	workers := min(runtime.GOMAXPROCS(0), len(records)/64+1)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(records); i += workers {
-				cmd, bad, err := p.dec.Decode(context.Background(), records[i], p.partitions)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = decoded{cmd, bad}
-			}
-		}(w)
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	err := parallel(len(records), 64, func(i int) error {
+		cmd, bad, err := p.dec.Decode(context.Background(), records[i], p.partitions)
+		out[i] = decoded{cmd, bad}
+		return err
+	})
+	return out, err
 }
 
 // encodeSnapshots encodes on every core: a snapshot costs as much to encode
 // as a command costs to apply, and the customers are independent.
 func (p *Processor) encodeSnapshots(cs []*customer.Customer, task int32) ([]*kgo.Record, error) {
 	out := make([]*kgo.Record, len(cs))
-	workers := min(runtime.GOMAXPROCS(0), len(cs)/32+1)
+	err := parallel(len(cs), 32, func(i int) error {
+		rec, err := p.enc.Snapshot(cs[i], task)
+		if err != nil {
+			return fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", task, cs[i].ID, err)
+		}
+		out[i] = rec
+		return nil
+	})
+	return out, err
+}
+
+// parallel runs fn(0) … fn(n-1) on up to GOMAXPROCS goroutines, one more
+// goroutine per grain items, and returns the errors joined; a goroutine
+// stops at its first error.
+func parallel(n, grain int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n/grain+1)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < len(cs); i += workers {
-				rec, err := p.enc.Snapshot(cs[i], task)
-				if err != nil {
-					errs[w] = fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", task, cs[i].ID, err)
+			for i := w; i < n; i += workers {
+				if err := fn(i); err != nil {
+					errs[w] = err
 					return
 				}
-				out[i] = rec
 			}
 		}(w)
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
