@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -29,7 +30,20 @@ type Batch struct {
 	// PutCustomer, which updates the entry, so the cache cannot go stale;
 	// it lives and dies with the batch.
 	docs map[int64]*docEntry
+	// lists caches the holder lists (raw values; nil when absent) this
+	// batch has read or written, by key: register reads an identifier's
+	// holders, then PutCustomer edits the same list. Every write of a
+	// holder list goes through editHolders, which updates the entry.
+	lists map[string]*listEntry
+	// kbuf builds the keys of point reads (a batch is used by one
+	// goroutine at a time).
+	kbuf []byte
+	// scratch of editHolders, reused across calls.
+	cur, next, g, a [][]byte
 }
+
+// listEntry is one cached holder list: its raw value, nil when absent.
+type listEntry struct{ v []byte }
 
 // docEntry is one cached customer: the decoded document (decoded lazily
 // from enc after a write; never handed out, only clones of it), or absent.
@@ -42,7 +56,46 @@ type docEntry struct {
 // NewBatch starts a batch on the task's keyspace.
 func (t *Task) NewBatch() *Batch {
 	b := t.db.pdb.NewIndexedBatch()
-	return &Batch{reader: reader{r: b, task: t}, b: b, task: t, docs: map[int64]*docEntry{}}
+	return &Batch{reader: reader{r: b, task: t}, b: b, task: t, docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}}
+}
+
+// Holders is reader.Holders through the batch's list cache.
+func (b *Batch) Holders(org int64, id customer.Identifier) ([]customer.Holding, error) {
+	idkey := id.Key()
+	b.kbuf = appendHoldersKey(b.kbuf[:0], b.task.id, org, id.Type, idkey)
+	e, err := b.list(b.kbuf)
+	if err == nil {
+		var out []customer.Holding
+		out, err = parseHoldings(e.v)
+		if err == nil {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", b.task.id, id.Type, idkey, org, err)
+}
+
+// OwnerInScope is reader.OwnerInScope with the key built in the batch's
+// buffer.
+func (b *Batch) OwnerInScope(org int64, source, accountID string, id customer.Identifier) (int64, bool, error) {
+	idkey := id.Key()
+	b.kbuf = appendIdentifierKey(b.kbuf[:0], b.task.id, org, source, accountID, id.Type, idkey)
+	return b.ownerAt(b.kbuf, org, source, accountID, id.Type, idkey)
+}
+
+// list returns the cache entry of the holder list at key, reading it
+// through the batch on first use. Its value is the cache's: replace it,
+// never modify it.
+func (b *Batch) list(key []byte) (*listEntry, error) {
+	if e := b.lists[string(key)]; e != nil {
+		return e, nil
+	}
+	v, err := b.get(key)
+	if err != nil {
+		return nil, fmt.Errorf("reading holder list %x: %w", key, err)
+	}
+	e := &listEntry{v: v}
+	b.lists[string(key)] = e
+	return e, nil
 }
 
 // doc returns the batch's current version of customer id (nil when there
@@ -51,7 +104,8 @@ func (t *Task) NewBatch() *Batch {
 func (b *Batch) doc(id int64) (*customer.Customer, error) {
 	e := b.docs[id]
 	if e == nil {
-		c, _, err := b.reader.Customer(id)
+		b.kbuf = appendInt64(appendTablePrefix(b.kbuf[:0], b.task.id, tabCustomer), id)
+		c, _, err := b.customerAt(b.kbuf, id)
 		if err != nil {
 			return nil, err
 		}
@@ -126,9 +180,15 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	oldIdent, oldOther := t.indexKeys(old)
 	newIdent, newOther := t.indexKeys(c)
 
-	// Index entries whose key holds the customer id (holder, search) belong
-	// to this customer alone: remove the stale ones, add the new ones.
+	// Search entries hold the customer id in their key, so they belong to
+	// this customer alone: remove the stale ones, add the new ones. Holder
+	// entries sort after them (table 08 > 05) and go to editHolders.
 	gone, added := diffSorted(oldOther, newOther)
+	gone, goneH := splitAtTable(gone, tabHolders)
+	added, addedH := splitAtTable(added, tabHolders)
+	if err := b.editHolders(goneH, addedH); err != nil {
+		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
+	}
 	for _, k := range gone {
 		if err := b.del(k); err != nil {
 			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
@@ -174,8 +234,126 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	return nil
 }
 
+// splitAtTable splits sorted keys of one task into those of tables before
+// tab and those of tab onwards.
+func splitAtTable(keys [][]byte, tab byte) (before, from [][]byte) {
+	i, _ := slices.BinarySearchFunc(keys, tab, func(k []byte, tab byte) int {
+		return cmp.Compare(k[taskLen], tab)
+	})
+	return keys[:i], keys[i:]
+}
+
+// editHolders applies a customer's holder changes: gone and added are
+// sorted holder entries (appendHolderEntry: list key + holding) only in
+// the previous version or only in the new one. Each list touched is read
+// through the batch, edited and written back (deleted when empty). Every
+// holding in gone carries this customer's id, so a list entry is removed
+// only while it belongs to this customer: in a merge the survivor's
+// holdings of the same identifier stay, whatever the order of the writes.
+func (b *Batch) editHolders(gone, added [][]byte) error {
+	cur, next, g, a := b.cur, b.next, b.g, b.a
+	defer func() { b.cur, b.next, b.g, b.a = cur[:0], next[:0], g[:0], a[:0] }()
+	for len(gone) > 0 || len(added) > 0 {
+		var key []byte
+		var err error
+		if len(gone) > 0 {
+			key, _, err = splitHolderEntry(gone[0])
+		}
+		if err == nil && len(added) > 0 {
+			var ak []byte
+			ak, _, err = splitHolderEntry(added[0])
+			if key == nil || bytes.Compare(ak, key) < 0 {
+				key = ak
+			}
+		}
+		if err != nil {
+			return err
+		}
+		g, gone = takeList(g[:0], gone, key)
+		a, added = takeList(a[:0], added, key)
+
+		e, err := b.list(key)
+		if err != nil {
+			return err
+		}
+		v := e.v
+		cur, err = splitHoldings(cur, v)
+		if err != nil {
+			return fmt.Errorf("holder list %x: %w", key, err)
+		}
+		// Merge cur minus g with a; all three are sorted and distinct.
+		next = next[:0]
+		size := 0
+		i, j := 0, 0
+		for i < len(cur) || j < len(a) {
+			var h []byte
+			switch c := cmpHeads(cur, i, a, j); {
+			case c < 0:
+				h = cur[i]
+				i++
+			case c > 0:
+				h = a[j]
+				j++
+			default:
+				h = cur[i]
+				i++
+				j++
+			}
+			if slices.ContainsFunc(g, func(x []byte) bool { return bytes.Equal(x, h) }) {
+				continue
+			}
+			next = append(next, h)
+			size += len(h)
+		}
+		var nv []byte
+		if size > 0 {
+			nv = make([]byte, 0, size)
+			for _, h := range next {
+				nv = append(nv, h...)
+			}
+		}
+		// nv is new memory (Pebble copies it too), so the cache may keep it.
+		e.v = nv
+		switch {
+		case nv != nil:
+			err = b.set(key, nv)
+		case v != nil:
+			err = b.del(key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmpHeads compares x[i] with y[j], an exhausted side comparing greater.
+func cmpHeads(x [][]byte, i int, y [][]byte, j int) int {
+	switch {
+	case i == len(x):
+		return 1
+	case j == len(y):
+		return -1
+	}
+	return bytes.Compare(x[i], y[j])
+}
+
+// takeList appends to dst the holdings of the leading holder entries of
+// the list key and returns it with the other entries. entries is sorted,
+// so those of one list are contiguous.
+func takeList(dst, entries [][]byte, key []byte) (holdings, rest [][]byte) {
+	n := 0
+	for n < len(entries) && len(entries[n]) > len(key) && bytes.Equal(entries[n][:len(key)], key) {
+		// The list key is self-delimiting, so a shared prefix of its length
+		// is the same list.
+		dst = append(dst, entries[n][len(key):])
+		n++
+	}
+	return dst, entries[n:]
+}
+
 // indexKeys returns the sorted, distinct index keys of c: identifier keys,
-// and holder plus search keys. A nil or merged-away customer has none: its
+// and search keys followed by holder entries (appendHolderEntry). A nil or merged-away customer has none: its
 // identifiers are released to the survivor. The keys of each list share
 // one buffer, so a customer's dozen keys cost two allocations, not a dozen.
 //
@@ -191,7 +369,7 @@ func (t *Task) indexKeys(c *customer.Customer) (ident, other [][]byte) {
 		for _, id := range p.Identifiers {
 			k := id.Key()
 			identB.add(appendIdentifierKey(identB.start(), t.id, c.Org, p.Source, p.AccountID, id.Type, k))
-			otherB.add(appendHolderKey(otherB.start(), t.id, c.Org, id.Type, k, c.ID, p.Source, p.AccountID))
+			otherB.add(appendHolderEntry(otherB.start(), t.id, c.Org, id.Type, k, c.ID, p.Source, p.AccountID))
 		}
 	}
 	for _, tok := range customer.SearchTokens(c) {

@@ -109,6 +109,7 @@ func TestApplyChangelogRejectsForeignKeys(t *testing.T) {
 		"no table":   taskStart(2),
 		"bad table":  append(taskStart(2), 0x7f),
 		"short":      {0, 0},
+		"retired":    append(taskStart(2), tabHolderV1, 1),
 	} {
 		err := task.ApplyChangelog([]KV{{Key: customerKey(2, 6), Value: []byte{1}}, {Key: key, Value: []byte{1}}}, 10)
 		if err == nil {
@@ -336,8 +337,20 @@ func (m *model) check(t *testing.T, task *Task) {
 	var got []string
 	for _, kv := range dump(t, task) {
 		switch kv.Key[taskLen] {
-		case tabIdentifier, tabHolder, tabSearch:
+		case tabIdentifier, tabSearch:
 			got = append(got, string(kv.Key))
+		case tabHolders:
+			// One list per identifier: compare its holdings as the
+			// (list key + holding) entries indexKeys lists.
+			hs, err := splitHoldings(nil, kv.Value)
+			if err != nil || len(hs) == 0 {
+				t.Errorf("holder list %x = %x: %d holdings, %v", kv.Key, kv.Value, len(hs), err)
+			}
+			for _, h := range hs {
+				got = append(got, string(kv.Key)+string(h))
+			}
+		case tabHolderV1:
+			t.Errorf("key %x in the retired holder table", kv.Key)
 		}
 		if kv.Key[taskLen] == tabIdentifier {
 			if id, ok := owners[string(kv.Key)]; ok && readInt64(kv.Value) != id {

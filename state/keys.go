@@ -27,22 +27,35 @@ package state
 //	0x02 customer   task 02 id                                  → customer document (codec.go)
 //	0x03 identifier task 03 org str(source) str(account) str(type) str(idkey)
 //	                                                            → customer id, int64
-//	0x04 holder     task 04 org str(type) str(idkey) id str(source) str(account)
-//	                                                            → 01
+//	0x04 (retired: the holder table of one key per holding; rejected in a changelog)
 //	0x05 search     task 05 org str(token) id                   → 01
 //	0x06 request    task 06 org str(requestID)                  → at(int64 unix nanos) result...
 //	0x07 req-by-time task 07 at org str(requestID)              → 01
+//	0x08 holders    task 08 org str(type) str(idkey)            → holding...
+//	                holding = id str(source) str(account), sorted and distinct
 //
 // idkey is customer.Identifier.Key() (the lower-cased email, else the
 // normalised value). The identifier table answers OwnerInScope with one
-// point read; the holder table answers Holders with one prefix scan, ordered
-// by (customer id, source, account) as the Store contract asks; the search
+// point read. The holders table answers Holders with one point read too, so
+// bloom filters answer the common miss (a new identifier): its value lists
+// every holding of the identifier in the org, encoded like key parts, so
+// byte order is (customer id, source, account) order, the order the Store
+// contract asks for. PutCustomer edits a list by read-modify-write through
+// its batch and only ever removes holdings carrying the customer's own id.
+// A list holds one entry per scope holding the identifier, so it stays
+// short; an empty list is deleted, never stored. The search
 // table is scanned by (org, token prefix) and yields customer ids as the
 // last 8 bytes of each key. req-by-time orders requests by the command time
 // they were stored at, so pruning reads only the expired ones.
 //
-// Values are never empty (index entries hold a single 01 byte), so in the
-// changelog a nil value means delete and nothing else.
+// Values are never empty (index entries hold a single 01 byte, holder lists
+// at least one holding), so in the changelog a nil value means delete and
+// nothing else.
+//
+// Table 0x04 held one key per holding (task 04 org str(type) str(idkey) id
+// str(source) str(account) → 01) and was answered by a prefix scan, which
+// bloom filters cannot help. State written with it must be rebuilt, not
+// restored: its changelog records are rejected.
 
 import (
 	"bytes"
@@ -56,11 +69,12 @@ const (
 	tabMeta       byte = 0x01
 	tabCustomer   byte = 0x02
 	tabIdentifier byte = 0x03
-	tabHolder     byte = 0x04
+	tabHolderV1   byte = 0x04 // retired (see the layout above)
 	tabSearch     byte = 0x05
 	tabRequest    byte = 0x06
 	tabReqByTime  byte = 0x07
-	tabEnd        byte = 0x08 // first tag not in use
+	tabHolders    byte = 0x08
+	tabEnd        byte = 0x09 // first tag not in use
 
 	metaSeq        byte = 0x01
 	metaCheckpoint byte = 0x02
@@ -118,6 +132,9 @@ func readStr(b []byte) (s string, rest []byte, err error) {
 		i := bytes.IndexByte(b, 0x00)
 		if i < 0 || i+1 >= len(b) {
 			return "", nil, fmt.Errorf("unterminated string in key")
+		}
+		if out == nil && b[i+1] == 0x01 {
+			return string(b[:i]), b[i+2:], nil // no escapes: one allocation
 		}
 		out = append(out, b[:i]...)
 		switch b[i+1] {
@@ -182,34 +199,95 @@ func appendIdentifierKey(b []byte, task int32, org int64, source, account, typ, 
 	return appendStr(b, idkey)
 }
 
-// holderPrefix is the prefix of every holder entry of one identifier.
-func holderPrefix(task int32, org int64, typ, idkey string) []byte {
-	b := appendInt64(tablePrefix(task, tabHolder), org)
+// appendHoldersKey appends the key of the holder list of one identifier.
+func appendHoldersKey(b []byte, task int32, org int64, typ, idkey string) []byte {
+	b = appendInt64(appendTablePrefix(b, task, tabHolders), org)
 	b = appendStr(b, typ)
 	return appendStr(b, idkey)
 }
 
-func holderKey(task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
-	return appendHolderKey(make([]byte, 0, 64), task, org, typ, idkey, id, source, account)
+// appendHolding appends one holding of a holder list.
+func appendHolding(b []byte, id int64, source, account string) []byte {
+	return appendStr(appendStr(appendInt64(b, id), source), account)
 }
 
-func appendHolderKey(b []byte, task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
-	b = appendInt64(appendTablePrefix(b, task, tabHolder), org)
-	b = appendStr(b, typ)
-	b = appendStr(b, idkey)
-	b = appendInt64(b, id)
-	b = appendStr(b, source)
-	return appendStr(b, account)
+// appendHolderEntry appends a holder list key followed by one holding:
+// PutCustomer sorts and diffs these like the other index keys, then
+// splits them (splitHolderEntry) to edit the lists.
+func appendHolderEntry(b []byte, task int32, org int64, typ, idkey string, id int64, source, account string) []byte {
+	return appendHolding(appendHoldersKey(b, task, org, typ, idkey), id, source, account)
 }
 
-// parseHolderSuffix reads (id, source, account) from a holder key after its
-// identifier prefix.
-func parseHolderSuffix(rest []byte) (id int64, source, account string, err error) {
-	if len(rest) < 8 {
-		return 0, "", "", fmt.Errorf("holder key too short")
+// splitHolderEntry splits what appendHolderEntry built into the list key
+// and the holding.
+func splitHolderEntry(e []byte) (key, holding []byte, err error) {
+	n := taskLen + 1 + 8
+	if len(e) < n {
+		return nil, nil, fmt.Errorf("holder entry %x too short", e)
 	}
-	id = readInt64(rest)
-	source, rest, err = readStr(rest[8:])
+	for range 2 { // str(type) str(idkey)
+		l, err := strLen(e[n:])
+		if err != nil {
+			return nil, nil, fmt.Errorf("holder entry %x: %w", e, err)
+		}
+		n += l
+	}
+	return e[:n:n], e[n:], nil
+}
+
+// strLen returns the length of the str at the start of b, terminator
+// included.
+func strLen(b []byte) (int, error) {
+	n := 0
+	for {
+		i := bytes.IndexByte(b[n:], 0x00)
+		if i < 0 || n+i+1 >= len(b) {
+			return 0, fmt.Errorf("unterminated string in key")
+		}
+		switch b[n+i+1] {
+		case 0x01:
+			return n + i + 2, nil
+		case 0xFF:
+			n += i + 2
+		default:
+			return 0, fmt.Errorf("bad escape 00 %02x in key", b[n+i+1])
+		}
+	}
+}
+
+// splitHoldings cuts a holder list value into its holdings (slices of v),
+// checking that they are well formed, sorted and distinct. dst is reused.
+func splitHoldings(dst [][]byte, v []byte) ([][]byte, error) {
+	dst = dst[:0]
+	for rest := v; len(rest) > 0; {
+		if len(rest) < 8 {
+			return nil, fmt.Errorf("holder list: truncated holding")
+		}
+		n := 8
+		for range 2 { // str(source) str(account)
+			l, err := strLen(rest[n:])
+			if err != nil {
+				return nil, fmt.Errorf("holder list: %w", err)
+			}
+			n += l
+		}
+		h := rest[:n:n]
+		if len(dst) > 0 && bytes.Compare(dst[len(dst)-1], h) >= 0 {
+			return nil, fmt.Errorf("holder list: holdings not sorted and distinct")
+		}
+		dst = append(dst, h)
+		rest = rest[n:]
+	}
+	return dst, nil
+}
+
+// parseHolding reads one holding (from splitHoldings).
+func parseHolding(h []byte) (id int64, source, account string, err error) {
+	if len(h) < 8 {
+		return 0, "", "", fmt.Errorf("holding too short")
+	}
+	id = readInt64(h)
+	source, rest, err := readStr(h[8:])
 	if err != nil {
 		return 0, "", "", err
 	}
@@ -218,7 +296,7 @@ func parseHolderSuffix(rest []byte) (id int64, source, account string, err error
 		return 0, "", "", err
 	}
 	if len(rest) != 0 {
-		return 0, "", "", fmt.Errorf("trailing bytes in holder key")
+		return 0, "", "", fmt.Errorf("trailing bytes in holding")
 	}
 	return id, source, account, nil
 }
@@ -273,6 +351,8 @@ func checkChangelogKey(task int32, key []byte) error {
 	}
 	if tab := key[taskLen]; tab == 0 || tab >= tabEnd {
 		return fmt.Errorf("key %x has unknown table %#x", key, tab)
+	} else if tab == tabHolderV1 {
+		return fmt.Errorf("key %x is in the retired holder table %#x: the changelog predates holder lists, rebuild the state", key, tab)
 	}
 	if bytes.Equal(key, checkpointKey(task)) {
 		return fmt.Errorf("key %x is the local checkpoint, which is never in the changelog", key)

@@ -23,69 +23,122 @@ type reader struct {
 
 // get returns a copy of the value of key, or nil when it is absent.
 func (r reader) get(key []byte) ([]byte, error) {
+	var out []byte
+	_, err := r.view(key, func(v []byte) error {
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// view calls fn with the value of key, valid only during the call, and
+// reports whether the key exists (fn is not called when it does not).
+// It saves get's copy when the caller decodes the value anyway.
+func (r reader) view(key []byte, fn func(v []byte) error) (found bool, err error) {
 	v, closer, err := r.r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	v = bytes.Clone(v)
-	if err := closer.Close(); err != nil {
-		return nil, err
+	err = fn(v)
+	if cerr := closer.Close(); err == nil {
+		err = cerr
 	}
-	return v, nil
+	return true, err
 }
 
 // Customer returns the customer with the given id, or ok=false when the
 // task holds none (customers of other tasks are never here).
 func (r reader) Customer(id int64) (*customer.Customer, bool, error) {
-	v, err := r.get(customerKey(r.task.id, id))
+	var kb [16]byte
+	return r.customerAt(appendInt64(appendTablePrefix(kb[:0], r.task.id, tabCustomer), id), id)
+}
+
+// customerAt is Customer with the key built by the caller
+// (customerKey(task, id)).
+func (r reader) customerAt(key []byte, id int64) (*customer.Customer, bool, error) {
+	var c *customer.Customer
+	found, err := r.view(key, func(v []byte) error {
+		// The decoder copies every string out of v.
+		var err error
+		if c, err = decodeCustomer(v); err != nil {
+			return fmt.Errorf("decoding: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, false, fmt.Errorf("task %d: reading customer %d: %w", r.task.id, id, err)
 	}
-	if v == nil {
-		return nil, false, nil
-	}
-	c, err := decodeCustomer(v)
-	if err != nil {
-		return nil, false, fmt.Errorf("task %d: decoding customer %d: %w", r.task.id, id, err)
-	}
-	return c, true, nil
+	return c, found, nil
 }
 
 // OwnerInScope returns the customer holding the identifier in one
 // source/account scope of org.
 func (r reader) OwnerInScope(org int64, source, accountID string, id customer.Identifier) (int64, bool, error) {
-	v, err := r.get(identifierKey(r.task.id, org, source, accountID, id.Type, id.Key()))
-	if err != nil {
-		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, id.Type, id.Key(), org, source, accountID, err)
-	}
-	if v == nil {
-		return 0, false, nil
-	}
-	if len(v) != 8 {
-		return 0, false, fmt.Errorf("task %d: identifier entry %s %q in org %d %s/%s is %d bytes, want 8", r.task.id, id.Type, id.Key(), org, source, accountID, len(v))
-	}
-	return readInt64(v), true, nil
+	idkey := id.Key()
+	return r.ownerAt(appendIdentifierKey(make([]byte, 0, 64), r.task.id, org, source, accountID, id.Type, idkey), org, source, accountID, id.Type, idkey)
 }
 
-// Holders returns every scope in which a customer of org holds the
-// identifier, ordered by (CustomerID, Source, AccountID): the key order of
-// the holder table.
-func (r reader) Holders(org int64, id customer.Identifier) ([]customer.Holding, error) {
-	prefix := holderPrefix(r.task.id, org, id.Type, id.Key())
-	var out []customer.Holding
-	err := r.scan(prefix, func(key, _ []byte) error {
-		cid, source, account, err := parseHolderSuffix(key[len(prefix):])
-		if err != nil {
-			return fmt.Errorf("holder key %x: %w", key, err)
+// ownerAt is OwnerInScope with the key built by the caller; the other
+// arguments are for error messages.
+func (r reader) ownerAt(key []byte, org int64, source, accountID, typ, idkey string) (int64, bool, error) {
+	var owner int64
+	found, err := r.view(key, func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("entry is %d bytes, want 8", len(v))
 		}
-		out = append(out, customer.Holding{CustomerID: cid, Source: source, AccountID: account})
+		owner = readInt64(v)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", r.task.id, id.Type, id.Key(), org, err)
+		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, typ, idkey, org, source, accountID, err)
+	}
+	return owner, found, nil
+}
+
+// Holders returns every scope in which a customer of org holds the
+// identifier, ordered by (CustomerID, Source, AccountID): the order of the
+// identifier's holder list, one point read.
+func (r reader) Holders(org int64, id customer.Identifier) ([]customer.Holding, error) {
+	idkey := id.Key()
+	var kb [64]byte
+	out, err := r.holders(appendHoldersKey(kb[:0], r.task.id, org, id.Type, idkey))
+	if err != nil {
+		return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", r.task.id, id.Type, idkey, org, err)
+	}
+	return out, nil
+}
+
+func (r reader) holders(key []byte) ([]customer.Holding, error) {
+	var out []customer.Holding
+	_, err := r.view(key, func(v []byte) error {
+		var err error
+		out, err = parseHoldings(v)
+		return err
+	})
+	return out, err
+}
+
+// parseHoldings decodes a holder list value (nil: no holders). The
+// holdings own their strings.
+func parseHoldings(v []byte) ([]customer.Holding, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var hb [4][]byte
+	hs, err := splitHoldings(hb[:0], v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]customer.Holding, len(hs))
+	for i, h := range hs {
+		cid, source, account, err := parseHolding(h)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = customer.Holding{CustomerID: cid, Source: source, AccountID: account}
 	}
 	return out, nil
 }

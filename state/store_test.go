@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,6 +152,31 @@ func TestHoldersOrder(t *testing.T) {
 		}
 		if !reflect.DeepEqual(hs, want) {
 			t.Errorf("holders\n got %v\nwant %v", hs, want)
+		}
+
+		// After a commit, customer 9 drops one scope and 5 is merged away:
+		// only 9's other holding is left in the list.
+		commit(t, task, b, 1)
+		b = task.NewBatch()
+		defer b.Close()
+		gone := person(5, org, "b", "", nil)
+		gone.MergedInto = 9
+		put(t, b,
+			person(9, org, "a", "", map[string][]string{"WECHAT/b": {id}}),
+			gone,
+		)
+		hs, err = b.Holders(org, customer.Identifier{Type: "email", Value: "x@y.io"})
+		must(t, err)
+		if want := []customer.Holding{{CustomerID: 9, Source: "WECHAT", AccountID: "b"}}; !reflect.DeepEqual(hs, want) {
+			t.Errorf("holders after edits\n got %v\nwant %v", hs, want)
+		}
+		put(t, b, person(9, org, "a", "", nil))
+		if hs, err = b.Holders(org, customer.Identifier{Type: "email", Value: "x@y.io"}); err != nil || hs != nil {
+			t.Errorf("holders after the last one left: %v %v", hs, err)
+		}
+		commit(t, task, b, 2)
+		if kvs := dump(t, task); slices.ContainsFunc(kvs, func(kv KV) bool { return kv.Key[taskLen] == tabHolders && readInt64(kv.Key[taskLen+1:]) == org }) {
+			t.Errorf("an empty holder list is still stored")
 		}
 	})
 }
