@@ -31,6 +31,10 @@ func commands() []command {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" {
+		// "custream help CMD" is "custream CMD -h".
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
@@ -51,6 +55,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\ncustream help COMMAND (or custream COMMAND -h) lists a command's flags.")
 }
 
 func runVersion(_ []string, stdout, _ io.Writer) int {

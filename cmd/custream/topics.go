@@ -13,6 +13,11 @@ import (
 )
 
 func runTopics(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		// Both actions take the same flags.
+		fmt.Fprintln(stderr, "custream topics create|check: create the missing topics, or only check them (same partition count, compacted where needed)")
+		args = []string{"create", "-h"}
+	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "check") {
 		fmt.Fprintln(stderr, "usage: custream topics create|check [flags]")
 		return 2
