@@ -98,6 +98,10 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening pebble in %s: %w", dir, err)
 	}
+	if err := checkLayout(pdb, dir); err != nil {
+		pdb.Close()
+		return nil, err
+	}
 	w := pebble.NoSync
 	if opts.SyncCommits {
 		w = pebble.Sync
