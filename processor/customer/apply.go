@@ -3,6 +3,7 @@ package customer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -68,7 +69,6 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 		res.Errors = errs
 		return Outcome{Result: res}, nil
 	}
-	changed := map[int64]bool{}
 	for _, c := range p.puts {
 		// Order matters: a victim's tombstone is written before its
 		// survivor, so the store's removal of the victim's index entries
@@ -76,17 +76,22 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 		if err := st.PutCustomer(c); err != nil {
 			return Outcome{}, fmt.Errorf("%s %q of org %d: writing customer %d: %w", cmd.Op, cmd.RequestID, cmd.Org, c.ID, err)
 		}
-		changed[c.ID] = true
 	}
 	res.Success = true
 	res.CreatedID = p.createdID
 	res.Warnings = p.warnings
 	res.Subscriptions = p.subs
 	out := Outcome{Result: res, Merges: p.merges}
-	for id := range changed {
-		out.Changed = append(out.Changed, id)
+	// A plan writes one or two documents: sorting and compacting their ids
+	// is cheaper than a set. Changed stays nil when nothing was written.
+	if len(p.puts) > 0 {
+		out.Changed = make([]int64, 0, len(p.puts))
+		for _, c := range p.puts {
+			out.Changed = append(out.Changed, c.ID)
+		}
+		slices.Sort(out.Changed)
+		out.Changed = slices.Compact(out.Changed)
 	}
-	sort.Slice(out.Changed, func(i, j int) bool { return out.Changed[i] < out.Changed[j] })
 	return out, nil
 }
 
@@ -189,14 +194,15 @@ func addProfile(c *Customer, p Profile) int {
 }
 
 // newProfile is a profile of scope sc made from a body, without identifiers.
+// It takes in's fields and channels without copying them (see input).
 func newProfile(sc scope, in input, created, now time.Time) Profile {
 	return Profile{
 		Source:       sc.Source,
 		AccountID:    sc.AccountID,
 		FirstName:    in.FirstName,
 		LastName:     in.LastName,
-		Fields:       copyStringMap(in.Fields),
-		CommChannels: append([]CommChannel(nil), in.Channels...),
+		Fields:       in.Fields,
+		CommChannels: in.Channels,
 		CreateDate:   created,
 		ModifiedDate: now,
 	}
@@ -223,7 +229,7 @@ func countIdentifiers(c *Customer) int {
 
 // fillChannels appends the channels of add that p lacks (by type and value).
 func fillChannels(p *Profile, add []CommChannel) {
-	have := map[string]bool{}
+	have := map[chanKey]bool{}
 	for _, ch := range p.CommChannels {
 		have[channelKey(ch)] = true
 	}

@@ -192,7 +192,7 @@ func mergeInto(s, v *Customer, now time.Time) {
 		sp.Conflicting = append(sp.Conflicting, nested...)
 		sp.ModifiedDate = now
 	}
-	have := map[string]bool{}
+	have := map[subsKey]bool{}
 	for _, sub := range s.Subscriptions {
 		have[subKey(sub)] = true
 	}

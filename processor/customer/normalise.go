@@ -115,17 +115,24 @@ func normaliseEmail(s string) (string, string) {
 // number (trunk "0" or short) takes cfg.DefaultCountryCode when one is set.
 func normaliseMobile(cfg Config, s string) (string, string) {
 	international := strings.HasPrefix(s, "+")
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')':
-		default:
-			return "", "must contain only digits, +, spaces, dashes and brackets"
+	// Numbers usually arrive as bare digits: then s is its own digit
+	// string, and only a formatted number needs a new one (of one
+	// allocation: the digits are no longer than s).
+	d := s
+	if !allDigits(s) {
+		var b strings.Builder
+		b.Grow(len(s))
+		for _, r := range s {
+			switch {
+			case r >= '0' && r <= '9':
+				b.WriteByte(byte(r))
+			case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')':
+			default:
+				return "", "must contain only digits, +, spaces, dashes and brackets"
+			}
 		}
+		d = b.String()
 	}
-	d := b.String()
 	if !international && strings.HasPrefix(d, "00") {
 		international = true
 		d = d[2:]

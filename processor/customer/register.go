@@ -2,7 +2,7 @@ package customer
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -60,23 +60,21 @@ func register(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 // merged-away customer's tombstone holds nothing (its identifiers moved to
 // the survivor), so the index never names it.
 func holdersElsewhere(st Reader, org int64, ids []Identifier, except int64) ([]int64, error) {
-	set := map[int64]bool{}
+	// Usually nobody or one customer holds the identifiers: a slice
+	// searched linearly, then sorted, is cheaper than a set.
+	var out []int64
 	for _, id := range ids {
 		hs, err := st.Holders(org, id)
 		if err != nil {
 			return nil, fmt.Errorf("looking up holders of %s %q: %w", id.Type, id.Value, err)
 		}
 		for _, h := range hs {
-			if h.CustomerID != except {
-				set[h.CustomerID] = true
+			if h.CustomerID != except && !slices.Contains(out, h.CustomerID) {
+				out = append(out, h.CustomerID)
 			}
 		}
 	}
-	out := make([]int64, 0, len(set))
-	for id := range set {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out, nil
 }
 
@@ -95,13 +93,13 @@ func registerFresh(cfg Config, st Store, cmd Command, sc scope, in input) (plan,
 		loyalty = NonLoyalty
 	}
 	p := newProfile(sc, in, created, now)
-	p.Identifiers = append([]Identifier(nil), in.Identifiers...)
+	p.Identifiers = in.Identifiers // see input: no copy needed
 	c := &Customer{
 		ID:             id,
 		Org:            cmd.Org,
 		LoyaltyType:    loyalty,
 		Profiles:       []Profile{p},
-		ExtendedFields: copyStringMap(in.ExtendedFields),
+		ExtendedFields: in.ExtendedFields,
 		Subscriptions:  sortedSubscriptions(append([]Subscription(nil), cfg.DefaultSubscriptions...)),
 		CreateDate:     created,
 		ModifiedDate:   now,

@@ -22,8 +22,8 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 		return fail(iss)
 	}
 	var errs []Issue
-	var order []string
-	want := map[string]Subscription{}
+	var order []subsKey
+	want := map[subsKey]Subscription{}
 	for _, raw := range cmd.Subscriptions.Subscriptions {
 		s, iss := normaliseSubscription(raw)
 		if iss != nil {
@@ -40,26 +40,30 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 		return plan{}, errs, nil
 	}
 
-	have := map[string]int{}
+	have := map[subsKey]int{}
 	for i, s := range orig.Subscriptions {
 		have[subKey(s)] = i
 	}
-	c := orig.clone()
+	// Decide on orig, and clone only when something changes: a request
+	// repeating the stored states writes nothing.
 	var changed []Subscription
 	for _, k := range order {
 		s := want[k]
-		if i, ok := have[k]; ok {
-			if c.Subscriptions[i].Type == s.Type {
-				continue
-			}
-			c.Subscriptions[i].Type = s.Type
-		} else {
-			c.Subscriptions = append(c.Subscriptions, s)
+		if i, ok := have[k]; ok && orig.Subscriptions[i].Type == s.Type {
+			continue
 		}
 		changed = append(changed, s)
 	}
-	pl := plan{createdID: c.ID, subs: changed}
+	pl := plan{createdID: orig.ID, subs: changed}
 	if len(changed) > 0 {
+		c := orig.clone()
+		for _, s := range changed {
+			if i, ok := have[subKey(s)]; ok {
+				c.Subscriptions[i].Type = s.Type
+			} else {
+				c.Subscriptions = append(c.Subscriptions, s)
+			}
+		}
 		sortedSubscriptions(c.Subscriptions)
 		c.ModifiedDate = cmd.Time.UTC()
 		pl.puts = []*Customer{c}

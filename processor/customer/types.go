@@ -3,7 +3,6 @@ package customer
 import (
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -215,10 +214,13 @@ func SearchTokens(c *Customer) []string {
 	if c.MergedInto != 0 {
 		return nil
 	}
-	seen := map[string]bool{}
+	// A slice sorted and compacted gives the same set as a map, without
+	// the map; names and identifiers are usually one word each, which
+	// sizes it. FieldsSeq yields substrings, so no token is copied.
+	out := make([]string, 0, countTokenSources(c.Profiles))
 	add := func(s string) {
-		for _, f := range strings.Fields(strings.ToLower(s)) {
-			seen[f] = true
+		for f := range strings.FieldsSeq(strings.ToLower(s)) {
+			out = append(out, f)
 		}
 	}
 	var walk func(ps []Profile)
@@ -233,12 +235,18 @@ func SearchTokens(c *Customer) []string {
 		}
 	}
 	walk(c.Profiles)
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// countTokenSources counts the names and identifier values SearchTokens
+// reads, to size its result.
+func countTokenSources(ps []Profile) int {
+	n := 0
+	for _, p := range ps {
+		n += 2 + len(p.Identifiers) + countTokenSources(p.Conflicting)
 	}
-	sort.Strings(out)
-	return out
+	return n
 }
 
 // Clone returns an exact deep copy of c (nil for nil): maps and slices are

@@ -1,8 +1,9 @@
 package customer
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -105,10 +106,13 @@ func normaliseChannel(cfg Config, ch CommChannel) (CommChannel, *Issue) {
 	return out, nil
 }
 
-// channelKey identifies a channel within a profile: type and value (email
-// compared case-insensitively).
-func channelKey(ch CommChannel) string {
-	return ch.Type + "\x00" + Identifier{Type: ch.Type, Value: ch.Value}.Key()
+// chanKey identifies a channel within a profile: type and value (email
+// compared case-insensitively). A struct, not a joined string, so building
+// one allocates nothing.
+type chanKey struct{ typ, key string }
+
+func channelKey(ch CommChannel) chanKey {
+	return chanKey{ch.Type, Identifier{Type: ch.Type, Value: ch.Value}.Key()}
 }
 
 // normaliseSubscription upper-cases and checks one subscription entry.
@@ -139,26 +143,29 @@ func normaliseSubscription(s Subscription) (Subscription, *Issue) {
 	return Subscription{}, &iss
 }
 
-// subKey identifies a subscription: channel, priority and account.
-func subKey(s Subscription) string { return s.Channel + "\x00" + s.Priority + "\x00" + s.AccountID }
+// subsKey identifies a subscription: channel, priority and account.
+type subsKey struct{ channel, priority, accountID string }
+
+func subKey(s Subscription) subsKey { return subsKey{s.Channel, s.Priority, s.AccountID} }
 
 // sortedSubscriptions sorts subs in place in the stored order (Channel,
 // Priority, AccountID) and returns it.
 func sortedSubscriptions(subs []Subscription) []Subscription {
-	sort.Slice(subs, func(i, j int) bool {
-		a, b := subs[i], subs[j]
-		if a.Channel != b.Channel {
-			return a.Channel < b.Channel
-		}
-		if a.Priority != b.Priority {
-			return a.Priority < b.Priority
-		}
-		return a.AccountID < b.AccountID
+	// slices.SortFunc runs the same pdqsort as sort.Slice, without its
+	// reflection-based swapper and closure allocations.
+	slices.SortFunc(subs, func(a, b Subscription) int {
+		return cmp.Or(
+			strings.Compare(a.Channel, b.Channel),
+			strings.Compare(a.Priority, b.Priority),
+			strings.Compare(a.AccountID, b.AccountID),
+		)
 	})
 	return subs
 }
 
 // input is the validated, combined content of a register or update body.
+// readBody builds its maps and slices afresh, so a rule may hand them to
+// the document it writes without copying them.
 type input struct {
 	FirstName, LastName string
 	Fields              map[string]string
@@ -178,8 +185,17 @@ type input struct {
 func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 	in := input{Fields: map[string]string{}, ExtendedFields: map[string]string{}}
 	var errs []Issue
-	seenID := map[string]bool{}
-	chanAt := map[string]int{}
+	seenID := map[identKey]bool{}
+	chanAt := map[chanKey]int{}
+	// Sized for every identifier given, so the usual two or three cost
+	// one allocation; stays nil when none is given.
+	n := 0
+	for _, p := range b.Profiles {
+		n += len(p.Identifiers)
+	}
+	if n > 0 {
+		in.Identifiers = make([]Identifier, 0, n)
+	}
 	for _, p := range b.Profiles {
 		if in.FirstName == "" {
 			in.FirstName = strings.TrimSpace(p.FirstName)
@@ -196,8 +212,7 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 				errs = append(errs, *iss)
 				continue
 			}
-			k := id.Type + "\x00" + id.Key()
-			if !seenID[k] {
+			if k := idKey(id); !seenID[k] {
 				seenID[k] = true
 				in.Identifiers = append(in.Identifiers, id)
 			}
@@ -208,11 +223,12 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 				errs = append(errs, *iss)
 				continue
 			}
-			if i, ok := chanAt[channelKey(ch)]; ok {
+			k := channelKey(ch)
+			if i, ok := chanAt[k]; ok {
 				in.Channels[i] = ch
 				continue
 			}
-			chanAt[channelKey(ch)] = len(in.Channels)
+			chanAt[k] = len(in.Channels)
 			in.Channels = append(in.Channels, ch)
 		}
 	}
@@ -242,7 +258,7 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 func normaliseIdentifiers(cfg Config, raw []Identifier) ([]Identifier, []Issue) {
 	var out []Identifier
 	var errs []Issue
-	seen := map[string]bool{}
+	seen := map[identKey]bool{}
 	for _, r := range raw {
 		id, iss := normaliseIdentifier(cfg, r)
 		if iss != nil {
@@ -257,8 +273,10 @@ func normaliseIdentifiers(cfg Config, raw []Identifier) ([]Identifier, []Issue) 
 	return out, errs
 }
 
-// idKey identifies an identifier across types: type and uniqueness key.
-func idKey(id Identifier) string { return id.Type + "\x00" + id.Key() }
+// identKey identifies an identifier across types: type and uniqueness key.
+type identKey struct{ typ, key string }
+
+func idKey(id Identifier) identKey { return identKey{id.Type, id.Key()} }
 
 // describe renders identifiers for messages: `email "a@b.c", mobile "91…"`.
 func describe(ids []Identifier) string {
