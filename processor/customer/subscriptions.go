@@ -10,16 +10,9 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	if iss := checkWriteSource(cfg, cmd.Source); iss != nil {
 		return fail(*iss)
 	}
-	orig, iss, err := loadCustomer(st, cmd.Org, cmd.CustomerID)
+	orig, iss, err := loadLive(st, cmd.Org, cmd.CustomerID)
 	if err != nil || iss != nil {
 		return failOrErr(iss, err)
-	}
-	if orig.MergedInto != 0 {
-		iss, err := mergedAway(st, orig)
-		if err != nil {
-			return plan{}, nil, err
-		}
-		return fail(iss)
 	}
 	var errs []Issue
 	var order []subsKey

@@ -20,16 +20,9 @@ func update(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	if iss != nil {
 		return fail(*iss)
 	}
-	orig, iss, err := loadCustomer(st, cmd.Org, cmd.CustomerID)
+	orig, iss, err := loadLive(st, cmd.Org, cmd.CustomerID)
 	if err != nil || iss != nil {
 		return failOrErr(iss, err)
-	}
-	if orig.MergedInto != 0 {
-		iss, err := mergedAway(st, orig)
-		if err != nil {
-			return plan{}, nil, err
-		}
-		return fail(iss)
 	}
 	in, errs := readBody(cfg, cmd.Update)
 	if in.LoyaltyType == NonLoyalty && orig.LoyaltyType != NonLoyalty {
