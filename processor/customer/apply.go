@@ -131,23 +131,6 @@ func survivor(r Reader, id int64) (int64, error) {
 }
 
 // mergedAway is the 8069 issue for customer c, naming its survivor.
-// loadLive loads a customer a write may change: an unknown or other-org
-// id is 8009, a merged-away customer 8069 naming its survivor.
-func loadLive(r Reader, org, id int64) (*Customer, *Issue, error) {
-	c, iss, err := loadCustomer(r, org, id)
-	if err != nil || iss != nil {
-		return nil, iss, err
-	}
-	if c.MergedInto != 0 {
-		iss, err := mergedAway(r, c)
-		if err != nil {
-			return nil, nil, err
-		}
-		return nil, &iss, nil
-	}
-	return c, nil, nil
-}
-
 func mergedAway(r Reader, c *Customer) (Issue, error) {
 	s, err := survivor(r, c.ID)
 	if err != nil {

@@ -115,9 +115,10 @@ func parseEmbed(s string) embeds {
 	return e
 }
 
-// live loads a live customer of org for a query: 8009 when it does not
-// exist (or belongs to another org), 8069 naming the survivor when it was
-// merged away.
+// live loads a live customer of org, for a query or for a write that
+// changes it (update, subscriptions): 8009 when it does not exist (or
+// belongs to another org), 8069 naming the survivor when it was merged
+// away.
 func live(r Reader, org, id int64) (*Customer, *Issue, error) {
 	c, iss, err := loadCustomer(r, org, id)
 	if err != nil || iss != nil {

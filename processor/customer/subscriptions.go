@@ -10,7 +10,7 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	if iss := checkWriteSource(cfg, cmd.Source); iss != nil {
 		return fail(*iss)
 	}
-	orig, iss, err := loadLive(st, cmd.Org, cmd.CustomerID)
+	orig, iss, err := live(st, cmd.Org, cmd.CustomerID)
 	if err != nil || iss != nil {
 		return failOrErr(iss, err)
 	}

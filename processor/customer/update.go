@@ -20,7 +20,7 @@ func update(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	if iss != nil {
 		return fail(*iss)
 	}
-	orig, iss, err := loadLive(st, cmd.Org, cmd.CustomerID)
+	orig, iss, err := live(st, cmd.Org, cmd.CustomerID)
 	if err != nil || iss != nil {
 		return failOrErr(iss, err)
 	}
