@@ -14,15 +14,24 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
-// Batch is the state changes of one group of commands of a task. It is a
-// Pebble indexed batch: every read sees the batch's own writes, and nothing
-// reaches the DB until Task.Commit. Close (or Discard) throws it away.
-// It implements customer.Store.
+// Batch is the state changes of one group of commands of a task. Writes go
+// to a plain Pebble batch and to an overlay of the batch's own writes, so
+// every read sees them; reads the overlay cannot answer go to the task's
+// committed state. Nothing reaches the DB until Task.Commit. Close (or
+// Discard) throws it away. It implements customer.Store.
+//
+// Pebble's indexed batch would give the same read-your-writes, but every
+// write then costs a skiplist insert and every read a merged iterator over
+// the batch and the DB; the overlay is a map lookup, and a read of a key the
+// batch never wrote is a plain DB.Get.
 type Batch struct {
 	reader
 	b      *pebble.Batch
 	task   *Task
 	closed bool
+	// over lists the batch's writes, in order and indexed by key; their
+	// bytes are in b's buffer (SetDeferred), which lives until Close.
+	over overlay
 	// docs caches the customers this batch has read, written or allocated,
 	// as of the batch: a command reads its customer, then PutCustomer needs
 	// the previous version to diff the indexes, and both used to read and
@@ -32,12 +41,19 @@ type Batch struct {
 	docs map[int64]*docEntry
 	// lists caches the holder lists (raw values; nil when absent) this
 	// batch has read or written, by key: register reads an identifier's
-	// holders, then PutCustomer edits the same list. Every write of a
-	// holder list goes through editHolders, which updates the entry.
+	// holders and its owner in a scope, then PutCustomer edits the same
+	// list. Every write of a holder list goes through editHolders, which
+	// updates the entry.
 	lists map[string]*listEntry
 	// kbuf builds the keys of point reads (a batch is used by one
 	// goroutine at a time).
 	kbuf []byte
+	// enc encodes customers for PutCustomer (Pebble copies them).
+	enc []byte
+	// seq is the task's id allocator as of the batch (0 until NextID
+	// first reads it); seqSet says it changed and is not yet written.
+	seq    uint64
+	seqSet bool
 	// scratch of editHolders, reused across calls.
 	cur, next, g, a [][]byte
 }
@@ -55,8 +71,47 @@ type docEntry struct {
 
 // NewBatch starts a batch on the task's keyspace.
 func (t *Task) NewBatch() *Batch {
-	b := t.db.pdb.NewIndexedBatch()
-	return &Batch{reader: reader{r: b, task: t}, b: b, task: t, docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}}
+	b := &Batch{b: t.db.pdb.NewBatch(), task: t,
+		docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}}
+	b.reader = reader{src: b, task: t}
+	return b
+}
+
+// view implements source: the batch's own last write of key, else the
+// committed state.
+func (b *Batch) view(key []byte, fn func(v []byte) error) (bool, error) {
+	if op, ok := b.over.last(key); ok {
+		if op.del {
+			return false, nil
+		}
+		return true, fn(op.value)
+	}
+	return dbSource{b.task.db.pdb}.view(key, fn)
+}
+
+// scan implements source: the committed keys under prefix the batch has
+// not written, then the batch's live writes under it. Unlike the DB's
+// scan it is not in key order; its callers collect sets.
+func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
+	err := dbSource{b.task.db.pdb}.scan(prefix, func(key, value []byte) error {
+		if _, ok := b.over.last(key); ok {
+			return nil
+		}
+		return fn(key, value)
+	})
+	if err != nil {
+		return err
+	}
+	for i := range b.over.ops {
+		op := &b.over.ops[i]
+		if op.del || op.superseded || !bytes.HasPrefix(op.key, prefix) {
+			continue
+		}
+		if err := fn(op.key, op.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Holders is reader.Holders through the batch's list cache.
@@ -74,22 +129,38 @@ func (b *Batch) Holders(org int64, id customer.Identifier) ([]customer.Holding, 
 	return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", b.task.id, id.Type, idkey, org, err)
 }
 
-// OwnerInScope is reader.OwnerInScope with the key built in the batch's
-// buffer.
+// OwnerInScope is reader.OwnerInScope through the batch's list cache.
 func (b *Batch) OwnerInScope(org int64, source, accountID string, id customer.Identifier) (int64, bool, error) {
 	idkey := id.Key()
-	b.kbuf = appendIdentifierKey(b.kbuf[:0], b.task.id, org, source, accountID, id.Type, idkey)
-	return b.ownerAt(b.kbuf, org, source, accountID, id.Type, idkey)
+	b.kbuf = appendHoldersKey(b.kbuf[:0], b.task.id, org, id.Type, idkey)
+	e, err := b.list(b.kbuf)
+	if err != nil {
+		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", b.task.id, id.Type, idkey, org, source, accountID, err)
+	}
+	owner, ok, err := ownerInList(e.v, source, accountID)
+	if err != nil {
+		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", b.task.id, id.Type, idkey, org, source, accountID, err)
+	}
+	return owner, ok, nil
 }
 
 // list returns the cache entry of the holder list at key, reading it
-// through the batch on first use. Its value is the cache's: replace it,
-// never modify it.
+// on first use. Its value is the cache's: replace it, never modify it.
 func (b *Batch) list(key []byte) (*listEntry, error) {
 	if e := b.lists[string(key)]; e != nil {
 		return e, nil
 	}
-	v, err := b.get(key)
+	// Every list this batch wrote is in the cache (editHolders reads
+	// through here first), so the committed state has the answer, and the
+	// filter often has it without a read.
+	var v []byte
+	may, err := b.task.filter.mayContain(b.task, key)
+	if err == nil && may {
+		_, err = dbSource{b.task.db.pdb}.view(key, func(val []byte) error {
+			v = bytes.Clone(val)
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading holder list %x: %w", key, err)
 	}
@@ -142,6 +213,7 @@ func (b *Batch) Close() {
 		return
 	}
 	b.closed = true
+	b.over = overlay{} // its bytes go back to Pebble's pool
 	// Close only returns an error for a batch already closed, which the
 	// flag rules out.
 	_ = b.b.Close()
@@ -151,21 +223,34 @@ func (b *Batch) Close() {
 func (b *Batch) Discard() { b.Close() }
 
 func (b *Batch) set(key, value []byte) error {
-	if err := b.b.Set(key, value, nil); err != nil {
+	if b.closed {
+		return fmt.Errorf("setting %x in a closed batch", key)
+	}
+	op := b.b.SetDeferred(len(key), len(value))
+	copy(op.Key, key)
+	copy(op.Value, value)
+	if err := op.Finish(); err != nil {
 		return fmt.Errorf("setting %x: %w", key, err)
 	}
+	b.over.record(batchOp{key: op.Key, value: op.Value})
 	return nil
 }
 
 func (b *Batch) del(key []byte) error {
-	if err := b.b.Delete(key, nil); err != nil {
+	if b.closed {
+		return fmt.Errorf("deleting %x in a closed batch", key)
+	}
+	op := b.b.DeleteDeferred(len(key))
+	copy(op.Key, key)
+	if err := op.Finish(); err != nil {
 		return fmt.Errorf("deleting %x: %w", key, err)
 	}
+	b.over.record(batchOp{key: op.Key, del: true})
 	return nil
 }
 
 // PutCustomer stores c, replacing its previous version, and brings the
-// identifier, holder and search indexes in line: it diffs the index keys
+// holder and search indexes in line: it diffs the index keys
 // of the previous version against those of c and writes only the
 // difference. c.ID must belong to this task (TaskOf).
 func (b *Batch) PutCustomer(c *customer.Customer) error {
@@ -177,13 +262,13 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 	if err != nil {
 		return err
 	}
-	oldIdent, oldOther := t.indexKeys(old)
-	newIdent, newOther := t.indexKeys(c)
+	oldKeys := t.indexKeys(old)
+	newKeys := t.indexKeys(c)
 
 	// Search entries hold the customer id in their key, so they belong to
 	// this customer alone: remove the stale ones, add the new ones. Holder
 	// entries sort after them (table 08 > 05) and go to editHolders.
-	gone, added := diffSorted(oldOther, newOther)
+	gone, added := diffSorted(oldKeys, newKeys)
 	gone, goneH := splitAtTable(gone, tabHolders)
 	added, addedH := splitAtTable(added, tabHolders)
 	if err := b.editHolders(goneH, addedH); err != nil {
@@ -200,37 +285,15 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 		}
 	}
 
-	// Identifier entries map a scope's identifier to one customer, and in a
-	// merge the survivor may take over the victim's entry in the same batch,
-	// before or after the victim's tombstone is put. So a stale entry is
-	// removed only while it still points at this customer.
-	idValue := appendInt64(nil, c.ID)
-	gone, added = diffSorted(oldIdent, newIdent)
-	for _, k := range gone {
-		cur, err := b.get(k)
-		if err != nil {
-			return fmt.Errorf("task %d: customer %d: reading identifier entry %x: %w", t.id, c.ID, k, err)
-		}
-		if !bytes.Equal(cur, idValue) {
-			continue
-		}
-		if err := b.del(k); err != nil {
-			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
-		}
-	}
-	for _, k := range added {
-		if err := b.set(k, idValue); err != nil {
-			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
-		}
-	}
-
-	enc := encodeCustomer(nil, c)
-	if err := b.set(customerKey(t.id, c.ID), enc); err != nil {
+	b.enc = encodeCustomer(b.enc[:0], c)
+	b.kbuf = appendInt64(appendTablePrefix(b.kbuf[:0], t.id, tabCustomer), c.ID)
+	if err := b.set(b.kbuf, b.enc); err != nil {
 		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 	}
 	// The caller keeps c and may change it, so the cache keeps the bytes
-	// (Pebble copied them; enc is ours) and decodes them if read again.
-	b.docs[c.ID] = &docEntry{enc: enc}
+	// (the batch's copy, which lives as long as the cache) and decodes
+	// them if read again.
+	b.docs[c.ID] = &docEntry{enc: b.over.ops[len(b.over.ops)-1].value}
 	return nil
 }
 
@@ -316,6 +379,7 @@ func (b *Batch) editHolders(gone, added [][]byte) error {
 		e.v = nv
 		switch {
 		case nv != nil:
+			b.task.filter.add(key)
 			err = b.set(key, nv)
 		case v != nil:
 			err = b.del(key)
@@ -352,30 +416,29 @@ func takeList(dst, entries [][]byte, key []byte) (holdings, rest [][]byte) {
 	return dst, entries[n:]
 }
 
-// indexKeys returns the sorted, distinct index keys of c: identifier keys,
-// and search keys followed by holder entries (appendHolderEntry). A nil or merged-away customer has none: its
-// identifiers are released to the survivor. The keys of each list share
-// one buffer, so a customer's dozen keys cost two allocations, not a dozen.
+// indexKeys returns the sorted, distinct index keys of c: search keys
+// followed by holder entries (appendHolderEntry). A nil or merged-away
+// customer has none: its identifiers are released to the survivor. The
+// keys share one buffer, so a customer's dozen keys cost two allocations,
+// not a dozen.
 //
 // Only primary profiles are indexed: the identifiers of Conflicting
 // profiles are always in the primary profile of the same scope too
 // (customer.Reader's contract).
-func (t *Task) indexKeys(c *customer.Customer) (ident, other [][]byte) {
+func (t *Task) indexKeys(c *customer.Customer) [][]byte {
 	if c == nil || c.MergedInto != 0 {
-		return nil, nil
+		return nil
 	}
-	var identB, otherB keyBuf
+	var kb keyBuf
 	for _, p := range c.Profiles {
 		for _, id := range p.Identifiers {
-			k := id.Key()
-			identB.add(appendIdentifierKey(identB.start(), t.id, c.Org, p.Source, p.AccountID, id.Type, k))
-			otherB.add(appendHolderEntry(otherB.start(), t.id, c.Org, id.Type, k, c.ID, p.Source, p.AccountID))
+			kb.add(appendHolderEntry(kb.start(), t.id, c.Org, id.Type, id.Key(), c.ID, p.Source, p.AccountID))
 		}
 	}
 	for _, tok := range customer.SearchTokens(c) {
-		otherB.add(appendSearchKey(otherB.start(), t.id, c.Org, tok, c.ID))
+		kb.add(appendSearchKey(kb.start(), t.id, c.Org, tok, c.ID))
 	}
-	return identB.sorted(), otherB.sorted()
+	return kb.sorted()
 }
 
 // keyBuf builds many keys in one buffer: start returns the buffer to append
@@ -388,6 +451,7 @@ type keyBuf struct {
 func (k *keyBuf) start() []byte {
 	if k.buf == nil {
 		k.buf = make([]byte, 0, 512)
+		k.ends = make([]int, 0, 16)
 	}
 	return k.buf
 }
@@ -438,29 +502,46 @@ func diffSorted(a, b [][]byte) (gone, added [][]byte) {
 // counter travels in the changelog like everything else.
 func (b *Batch) NextID() (int64, error) {
 	t := b.task
-	key := seqKey(t.id)
-	v, err := b.get(key)
-	if err != nil {
-		return 0, fmt.Errorf("task %d: reading the id allocator: %w", t.id, err)
-	}
-	seq := uint64(1)
-	if v != nil {
-		if len(v) != 8 {
-			return 0, fmt.Errorf("task %d: id allocator value is %d bytes, want 8", t.id, len(v))
+	if b.seq == 0 {
+		v, err := b.get(seqKey(t.id))
+		if err != nil {
+			return 0, fmt.Errorf("task %d: reading the id allocator: %w", t.id, err)
 		}
-		seq = binary.BigEndian.Uint64(v)
+		b.seq = 1
+		if v != nil {
+			if len(v) != 8 {
+				return 0, fmt.Errorf("task %d: id allocator value is %d bytes, want 8", t.id, len(v))
+			}
+			b.seq = binary.BigEndian.Uint64(v)
+		}
 	}
+	seq := b.seq
 	if t.partitions <= 0 || seq > uint64((math.MaxInt64-int64(t.id))/int64(t.partitions)) {
 		return 0, fmt.Errorf("task %d: id allocator exhausted at seq %d of %d partitions", t.id, seq, t.partitions)
 	}
-	if err := b.set(key, binary.BigEndian.AppendUint64(nil, seq+1)); err != nil {
-		return 0, fmt.Errorf("task %d: advancing the id allocator: %w", t.id, err)
-	}
+	// The counter is written once, when the batch's writes are read or
+	// committed (flushSeq), not once per id.
+	b.seq, b.seqSet = seq+1, true
 	id := int64(seq)*int64(t.partitions) + int64(t.id)
 	// The allocator never gave this id before (the seq only grows once
 	// committed), so no customer has it: PutCustomer need not look.
 	b.docs[id] = &docEntry{absent: true}
 	return id, nil
+}
+
+// flushSeq writes the id allocator if NextID advanced it since the last
+// flush.
+func (b *Batch) flushSeq() error {
+	if !b.seqSet {
+		return nil
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], b.seq)
+	if err := b.set(seqKey(b.task.id), v[:]); err != nil {
+		return fmt.Errorf("task %d: advancing the id allocator: %w", b.task.id, err)
+	}
+	b.seqSet = false
+	return nil
 }
 
 // Request returns the result record stored for a request id of org, for
@@ -514,18 +595,24 @@ func (b *Batch) PruneRequests(before time.Time) error {
 	t := b.task
 	lower := tablePrefix(t.id, tabReqByTime)
 	upper := appendInt64(tablePrefix(t.id, tabReqByTime), before.UnixNano())
-	it, err := b.b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	// Collect first, delete after: the overlay is not changed while it is
+	// read. Committed entries the batch deleted are skipped (a request
+	// stored again at a later time), and the batch's own entries count.
+	var expired [][]byte
+	err := dbSource{t.db.pdb}.scanRange(lower, upper, func(key, _ []byte) error {
+		if _, ok := b.over.last(key); !ok {
+			expired = append(expired, bytes.Clone(key))
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("task %d: pruning requests before %s: %w", t.id, before, err)
 	}
-	// Collect first, delete after: the batch is not mutated under its own
-	// iterator.
-	var expired [][]byte
-	for it.First(); it.Valid(); it.Next() {
-		expired = append(expired, bytes.Clone(it.Key()))
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("task %d: pruning requests before %s: %w", t.id, before, err)
+	for i := range b.over.ops {
+		op := &b.over.ops[i]
+		if !op.del && !op.superseded && bytes.Compare(op.key, lower) >= 0 && bytes.Compare(op.key, upper) < 0 {
+			expired = append(expired, bytes.Clone(op.key))
+		}
 	}
 	for _, k := range expired {
 		org, requestID, err := parseReqByTime(k)
@@ -544,46 +631,38 @@ func (b *Batch) PruneRequests(before time.Time) error {
 
 // Writes returns the batch's writes as changelog records, in the order of
 // each key's last write, one record per key (the last write wins, as it
-// would in the compacted topic). A nil Value is a delete. The checkpoint is
-// local bookkeeping and never listed. The records own their bytes.
+// would in the compacted topic). A nil Value is a delete. The checkpoint
+// is local bookkeeping and never listed. The records own their bytes (one
+// allocation for all of them).
 func (b *Batch) Writes() ([]KV, error) {
 	if b.closed {
 		return nil, fmt.Errorf("task %d: reading the writes of a closed batch", b.task.id)
 	}
-	ckpt := checkpointKey(b.task.id)
-	var all []KV
-	last := map[string]int{}
-	r := b.b.Reader()
-	for {
-		kind, key, value, ok, err := r.Next()
-		if err != nil {
-			return nil, fmt.Errorf("task %d: reading batch entry %d: %w", b.task.id, len(all), err)
+	if err := b.flushSeq(); err != nil {
+		return nil, err
+	}
+	n, size := 0, 0
+	for i := range b.over.ops {
+		if op := &b.over.ops[i]; !op.superseded {
+			n++
+			size += len(op.key) + len(op.value)
 		}
-		if !ok {
-			break
-		}
-		if bytes.Equal(key, ckpt) {
+	}
+	arena := make([]byte, 0, size)
+	out := make([]KV, 0, n)
+	for i := range b.over.ops {
+		op := &b.over.ops[i]
+		if op.superseded {
 			continue
 		}
-		kv := KV{Key: bytes.Clone(key)}
-		switch kind {
-		case pebble.InternalKeyKindSet:
-			kv.Value = bytes.Clone(value)
-			if kv.Value == nil {
-				kv.Value = []byte{} // a set is never a tombstone
-			}
-		case pebble.InternalKeyKindDelete, pebble.InternalKeyKindSingleDelete:
-		default:
-			return nil, fmt.Errorf("task %d: batch holds a %s of %x, which the changelog cannot carry", b.task.id, kind, key)
+		arena = append(arena, op.key...)
+		kv := KV{Key: arena[len(arena)-len(op.key) : len(arena) : len(arena)]}
+		if !op.del {
+			arena = append(arena, op.value...)
+			// A set is never a tombstone, even of an empty value.
+			kv.Value = arena[len(arena)-len(op.value) : len(arena) : len(arena)]
 		}
-		last[string(kv.Key)] = len(all)
-		all = append(all, kv)
-	}
-	out := all[:0]
-	for i, kv := range all {
-		if last[string(kv.Key)] == i {
-			out = append(out, kv)
-		}
+		out = append(out, kv)
 	}
 	return out, nil
 }

@@ -89,10 +89,10 @@ func TestWritesDeduplicates(t *testing.T) {
 			sets++
 		}
 	}
-	// customer + (identifier, holder, search "b", search "2") set;
-	// (identifier, holder, search "a", search "1") of the first put deleted.
-	if sets != 5 || dels != 4 {
-		t.Errorf("%d sets and %d deletes, want 5 and 4: %v", sets, dels, writes)
+	// customer + (holder list of 2, search "b", search "2") set;
+	// (holder list of 1, search "a", search "1") of the first put deleted.
+	if sets != 4 || dels != 3 {
+		t.Errorf("%d sets and %d deletes, want 4 and 3: %v", sets, dels, writes)
 	}
 	must(t, task.Commit(b, 1))
 	if _, err := b.Writes(); err == nil {
@@ -169,9 +169,9 @@ func TestRequests(t *testing.T) {
 
 func TestKeyStrings(t *testing.T) {
 	// Self-delimiting: different tuples never share a key.
-	a := identifierKey(0, 1, "ab", "c", "t", "k")
-	b := identifierKey(0, 1, "a", "bc", "t", "k")
-	c := identifierKey(0, 1, "a\x00", "bc", "t", "k")
+	a := appendHolderEntry(nil, 0, 1, "ab", "c", 7, "s", "t")
+	b := appendHolderEntry(nil, 0, 1, "a", "bc", 7, "s", "t")
+	c := appendHolderEntry(nil, 0, 1, "a\x00", "bc", 7, "s", "t")
 	if bytes.Equal(a, b) || bytes.Equal(b, c) {
 		t.Fatal("string tuples collide")
 	}
@@ -319,17 +319,11 @@ func maps(in map[int64]*customer.Customer) map[int64]*customer.Customer {
 func (m *model) check(t *testing.T, task *Task) {
 	t.Helper()
 	var want []string
-	owners := map[string]int64{}
 	for id, c := range m.customers {
 		if TaskOf(id, task.partitions) != task.id {
 			continue
 		}
-		ident, other := task.indexKeys(c)
-		for _, k := range ident {
-			owners[string(k)] = id
-			want = append(want, string(k))
-		}
-		for _, k := range other {
+		for _, k := range task.indexKeys(c) {
 			want = append(want, string(k))
 		}
 	}
@@ -337,7 +331,7 @@ func (m *model) check(t *testing.T, task *Task) {
 	var got []string
 	for _, kv := range dump(t, task) {
 		switch kv.Key[taskLen] {
-		case tabIdentifier, tabSearch:
+		case tabSearch:
 			got = append(got, string(kv.Key))
 		case tabHolders:
 			// One list per identifier: compare its holdings as the
@@ -349,13 +343,8 @@ func (m *model) check(t *testing.T, task *Task) {
 			for _, h := range hs {
 				got = append(got, string(kv.Key)+string(h))
 			}
-		case tabHolderV1:
-			t.Errorf("key %x in the retired holder table", kv.Key)
-		}
-		if kv.Key[taskLen] == tabIdentifier {
-			if id, ok := owners[string(kv.Key)]; ok && readInt64(kv.Value) != id {
-				t.Errorf("identifier entry %x points at customer %d, want %d", kv.Key, readInt64(kv.Value), id)
-			}
+		case tabHolderV1, tabIdentV2:
+			t.Errorf("key %x in a retired table", kv.Key)
 		}
 	}
 	toBytes := func(ss []string) [][]byte {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -67,6 +68,9 @@ type DB struct {
 	pdb    *pebble.DB
 	write  *pebble.WriteOptions
 	closed atomic.Bool
+
+	mu      sync.Mutex
+	filters map[int32]*keyFilter // by task, see filter.go
 }
 
 // Open opens (creating if needed) the Pebble store in dir.
@@ -129,13 +133,14 @@ type Task struct {
 	db         *DB
 	id         int32
 	partitions int32
+	filter     *keyFilter
 }
 
 // Task returns the keyspace of task partition out of partitions. The
 // partition count must stay the same for the life of the state: customer
 // ids encode it (see TaskOf).
 func (db *DB) Task(partition, partitions int32) *Task {
-	return &Task{db: db, id: partition, partitions: partitions}
+	return &Task{db: db, id: partition, partitions: partitions, filter: db.filter(partition)}
 }
 
 // ID returns the task's partition number.
@@ -182,6 +187,9 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 		return fmt.Errorf("task %d: committing a closed batch", t.id)
 	}
 	defer b.Close()
+	if err := b.flushSeq(); err != nil {
+		return err
+	}
 	if checkpoint >= 0 {
 		if err := b.b.Set(checkpointKey(t.id), appendInt64(nil, checkpoint), nil); err != nil {
 			return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, checkpoint, err)
@@ -219,6 +227,9 @@ func (t *Task) ApplyChangelog(records []KV, nextOffset int64) error {
 			err = b.Delete(kv.Key, nil)
 		} else {
 			err = b.Set(kv.Key, kv.Value, nil)
+			if kv.Key[taskLen] == tabHolders {
+				t.filter.add(kv.Key)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("task %d: changelog record %d (key %x): %w", t.id, i, kv.Key, err)
@@ -240,6 +251,7 @@ func (t *Task) Drop() error {
 	if err := t.db.pdb.DeleteRange(taskStart(t.id), taskEnd(t.id), pebble.Sync); err != nil {
 		return fmt.Errorf("task %d: dropping the keyspace: %w", t.id, err)
 	}
+	t.filter.reset()
 	return nil
 }
 
@@ -247,7 +259,7 @@ func (t *Task) Drop() error {
 // (customer.Reader). Each call reads the latest committed state; a Search
 // sees one consistent state. Writes through it fail with ErrReadOnly.
 func (t *Task) Reader() *View {
-	return &View{reader: reader{r: t.db.pdb, task: t}}
+	return &View{reader: reader{src: dbSource{t.db.pdb}, task: t}}
 }
 
 // Dump returns every key and value of the task's committed keyspace, in

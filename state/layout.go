@@ -14,7 +14,8 @@ import (
 //
 //	1  first layout (cross-scope index as one key per holder)
 //	2  cross-scope index as one list of holders per identifier
-const layoutVersion = 2
+//	3  no identifier table: OwnerInScope reads the holder list
+const layoutVersion = 3
 
 // layoutKey lies outside every task's keyspace: task prefixes are
 // non-negative int32s, so their first byte is at most 0x7f, and Drop's

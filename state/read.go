@@ -14,28 +14,48 @@ import (
 // ErrReadOnly is returned by the write methods of a View.
 var ErrReadOnly = errors.New("state view is read-only")
 
-// reader implements customer.Reader over any Pebble reader: the indexed
-// batch of a Batch (reads see the batch's writes) or the DB (a View).
+// reader implements customer.Reader over a source: a Batch (reads see the
+// batch's writes) or the DB (a View).
 type reader struct {
-	r    pebble.Reader
+	src  source
 	task *Task
+}
+
+// source is where a reader's keys come from.
+type source interface {
+	// view calls fn with the value of key, valid only during the call,
+	// and reports whether the key exists (fn is not called when it does
+	// not).
+	view(key []byte, fn func(v []byte) error) (found bool, err error)
+	// scan calls fn for every key with the given prefix; key and value
+	// are valid only during the call.
+	scan(prefix []byte, fn func(key, value []byte) error) error
 }
 
 // get returns a copy of the value of key, or nil when it is absent.
 func (r reader) get(key []byte) ([]byte, error) {
 	var out []byte
-	_, err := r.view(key, func(v []byte) error {
+	_, err := r.src.view(key, func(v []byte) error {
 		out = bytes.Clone(v)
+		if out == nil {
+			out = []byte{}
+		}
 		return nil
 	})
 	return out, err
 }
 
-// view calls fn with the value of key, valid only during the call, and
-// reports whether the key exists (fn is not called when it does not).
-// It saves get's copy when the caller decodes the value anyway.
-func (r reader) view(key []byte, fn func(v []byte) error) (found bool, err error) {
-	v, closer, err := r.r.Get(key)
+// view is the source's view: it saves get's copy when the caller decodes
+// the value anyway.
+func (r reader) view(key []byte, fn func(v []byte) error) (bool, error) {
+	return r.src.view(key, fn)
+}
+
+// dbSource reads the committed state.
+type dbSource struct{ db *pebble.DB }
+
+func (s dbSource) view(key []byte, fn func(v []byte) error) (found bool, err error) {
+	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -47,6 +67,31 @@ func (r reader) view(key []byte, fn func(v []byte) error) (found bool, err error
 		err = cerr
 	}
 	return true, err
+}
+
+// scan visits the keys under prefix in key order.
+func (s dbSource) scan(prefix []byte, fn func(key, value []byte) error) error {
+	return s.scanRange(prefix, prefixEnd(prefix), fn)
+}
+
+// scanRange visits the keys in [lower, upper) in key order.
+func (s dbSource) scanRange(lower, upper []byte, fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
 }
 
 // Customer returns the customer with the given id, or ok=false when the
@@ -75,27 +120,52 @@ func (r reader) customerAt(key []byte, id int64) (*customer.Customer, bool, erro
 }
 
 // OwnerInScope returns the customer holding the identifier in one
-// source/account scope of org.
+// source/account scope of org: the holding of that scope in the
+// identifier's holder list, one point read.
 func (r reader) OwnerInScope(org int64, source, accountID string, id customer.Identifier) (int64, bool, error) {
 	idkey := id.Key()
-	return r.ownerAt(appendIdentifierKey(make([]byte, 0, 64), r.task.id, org, source, accountID, id.Type, idkey), org, source, accountID, id.Type, idkey)
-}
-
-// ownerAt is OwnerInScope with the key built by the caller; the other
-// arguments are for error messages.
-func (r reader) ownerAt(key []byte, org int64, source, accountID, typ, idkey string) (int64, bool, error) {
+	var kb [64]byte
 	var owner int64
-	found, err := r.view(key, func(v []byte) error {
-		if len(v) != 8 {
-			return fmt.Errorf("entry is %d bytes, want 8", len(v))
-		}
-		owner = readInt64(v)
-		return nil
+	var found bool
+	_, err := r.view(appendHoldersKey(kb[:0], r.task.id, org, id.Type, idkey), func(v []byte) error {
+		var err error
+		owner, found, err = ownerInList(v, source, accountID)
+		return err
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, typ, idkey, org, source, accountID, err)
+		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, id.Type, idkey, org, source, accountID, err)
 	}
 	return owner, found, nil
+}
+
+// ownerInList finds the holding of one scope in a holder list value (nil:
+// no holders). A scope has at most one holder once a command is done; in
+// the middle of a merge the survivor's and the victim's holdings of a
+// scope may both be listed, and the lower id (first in the list) is
+// returned.
+func ownerInList(v []byte, source, accountID string) (int64, bool, error) {
+	for rest := v; len(rest) > 0; {
+		if len(rest) < 8 {
+			return 0, false, fmt.Errorf("holder list: truncated holding")
+		}
+		id := readInt64(rest)
+		n := 8
+		src, l, err := strEqual(rest[n:], source)
+		if err != nil {
+			return 0, false, fmt.Errorf("holder list: %w", err)
+		}
+		n += l
+		acc, l, err := strEqual(rest[n:], accountID)
+		if err != nil {
+			return 0, false, fmt.Errorf("holder list: %w", err)
+		}
+		n += l
+		if src && acc {
+			return id, true, nil
+		}
+		rest = rest[n:]
+	}
+	return 0, false, nil
 }
 
 // Holders returns every scope in which a customer of org holds the
@@ -173,25 +243,9 @@ func (r reader) Search(org int64, prefix string, limit, offset int) ([]int64, in
 	return ids[offset:min(total, offset+limit)], total, nil
 }
 
-// scan calls fn for every key with the given prefix, in order. key and
-// value are valid only during the call.
+// scan is the source's scan.
 func (r reader) scan(prefix []byte, fn func(key, value []byte) error) error {
-	it, err := r.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return err
-		}
-		if err := fn(it.Key(), v); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return it.Close()
+	return r.src.scan(prefix, fn)
 }
 
 // View is a read-only customer.Store over a task's committed state, for the
