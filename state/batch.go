@@ -114,6 +114,28 @@ func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
 	return nil
 }
 
+// getFiltered is get for a key of a filtered table (filtered): the
+// batch's own write, else nothing when the task's filter rules the key
+// out, else the committed value.
+func (b *Batch) getFiltered(key []byte) ([]byte, error) {
+	if op, ok := b.over.last(key); ok {
+		if op.del {
+			return nil, nil
+		}
+		return bytes.Clone(op.value), nil
+	}
+	may, err := b.task.filter.mayContain(b.task, key)
+	if err != nil || !may {
+		return nil, err
+	}
+	var v []byte
+	_, err = dbSource{b.task.db.pdb}.view(key, func(val []byte) error {
+		v = bytes.Clone(val)
+		return nil
+	})
+	return v, err
+}
+
 // Holders is reader.Holders through the batch's list cache.
 func (b *Batch) Holders(org int64, id customer.Identifier) ([]customer.Holding, error) {
 	idkey := id.Key()
@@ -150,17 +172,7 @@ func (b *Batch) list(key []byte) (*listEntry, error) {
 	if e := b.lists[string(key)]; e != nil {
 		return e, nil
 	}
-	// Every list this batch wrote is in the cache (editHolders reads
-	// through here first), so the committed state has the answer, and the
-	// filter often has it without a read.
-	var v []byte
-	may, err := b.task.filter.mayContain(b.task, key)
-	if err == nil && may {
-		_, err = dbSource{b.task.db.pdb}.view(key, func(val []byte) error {
-			v = bytes.Clone(val)
-			return nil
-		})
-	}
+	v, err := b.getFiltered(key)
 	if err != nil {
 		return nil, fmt.Errorf("reading holder list %x: %w", key, err)
 	}
@@ -226,6 +238,9 @@ func (b *Batch) set(key, value []byte) error {
 	if b.closed {
 		return fmt.Errorf("setting %x in a closed batch", key)
 	}
+	if filtered(key) {
+		b.task.filter.add(key)
+	}
 	op := b.b.SetDeferred(len(key), len(value))
 	copy(op.Key, key)
 	copy(op.Value, value)
@@ -254,6 +269,12 @@ func (b *Batch) del(key []byte) error {
 // of the previous version against those of c and writes only the
 // difference. c.ID must belong to this task (TaskOf).
 func (b *Batch) PutCustomer(c *customer.Customer) error {
+	return b.putCustomer(c, nil)
+}
+
+// putCustomer is PutCustomer with the document's encoding given (restore
+// writes the changelog's bytes as they are), or nil to encode c.
+func (b *Batch) putCustomer(c *customer.Customer, enc []byte) error {
 	t := b.task
 	if owner := TaskOf(c.ID, t.partitions); owner != t.id {
 		return fmt.Errorf("task %d: customer %d belongs to task %d", t.id, c.ID, owner)
@@ -285,9 +306,12 @@ func (b *Batch) PutCustomer(c *customer.Customer) error {
 		}
 	}
 
-	b.enc = encodeCustomer(b.enc[:0], c)
+	if enc == nil {
+		b.enc = encodeCustomer(b.enc[:0], c)
+		enc = b.enc
+	}
 	b.kbuf = appendInt64(appendTablePrefix(b.kbuf[:0], t.id, tabCustomer), c.ID)
-	if err := b.set(b.kbuf, b.enc); err != nil {
+	if err := b.set(b.kbuf, enc); err != nil {
 		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
 	}
 	// The caller keeps c and may change it, so the cache keeps the bytes
@@ -379,7 +403,6 @@ func (b *Batch) editHolders(gone, added [][]byte) error {
 		e.v = nv
 		switch {
 		case nv != nil:
-			b.task.filter.add(key)
 			err = b.set(key, nv)
 		case v != nil:
 			err = b.del(key)
@@ -547,7 +570,7 @@ func (b *Batch) flushSeq() error {
 // Request returns the result record stored for a request id of org, for
 // idempotency: a duplicate command gets the first result again.
 func (b *Batch) Request(org int64, requestID string) (rec []byte, ok bool, err error) {
-	v, err := b.get(requestKey(b.task.id, org, requestID))
+	v, err := b.getFiltered(requestKey(b.task.id, org, requestID))
 	if err != nil {
 		return nil, false, fmt.Errorf("task %d: reading request %q of org %d: %w", b.task.id, requestID, org, err)
 	}
@@ -566,7 +589,7 @@ func (b *Batch) Request(org int64, requestID string) (rec []byte, ok bool, err e
 func (b *Batch) PutRequest(org int64, requestID string, rec []byte, at time.Time) error {
 	t := b.task
 	key := requestKey(t.id, org, requestID)
-	old, err := b.get(key)
+	old, err := b.getFiltered(key)
 	if err != nil {
 		return fmt.Errorf("task %d: reading request %q of org %d: %w", t.id, requestID, org, err)
 	}
@@ -643,7 +666,7 @@ func (b *Batch) Writes() ([]KV, error) {
 	}
 	n, size := 0, 0
 	for i := range b.over.ops {
-		if op := &b.over.ops[i]; !op.superseded {
+		if op := &b.over.ops[i]; !op.superseded && inChangelog(op.key) {
 			n++
 			size += len(op.key) + len(op.value)
 		}
@@ -652,7 +675,7 @@ func (b *Batch) Writes() ([]KV, error) {
 	out := make([]KV, 0, n)
 	for i := range b.over.ops {
 		op := &b.over.ops[i]
-		if op.superseded {
+		if op.superseded || !inChangelog(op.key) {
 			continue
 		}
 		arena = append(arena, op.key...)
@@ -665,4 +688,90 @@ func (b *Batch) Writes() ([]KV, error) {
 		out = append(out, kv)
 	}
 	return out, nil
+}
+
+// applyRecord applies one changelog record (a write to a primary table,
+// checked by checkChangelogKey) and derives the index entries it implies,
+// through the same code the processing path uses, so a restored state is
+// byte for byte the state that wrote the changelog.
+func (b *Batch) applyRecord(kv KV) error {
+	t := b.task
+	switch kv.Key[taskLen] {
+	case tabMeta: // the id allocator
+		if kv.Value == nil {
+			return b.del(kv.Key)
+		}
+		return b.set(kv.Key, kv.Value)
+	case tabCustomer:
+		if len(kv.Key) != taskLen+1+8 {
+			return fmt.Errorf("customer key %x is not task, table and id", kv.Key)
+		}
+		id := readInt64(kv.Key[taskLen+1:])
+		if kv.Value == nil {
+			// Customers are never deleted (a merged-away one stays as a
+			// tombstone), but a delete means no document and no index
+			// entries, whatever wrote it.
+			if err := b.removeIndexes(id); err != nil {
+				return err
+			}
+			b.docs[id] = &docEntry{absent: true}
+			return b.del(kv.Key)
+		}
+		c, err := decodeCustomer(kv.Value)
+		if err != nil {
+			return fmt.Errorf("customer %d: %w", id, err)
+		}
+		if c.ID != id {
+			return fmt.Errorf("customer key %x holds customer %d", kv.Key, c.ID)
+		}
+		return b.putCustomer(c, kv.Value)
+	case tabRequest:
+		org, requestID, err := parseRequestKey(kv.Key)
+		if err != nil {
+			return err
+		}
+		if kv.Value == nil {
+			return b.forgetRequest(org, requestID)
+		}
+		if len(kv.Value) < 8 {
+			return fmt.Errorf("request %q of org %d: value is %d bytes, want ≥ 8", requestID, org, len(kv.Value))
+		}
+		return b.PutRequest(org, requestID, kv.Value[8:], time.Unix(0, readInt64(kv.Value)))
+	}
+	return fmt.Errorf("task %d: key %x is not in a changelog table", t.id, kv.Key)
+}
+
+// removeIndexes removes the index entries of customer id's current version.
+func (b *Batch) removeIndexes(id int64) error {
+	old, err := b.doc(id)
+	if err != nil || old == nil {
+		return err
+	}
+	gone, goneH := splitAtTable(b.task.indexKeys(old), tabHolders)
+	if err := b.editHolders(goneH, nil); err != nil {
+		return err
+	}
+	for _, k := range gone {
+		if err := b.del(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forgetRequest deletes a request id and its entry in the time-ordered
+// table.
+func (b *Batch) forgetRequest(org int64, requestID string) error {
+	t := b.task
+	key := requestKey(t.id, org, requestID)
+	old, err := b.getFiltered(key)
+	if err != nil {
+		return fmt.Errorf("task %d: reading request %q of org %d: %w", t.id, requestID, org, err)
+	}
+	if len(old) >= 8 {
+		if err := b.del(reqByTimeKey(t.id, readInt64(old), org, requestID)); err != nil {
+			return err
+		}
+	}
+	return b.del(key)
 }

@@ -213,32 +213,23 @@ type KV struct {
 
 // ApplyChangelog applies changelog records, in order, and sets the
 // checkpoint to nextOffset (the offset after the last record), all in one
-// Pebble commit. It is restore's write path; every key must belong to the
-// task, so a misconfigured topic cannot write into another task's state.
+// Pebble commit. It is restore's write path: each record is a write to a
+// primary table (Batch.Writes), and the index entries it implies are
+// derived again as the processing path derived them. Every key must belong
+// to the task, so a misconfigured topic cannot write into another task's
+// state.
 func (t *Task) ApplyChangelog(records []KV, nextOffset int64) error {
-	b := t.db.pdb.NewBatch()
+	b := t.NewBatch()
 	defer b.Close()
 	for i, kv := range records {
 		if err := checkChangelogKey(t.id, kv.Key); err != nil {
 			return fmt.Errorf("task %d: changelog record %d of %d: %w", t.id, i, len(records), err)
 		}
-		var err error
-		if kv.Value == nil {
-			err = b.Delete(kv.Key, nil)
-		} else {
-			err = b.Set(kv.Key, kv.Value, nil)
-			if kv.Key[taskLen] == tabHolders {
-				t.filter.add(kv.Key)
-			}
-		}
-		if err != nil {
+		if err := b.applyRecord(kv); err != nil {
 			return fmt.Errorf("task %d: changelog record %d (key %x): %w", t.id, i, kv.Key, err)
 		}
 	}
-	if err := b.Set(checkpointKey(t.id), appendInt64(nil, nextOffset), nil); err != nil {
-		return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, nextOffset, err)
-	}
-	if err := t.db.pdb.Apply(b, t.db.write); err != nil {
+	if err := t.Commit(b, nextOffset); err != nil {
 		return fmt.Errorf("task %d: applying %d changelog records up to offset %d: %w", t.id, len(records), nextOffset, err)
 	}
 	return nil

@@ -7,16 +7,17 @@ import (
 	"sync"
 )
 
-// keyFilter is an in-memory filter of the holder-list keys a task's
-// committed state may hold: when it says a key is absent, it is, and the
-// read is skipped. A bulk load registers mostly new identifiers, and a
-// Pebble miss still walks the memtables and probes the bloom filter of
-// every level (microseconds); this filter answers in one cache line.
+// keyFilter is an in-memory filter of the holder-list and request keys a
+// task's committed state may hold: when it says a key is absent, it is,
+// and the read is skipped. A bulk load registers mostly new identifiers
+// with new request ids, and a Pebble miss still walks the memtables and
+// probes the bloom filter of every level (microseconds); this filter
+// answers in one cache line.
 //
 // It is derived state and never persisted: it is built by one scan of the
-// task's holder table the first time it is needed, and kept a superset of
-// the keys by adding every holder key written (by a batch, committed or
-// not, or by restore). Deletes are not removed; they only cost a read.
+// task's two tables the first time it is needed, and kept a superset of
+// the keys by adding every such key a batch sets (committed or not;
+// restore writes through a batch too). Deletes are not removed; they only cost a read.
 // Drop empties it, as it empties the keyspace.
 type keyFilter struct {
 	mu     sync.Mutex
@@ -132,17 +133,23 @@ func (f *keyFilter) reset() {
 	f.stages, f.built = nil, true
 }
 
-// build scans the task's holder table into one stage sized for it with
-// room to grow.
+// filtered reports whether a task's key is in a table the filter covers.
+func filtered(key []byte) bool {
+	return key[taskLen] == tabHolders || key[taskLen] == tabRequest
+}
+
+// build scans the task's filtered tables into one stage sized for them
+// with room to grow.
 func (f *keyFilter) build(t *Task) error {
 	var hs []uint64
-	prefix := tablePrefix(t.id, tabHolders)
-	err := dbSource{t.db.pdb}.scan(prefix, func(key, _ []byte) error {
-		hs = append(hs, maphash.Bytes(f.seed, key))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("task %d: building the identifier filter: %w", t.id, err)
+	for _, tab := range []byte{tabHolders, tabRequest} {
+		err := dbSource{t.db.pdb}.scan(tablePrefix(t.id, tab), func(key, _ []byte) error {
+			hs = append(hs, maphash.Bytes(f.seed, key))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("task %d: building the key filter: %w", t.id, err)
+		}
 	}
 	f.stages = []*bloomStage{newStage(max(minStageKeys, 2*len(hs)))}
 	for _, h := range hs {

@@ -329,6 +329,23 @@ func reqByTimeKey(task int32, at int64, org int64, requestID string) []byte {
 	return appendStr(b, requestID)
 }
 
+// parseRequestKey reads (org, requestID) from a request key.
+func parseRequestKey(key []byte) (org int64, requestID string, err error) {
+	rest := key[taskLen+1:]
+	if len(rest) < 8 {
+		return 0, "", fmt.Errorf("request key %x too short", key)
+	}
+	org = readInt64(rest)
+	requestID, rest, err = readStr(rest[8:])
+	if err != nil {
+		return 0, "", fmt.Errorf("request key %x: %w", key, err)
+	}
+	if len(rest) != 0 {
+		return 0, "", fmt.Errorf("request key %x: trailing bytes", key)
+	}
+	return org, requestID, nil
+}
+
 // parseReqByTime reads (org, requestID) from a req-by-time key.
 func parseReqByTime(key []byte) (org int64, requestID string, err error) {
 	rest := key[taskLen+1:]
@@ -346,20 +363,33 @@ func parseReqByTime(key []byte) (org int64, requestID string, err error) {
 	return org, requestID, nil
 }
 
+// inChangelog reports whether a key of a task is in a primary table, the
+// ones the changelog carries: customers, requests and the id allocator.
+// The index tables (holders, search, req-by-time) are derived from them
+// and the checkpoint is local.
+func inChangelog(key []byte) bool {
+	switch key[taskLen] {
+	case tabCustomer, tabRequest:
+		return true
+	case tabMeta:
+		return len(key) == taskLen+2 && key[taskLen+1] == metaSeq
+	}
+	return false
+}
+
 // checkChangelogKey reports whether key may arrive in task's changelog: it
-// must be in the task's keyspace, in a known table, and not the checkpoint
-// (which is local bookkeeping, never replicated).
+// must be in the task's keyspace and in a primary table (inChangelog).
 func checkChangelogKey(task int32, key []byte) error {
 	if len(key) < taskLen+1 || !bytes.HasPrefix(key, taskStart(task)) {
 		return fmt.Errorf("key %x is not in task %d's keyspace", key, task)
 	}
-	if tab := key[taskLen]; tab == 0 || tab >= tabEnd {
+	switch tab := key[taskLen]; {
+	case tab == 0 || tab >= tabEnd:
 		return fmt.Errorf("key %x has unknown table %#x", key, tab)
-	} else if tab == tabHolderV1 || tab == tabIdentV2 {
-		return fmt.Errorf("key %x is in the retired table %#x: the changelog predates layout %d, rebuild the state", key, tab, layoutVersion)
-	}
-	if bytes.Equal(key, checkpointKey(task)) {
+	case bytes.Equal(key, checkpointKey(task)):
 		return fmt.Errorf("key %x is the local checkpoint, which is never in the changelog", key)
+	case !inChangelog(key):
+		return fmt.Errorf("key %x is in table %#x, which the changelog of layout %d does not carry (an older custream wrote it): delete the changelog topic and the state, or run the custream that wrote them", key, tab, layoutVersion)
 	}
 	return nil
 }
