@@ -130,8 +130,10 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 		}
 	}
 
+	processed := time.Now()
 	commit := pr.firstErr() == nil
 	committed, err := p.sess.End(endCtx, kgo.TransactionEndTry(commit))
+	ended := time.Now()
 	m := p.cfg.Metrics
 	if !committed || err != nil {
 		m.txns.WithLabelValues("aborted").Inc()
@@ -156,6 +158,8 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 			return err
 		}
 	}
+	p.log.Debug("batch committed", "records", fs.NumRecords(), "tasks", len(batches),
+		"process", processed.Sub(began), "end", ended.Sub(processed), "pebble", time.Since(ended))
 	return nil
 }
 
