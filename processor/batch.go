@@ -149,17 +149,20 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	m.txns.WithLabelValues("committed").Inc()
 	m.txnSeconds.Observe(time.Since(began).Seconds())
 	m.batchRecords.Observe(float64(fs.NumRecords()))
+	// The previous transaction's batches must be in Pebble before these
+	// go: commits stay in order, and these read through them.
+	if err := p.awaitApply(); err != nil {
+		// Kafka has both transactions; Pebble has neither. Stopping here is
+		// safe: the next start restores the tail from the changelog.
+		discard()
+		return err
+	}
 	for _, tb := range batches {
 		tb.tally.add(m)
-		if err := tb.commit(); err != nil {
-			// Kafka has the batch; Pebble does not. Stopping here is safe:
-			// the next start restores the tail from the changelog.
-			discard()
-			return err
-		}
 	}
 	p.log.Debug("batch committed", "records", fs.NumRecords(), "tasks", len(batches),
-		"process", processed.Sub(began), "end", ended.Sub(processed), "pebble", time.Since(ended))
+		"process", processed.Sub(began), "end", ended.Sub(processed), "wait-pebble", time.Since(ended))
+	p.startApply(batches)
 	return nil
 }
 
@@ -192,7 +195,13 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	if t == nil {
 		return nil, fmt.Errorf("task %d is not ready", g.task)
 	}
-	tb := &taskBatch{task: t, id: g.task, batch: t.NewBatch(), lastChangelog: -1,
+	// The task's previous batch may still be on its way into Pebble: this
+	// one reads through it.
+	batch, err := t.NewBatchAfter(p.applyingBatch(g.task))
+	if err != nil {
+		return nil, fmt.Errorf("task %d: %w", g.task, err)
+	}
+	tb := &taskBatch{task: t, id: g.task, batch: batch, lastChangelog: -1,
 		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}}}
 	decoded, err := p.decodeAll(g.records)
 	if err != nil {

@@ -13,23 +13,25 @@ import (
 //	custream_merges_total                            merge notices committed
 //	custream_transactions_total{outcome}             transactions: committed, aborted
 //	custream_transaction_seconds                     begin → end of a committed transaction
+//	custream_pebble_apply_seconds                    writing a committed transaction to Pebble (background)
 //	custream_batch_records                           input records per transaction
 //	custream_restore_records_total{task}             changelog records applied by restores
 //	custream_restore_remaining{task}                 changelog offsets a running restore has left
 //	custream_tasks{state}                            tasks of this member: assigned, restoring, ready
 //	custream_input_lag{topic,partition}              records behind the partition's high watermark, at the last poll
 type Metrics struct {
-	recordsIn    *prometheus.CounterVec
-	results      *prometheus.CounterVec
-	dlq          *prometheus.CounterVec
-	merges       prometheus.Counter
-	txns         *prometheus.CounterVec
-	txnSeconds   prometheus.Histogram
-	batchRecords prometheus.Histogram
-	restored     *prometheus.CounterVec
-	remaining    *prometheus.GaugeVec
-	tasks        *prometheus.GaugeVec
-	lag          *prometheus.GaugeVec
+	recordsIn     *prometheus.CounterVec
+	results       *prometheus.CounterVec
+	dlq           *prometheus.CounterVec
+	merges        prometheus.Counter
+	txns          *prometheus.CounterVec
+	txnSeconds    prometheus.Histogram
+	pebbleSeconds prometheus.Histogram
+	batchRecords  prometheus.Histogram
+	restored      *prometheus.CounterVec
+	remaining     *prometheus.GaugeVec
+	tasks         *prometheus.GaugeVec
+	lag           *prometheus.GaugeVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -51,6 +53,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Transactions ended, by outcome (committed, aborted)."}, []string{"outcome"}),
 		txnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "custream_transaction_seconds",
 			Help: "Duration of committed transactions, from begin to the end of the commit.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		pebbleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "custream_pebble_apply_seconds",
+			Help: "Duration of writing a committed transaction's state to Pebble (in the background, while the next batch is processed).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "custream_batch_records",
 			Help: "Input records per transaction.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		restored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_restore_records_total",
@@ -62,6 +66,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
-	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.batchRecords, m.restored, m.remaining, m.tasks)
+	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.tasks)
 	return m
 }

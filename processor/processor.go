@@ -37,6 +37,11 @@ type Processor struct {
 	owners   map[int32]string // task → owner's HTTP address; nil while rebalancing
 	// pollCancel interrupts the poll in flight.
 	pollCancel context.CancelFunc
+
+	// applying is the last committed transaction's batches on their way
+	// into Pebble while the loop processes the next poll (pebble.go).
+	// Only the loop goroutine touches it.
+	applying *pebbleApply
 }
 
 // New checks the topics and joins nothing yet; Run joins the group.
@@ -150,6 +155,9 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 // or the error that stopped it.
 func (p *Processor) Run(ctx context.Context) error {
 	err := p.loop(ctx)
+	if aerr := p.awaitApply(); aerr != nil && err == nil {
+		err = aerr
+	}
 	if err != nil {
 		// Leave the transaction and the group to the broker's timeouts:
 		// the next owner restores from what committed.
@@ -189,6 +197,11 @@ func (p *Processor) leaveGroup() {
 
 func (p *Processor) loop(ctx context.Context) error {
 	for ctx.Err() == nil {
+		// Restore reads and may drop a task's state: the last batch must be
+		// in Pebble first. An apply that failed stops the processor.
+		if err := p.awaitApplyIfPending(); err != nil {
+			return err
+		}
 		if err := p.restorePending(ctx); err != nil {
 			if ctx.Err() != nil {
 				break

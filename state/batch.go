@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -29,6 +30,15 @@ type Batch struct {
 	b      *pebble.Batch
 	task   *Task
 	closed bool
+	// prev is a batch whose writes this one reads through, because they
+	// may not be in Pebble yet (NewBatchAfter); nil once this batch is
+	// committed or closed.
+	prev *Batch
+	// life guards what a batch reading through this one (next) and the
+	// goroutine committing this one share: closed, pins, applied.
+	life    sync.Mutex
+	pins    int  // batches reading through this one
+	applied bool // Task.Commit wrote it to Pebble
 	// over lists the batch's writes, in order and indexed by key; their
 	// bytes are in b's buffer (SetDeferred), which lives until Close.
 	over overlay
@@ -77,10 +87,79 @@ func (t *Task) NewBatch() *Batch {
 	return b
 }
 
+// NewBatchAfter starts a batch that reads through prev, a batch of the
+// same task whose Task.Commit may still be running in another goroutine:
+// the processor applies one transaction's batch to Pebble while it
+// processes the next. prev must be done with writes (its Writes read);
+// this batch sees prev's writes whether or not they reached Pebble yet,
+// and Task.Commit refuses it until prev is committed. prev's memory stays
+// alive until this batch is committed or closed.
+func (t *Task) NewBatchAfter(prev *Batch) (*Batch, error) {
+	b := t.NewBatch()
+	if prev == nil {
+		return b, nil
+	}
+	if prev.task.id != t.id {
+		b.Close()
+		return nil, fmt.Errorf("task %d: a batch cannot read through a batch of task %d", t.id, prev.task.id)
+	}
+	prev.life.Lock()
+	defer prev.life.Unlock()
+	switch {
+	case !prev.closed:
+		prev.pins++
+		b.prev = prev
+	case !prev.applied:
+		b.Close()
+		return nil, fmt.Errorf("task %d: the batch to read through was discarded", t.id)
+	}
+	// A committed and closed prev is in Pebble: plain reads see it.
+	return b, nil
+}
+
+// lastWrite returns the last write of key by this batch, else by the
+// batch it reads through.
+func (b *Batch) lastWrite(key []byte) (*batchOp, bool) {
+	if op, ok := b.over.last(key); ok {
+		return op, true
+	}
+	if b.prev != nil {
+		return b.prev.over.last(key)
+	}
+	return nil, false
+}
+
+// liveWrites calls fn for the last write of every key written by this
+// batch or the batch it reads through, the newer one winning.
+func (b *Batch) liveWrites(fn func(op *batchOp) error) error {
+	if p := b.prev; p != nil {
+		for i := range p.over.ops {
+			op := &p.over.ops[i]
+			if op.superseded {
+				continue
+			}
+			if _, mine := b.over.last(op.key); mine {
+				continue
+			}
+			if err := fn(op); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range b.over.ops {
+		if op := &b.over.ops[i]; !op.superseded {
+			if err := fn(op); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // view implements source: the batch's own last write of key, else the
 // committed state.
 func (b *Batch) view(key []byte, fn func(v []byte) error) (bool, error) {
-	if op, ok := b.over.last(key); ok {
+	if op, ok := b.lastWrite(key); ok {
 		if op.del {
 			return false, nil
 		}
@@ -94,7 +173,7 @@ func (b *Batch) view(key []byte, fn func(v []byte) error) (bool, error) {
 // scan it is not in key order; its callers collect sets.
 func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
 	err := dbSource{b.task.db.pdb}.scan(prefix, func(key, value []byte) error {
-		if _, ok := b.over.last(key); ok {
+		if _, ok := b.lastWrite(key); ok {
 			return nil
 		}
 		return fn(key, value)
@@ -102,23 +181,19 @@ func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
 	if err != nil {
 		return err
 	}
-	for i := range b.over.ops {
-		op := &b.over.ops[i]
-		if op.del || op.superseded || !bytes.HasPrefix(op.key, prefix) {
-			continue
+	return b.liveWrites(func(op *batchOp) error {
+		if op.del || !bytes.HasPrefix(op.key, prefix) {
+			return nil
 		}
-		if err := fn(op.key, op.value); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(op.key, op.value)
+	})
 }
 
 // getFiltered is get for a key of a filtered table (filtered): the
 // batch's own write, else nothing when the task's filter rules the key
 // out, else the committed value.
 func (b *Batch) getFiltered(key []byte) ([]byte, error) {
-	if op, ok := b.over.last(key); ok {
+	if op, ok := b.lastWrite(key); ok {
 		if op.del {
 			return nil, nil
 		}
@@ -221,13 +296,42 @@ func (b *Batch) Customer(id int64) (*customer.Customer, bool, error) {
 // Close discards the batch if it was not committed and releases it. It is
 // safe to call more than once and after Task.Commit.
 func (b *Batch) Close() {
+	b.life.Lock()
 	if b.closed {
+		b.life.Unlock()
 		return
 	}
 	b.closed = true
+	release := b.pins == 0
+	prev := b.prev
+	b.prev = nil
+	b.life.Unlock()
+	if prev != nil {
+		prev.unpin()
+	}
+	if release {
+		b.release()
+	}
+}
+
+// unpin ends one batch's reading through b, releasing b if it was the
+// last and b is closed.
+func (b *Batch) unpin() {
+	b.life.Lock()
+	b.pins--
+	release := b.pins == 0 && b.closed
+	b.life.Unlock()
+	if release {
+		b.release()
+	}
+}
+
+// release gives the Pebble batch back; it runs once, when the batch is
+// closed and no batch reads through it.
+func (b *Batch) release() {
 	b.over = overlay{} // its bytes go back to Pebble's pool
-	// Close only returns an error for a batch already closed, which the
-	// flag rules out.
+	// Close only returns an error for a batch already closed, which
+	// release's single call rules out.
 	_ = b.b.Close()
 }
 
@@ -623,19 +727,21 @@ func (b *Batch) PruneRequests(before time.Time) error {
 	// stored again at a later time), and the batch's own entries count.
 	var expired [][]byte
 	err := dbSource{t.db.pdb}.scanRange(lower, upper, func(key, _ []byte) error {
-		if _, ok := b.over.last(key); !ok {
+		if _, ok := b.lastWrite(key); !ok {
 			expired = append(expired, bytes.Clone(key))
 		}
 		return nil
 	})
+	if err == nil {
+		err = b.liveWrites(func(op *batchOp) error {
+			if !op.del && bytes.Compare(op.key, lower) >= 0 && bytes.Compare(op.key, upper) < 0 {
+				expired = append(expired, bytes.Clone(op.key))
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("task %d: pruning requests before %s: %w", t.id, before, err)
-	}
-	for i := range b.over.ops {
-		op := &b.over.ops[i]
-		if !op.del && !op.superseded && bytes.Compare(op.key, lower) >= 0 && bytes.Compare(op.key, upper) < 0 {
-			expired = append(expired, bytes.Clone(op.key))
-		}
 	}
 	for _, k := range expired {
 		org, requestID, err := parseReqByTime(k)

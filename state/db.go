@@ -183,10 +183,21 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 	if b.task != t {
 		return fmt.Errorf("task %d: committing a batch of task %d", t.id, b.task.id)
 	}
-	if b.closed {
+	b.life.Lock()
+	closed := b.closed
+	b.life.Unlock()
+	if closed {
 		return fmt.Errorf("task %d: committing a closed batch", t.id)
 	}
 	defer b.Close()
+	if p := b.prev; p != nil {
+		p.life.Lock()
+		applied := p.applied
+		p.life.Unlock()
+		if !applied {
+			return fmt.Errorf("task %d: committing a batch before the batch it reads through", t.id)
+		}
+	}
 	if err := b.flushSeq(); err != nil {
 		return err
 	}
@@ -195,12 +206,14 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 			return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, checkpoint, err)
 		}
 	}
-	if b.b.Empty() {
-		return nil
+	if !b.b.Empty() {
+		if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
+			return fmt.Errorf("task %d: committing batch (checkpoint %d): %w", t.id, checkpoint, err)
+		}
 	}
-	if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
-		return fmt.Errorf("task %d: committing batch (checkpoint %d): %w", t.id, checkpoint, err)
-	}
+	b.life.Lock()
+	b.applied = true
+	b.life.Unlock()
 	return nil
 }
 
