@@ -147,6 +147,16 @@ func SingleObjectKind(data []byte) (Kind, error) {
 // decodeSingle checks the header of a single-object encoded value against
 // kind want's schema and returns the decoded goavro native value.
 func decodeSingle(data []byte, want Kind) (any, error) {
+	body, err := singleObjectBody(data, want)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBinary(codecs[want], body, want)
+}
+
+// singleObjectBody checks the header of a single-object encoded value
+// against kind want's schema and returns the Avro binary after it.
+func singleObjectBody(data []byte, want Kind) ([]byte, error) {
 	k, err := SingleObjectKind(data)
 	if err != nil {
 		return nil, err
@@ -154,7 +164,7 @@ func decodeSingle(data []byte, want Kind) (any, error) {
 	if k != want {
 		return nil, undecodable(nil, "Avro single-object value is a %s, want a %s", k, want)
 	}
-	return decodeBinary(codecs[k], data[soeHeaderLen:], want)
+	return data[soeHeaderLen:], nil
 }
 
 // decodeBinary decodes one datum of Avro binary and refuses trailing

@@ -30,6 +30,19 @@ func BenchmarkDecodeCommand(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeCommandGoavro is the path DecodeCommand took before the
+// hand-written decoder (avrodec.go), for comparison.
+func BenchmarkDecodeCommandGoavro(b *testing.B) {
+	data, _ := EncodeCommand(sampleCommands()[1])
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := goavroDecodeCommand(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeConfluent(b *testing.B) {
 	cf := NewConfluent(mapRegistry{})
 	if _, err := cf.RegisterCommand(context.Background(), "s"); err != nil {
@@ -50,6 +63,33 @@ func BenchmarkDecodeJSONBody(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		if _, err := DecodeJSONBody(customer.OpUpdate, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJSONBodyOld is BenchmarkDecodeJSONBody on the encoding/json
+// decoder that DecodeJSONBody replaced (jsonbody_old_test.go): the two
+// side by side in one run, on this shared machine.
+func BenchmarkDecodeJSONBodyOld(b *testing.B) {
+	body := []byte(docUpdate)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := decodeJSONBodyOld(customer.OpUpdate, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJSONBodyRegister decodes the API doc's register sample,
+// the body most records carry.
+func BenchmarkDecodeJSONBodyRegister(b *testing.B) {
+	body := []byte(docRegister)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := DecodeJSONBody(customer.OpRegister, body); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,6 +130,51 @@ func BenchmarkEncodeSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := EncodeSnapshot(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The Goavro benchmarks run the path the output records took before the
+// hand-written encoders (avroenc.go), for comparison on the same machine:
+//
+//	go test -run='^$' -bench='Encode(Result|Merge|Snapshot)' -benchmem -count=6 ./schemas/
+
+func BenchmarkEncodeResultGoavro(b *testing.B) {
+	r := sampleResult()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := goavroResult(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeMergeGoavro(b *testing.B) {
+	m := sampleMerge()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := goavroMerge(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeSnapshotGoavro(b *testing.B) {
+	c := sampleCustomer()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := goavroSnapshot(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeMerge(b *testing.B) {
+	m := sampleMerge()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeMerge(m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -63,11 +63,11 @@ func EncodeCommand(cmd customer.Command) ([]byte, error) {
 // *Error with a DLQ code: ErrCodeUnknownSchema for a fingerprint that is
 // not command.avsc's, ErrCodeUnknownOp, ErrCodeUndecodable otherwise.
 func DecodeCommand(data []byte) (customer.Command, error) {
-	native, err := decodeSingle(data, KindCommand)
+	body, err := singleObjectBody(data, KindCommand)
 	if err != nil {
 		return customer.Command{}, err
 	}
-	return commandFromNative(native)
+	return decodeCommandBinary(body)
 }
 
 func commandNative(cmd customer.Command) (map[string]any, error) {
@@ -97,8 +97,10 @@ func commandNative(cmd customer.Command) (map[string]any, error) {
 	}, nil
 }
 
-// commandFromNative maps a decoded envelope, written with command.avsc or
-// a compatible writer schema (fields and union branches matched by name).
+// commandFromNative maps a decoded envelope written with a writer schema
+// compatible with command.avsc (fields and union branches matched by
+// name). Values written with command.avsc itself are read by
+// decodeCommandBinary instead, to the same result.
 func commandFromNative(native any) (customer.Command, error) {
 	m, ok := native.(map[string]any)
 	if !ok {

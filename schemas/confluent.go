@@ -89,10 +89,10 @@ func (c *Confluent) EncodeCommand(cmd customer.Command) ([]byte, error) {
 
 // DecodeCommand decodes a Confluent wire-format command. The writer schema
 // is fetched from the registry by id (once per id). When it is our
-// command.avsc (same canonical form) our codec reads it; otherwise the
-// writer schema decodes the datum and the fields are matched to ours by
-// name (union branches by name without namespace; missing fields read as
-// zero, extra ones are ignored).
+// command.avsc (same canonical form) decodeCommandBinary reads the datum;
+// otherwise goavro decodes it with the writer schema and the fields are
+// matched to ours by name (union branches by name without namespace;
+// missing fields read as zero, extra ones are ignored).
 func (c *Confluent) DecodeCommand(ctx context.Context, data []byte) (customer.Command, error) {
 	id, err := ConfluentSchemaID(data)
 	if err != nil {
@@ -101,6 +101,13 @@ func (c *Confluent) DecodeCommand(ctx context.Context, data []byte) (customer.Co
 	codec, err := c.writer(ctx, id)
 	if err != nil {
 		return customer.Command{}, err
+	}
+	if codec == codecs[KindCommand] {
+		cmd, err := decodeCommandBinary(data[confluentHeaderLen:])
+		if err != nil {
+			return customer.Command{}, fmt.Errorf("schema id %d: %w", id, err)
+		}
+		return cmd, nil
 	}
 	native, err := decodeBinary(codec, data[confluentHeaderLen:], KindCommand)
 	if err != nil {

@@ -24,6 +24,13 @@
 // carries the coordinates of its input record (ResultRecord.Origin), which
 // the domain does not know.
 //
+// The output records and commands written with command.avsc are encoded
+// and decoded by hand-written Avro code for our fixed schemas (avroenc.go,
+// avrodec.go), held by the tests to goavro's bytes and values; goavro
+// still encodes commands, decodes outputs and reads commands written with
+// another registry schema. Avro maps are written in key order, so equal
+// records encode to equal bytes.
+//
 // The codecs are built once at init and are safe for concurrent use.
 // Mapping choices shared by all forms: empty and absent lists and maps
 // decode as nil; zero ids, empty account ids and zero times travel as

@@ -21,8 +21,9 @@ func init() {
 	// claims, before reading any item (up to MaxInt32 by default), so a
 	// dozen hostile bytes could ask for tens of gigabytes. No custream
 	// record holds anywhere near this many items in one list (a Kafka
-	// record is 1 MiB by default), so cap it.
-	goavro.MaxBlockCount = 1 << 18
+	// record is 1 MiB by default), so cap it; our encoders (avroenc.go)
+	// write blocks no longer than this.
+	goavro.MaxBlockCount = maxBlockItems
 }
 
 // reader accumulates the first error met while walking a native value, so

@@ -7,7 +7,8 @@ import (
 )
 
 // Output records: results (result.avsc), merge notices (merge.avsc) and
-// customer snapshots (snapshot.avsc), all Avro single-object encoded.
+// customer snapshots (snapshot.avsc), all Avro single-object encoded by
+// the hand-written encoders of avroenc.go and decoded with goavro.
 
 // ResultRecord is a customers.results record: the domain's Result plus the
 // input record it answers. The origin is wire-level (Kafka coordinates), so
@@ -26,27 +27,11 @@ type Origin struct {
 
 // EncodeResult returns r as Avro single-object encoding of result.avsc.
 func EncodeResult(r ResultRecord) ([]byte, error) {
-	if _, ok := ParseOp(string(r.Op)); !ok {
+	if opIndex(r.Op) < 0 {
 		return nil, fmt.Errorf("encode result %q: unknown op %q", r.RequestID, r.Op)
 	}
-	native := map[string]any{
-		"requestId":     r.RequestID,
-		"org":           r.Org,
-		"source":        r.Source,
-		"accountId":     optString(r.AccountID),
-		"op":            string(r.Op),
-		"success":       r.Success,
-		"createdId":     optLong(r.CreatedID),
-		"subscriptions": subscriptionsNative(r.Subscriptions),
-		"warnings":      issuesNative(r.Warnings),
-		"errors":        issuesNative(r.Errors),
-		"origin":        map[string]any{"topic": r.Origin.Topic, "partition": r.Origin.Partition, "offset": r.Origin.Offset},
-	}
-	b, err := encodeSingle(nil, KindResult, native)
-	if err != nil {
-		return nil, fmt.Errorf("encode result %q: %w", r.RequestID, err)
-	}
-	return b, nil
+	bp, b := startRecord(KindResult)
+	return finishRecord(bp, appendResult(b, &r)), nil
 }
 
 // DecodeResult decodes an Avro single-object encoded result.
@@ -88,14 +73,6 @@ func DecodeResult(data []byte) (ResultRecord, error) {
 	return out, nil
 }
 
-func issuesNative(is []customer.Issue) []any {
-	out := make([]any, len(is))
-	for i, is := range is {
-		out[i] = map[string]any{"code": int32(is.Code), "message": is.Message}
-	}
-	return out
-}
-
 func (r *reader) issues(m map[string]any, key, path string) []customer.Issue {
 	var out []customer.Issue
 	r.records(m, key, path, func(rec map[string]any, path string) {
@@ -109,21 +86,8 @@ func (r *reader) issues(m map[string]any, key, path string) []customer.Issue {
 
 // EncodeMerge returns m as Avro single-object encoding of merge.avsc.
 func EncodeMerge(m customer.Merge) ([]byte, error) {
-	native := map[string]any{
-		"org":        m.Org,
-		"survivorId": m.SurvivorID,
-		"victimId":   m.VictimID,
-		"identifier": identifierNative(m.Identifier),
-		"source":     m.Source,
-		"accountId":  optString(m.AccountID),
-		"requestId":  m.RequestID,
-		"time":       m.Time,
-	}
-	b, err := encodeSingle(nil, KindMerge, native)
-	if err != nil {
-		return nil, fmt.Errorf("encode merge of %d into %d: %w", m.VictimID, m.SurvivorID, err)
-	}
-	return b, nil
+	bp, b := startRecord(KindMerge)
+	return finishRecord(bp, appendMerge(b, &m)), nil
 }
 
 // DecodeMerge decodes an Avro single-object encoded merge notice.
@@ -162,22 +126,8 @@ func EncodeSnapshot(c *customer.Customer) ([]byte, error) {
 	if c == nil {
 		return nil, fmt.Errorf("encode snapshot: nil customer")
 	}
-	native := map[string]any{
-		"id":             c.ID,
-		"org":            c.Org,
-		"mergedInto":     optLong(c.MergedInto),
-		"loyaltyType":    c.LoyaltyType,
-		"profiles":       profilesNative(c.Profiles),
-		"extendedFields": stringMapNative(c.ExtendedFields),
-		"subscriptions":  subscriptionsNative(c.Subscriptions),
-		"createDate":     optTime(c.CreateDate, "long.timestamp-micros"),
-		"modifiedDate":   optTime(c.ModifiedDate, "long.timestamp-micros"),
-	}
-	b, err := encodeSingle(nil, KindSnapshot, native)
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot of customer %d: %w", c.ID, err)
-	}
-	return b, nil
+	bp, b := startRecord(KindSnapshot)
+	return finishRecord(bp, appendSnapshot(b, c)), nil
 }
 
 // DecodeSnapshot decodes an Avro single-object encoded customer snapshot.
@@ -203,25 +153,6 @@ func DecodeSnapshot(data []byte) (*customer.Customer, error) {
 		return nil, fmt.Errorf("decode snapshot: %w", r.err)
 	}
 	return c, nil
-}
-
-func profilesNative(ps []customer.Profile) []any {
-	out := make([]any, len(ps))
-	for i, p := range ps {
-		out[i] = map[string]any{
-			"source":              p.Source,
-			"accountId":           p.AccountID,
-			"firstName":           p.FirstName,
-			"lastName":            p.LastName,
-			"fields":              stringMapNative(p.Fields),
-			"identifiers":         identifiersNative(p.Identifiers),
-			"commChannels":        commChannelsNative(p.CommChannels),
-			"createDate":          optTime(p.CreateDate, "long.timestamp-micros"),
-			"modifiedDate":        optTime(p.ModifiedDate, "long.timestamp-micros"),
-			"conflictingProfiles": profilesNative(p.Conflicting),
-		}
-	}
-	return out
 }
 
 func (r *reader) profiles(m map[string]any, key, path string, depth int) []customer.Profile {
