@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -203,15 +204,17 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	}
 	tb := &taskBatch{task: t, id: g.task, batch: batch, lastChangelog: -1,
 		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}}}
-	decoded, err := p.decodeAll(g.records)
-	if err != nil {
-		return tb, err
-	}
+	dec := p.decodeAhead(g.records)
+	defer dec.wait()
 	changed := map[int64]bool{}
 	var latest int64
 	for i, r := range g.records {
 		tb.tally.in[r.Topic]++
-		if err := p.handle(tb, r, decoded[i], pr, changed); err != nil {
+		d, err := dec.get(i)
+		if err != nil {
+			return tb, err
+		}
+		if err := p.handle(tb, r, d, pr, changed); err != nil {
 			return tb, err
 		}
 		if ms := r.Timestamp.UnixMilli(); ms > latest {
@@ -227,17 +230,19 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	customers := make([]*customer.Customer, 0, len(ids))
+	// The documents as the batch wrote them, decoded and encoded as
+	// snapshots on every core.
+	docs := make([][]byte, 0, len(ids))
 	for _, id := range ids {
-		c, ok, err := tb.batch.Customer(id)
+		enc, ok, err := tb.batch.Encoded(id)
 		if err != nil {
 			return tb, fmt.Errorf("task %d: reading customer %d for its snapshot: %w", g.task, id, err)
 		}
 		if ok {
-			customers = append(customers, c)
+			docs = append(docs, enc)
 		}
 	}
-	snaps, err := p.encodeSnapshots(customers, g.task)
+	snaps, err := p.encodeSnapshots(docs, g.task)
 	if err != nil {
 		return tb, err
 	}
@@ -328,27 +333,82 @@ type decoded struct {
 	bad *BadRecord
 }
 
-// decodeAll decodes records on every core: decoding is independent per
-// record and costs as much as a fifth of a command, while applying must
-// stay serial.
-func (p *Processor) decodeAll(records []*kgo.Record) ([]decoded, error) {
-	out := make([]decoded, len(records))
-	err := parallel(len(records), 64, func(i int) error {
-		cmd, bad, err := p.dec.Decode(context.Background(), records[i], p.partitions)
-		out[i] = decoded{cmd, bad}
-		return err
-	})
-	return out, err
+// decodeChunk is how many records a decoding goroutine takes at a time,
+// and how far ahead of the apply loop decoding must be before it starts.
+const decodeChunk = 128
+
+// decoding is a poll's records being decoded by background goroutines,
+// chunk by chunk in order, while the serial apply loop consumes them: the
+// loop waits only for the chunk it needs, so decoding (as much as a fifth
+// of a command) runs on the other cores beside the apply instead of before
+// it.
+type decoding struct {
+	out  []decoded
+	done []chan struct{} // closed when chunk c is decoded
+	errs []error         // a chunk's failure, set before its done closes
 }
 
-// encodeSnapshots encodes on every core: a snapshot costs as much to encode
-// as a command costs to apply, and the customers are independent.
-func (p *Processor) encodeSnapshots(cs []*customer.Customer, task int32) ([]*kgo.Record, error) {
-	out := make([]*kgo.Record, len(cs))
-	err := parallel(len(cs), 32, func(i int) error {
-		rec, err := p.enc.Snapshot(cs[i], task)
+// decodeAhead starts decoding records on GOMAXPROCS-1 goroutines (at
+// least one).
+func (p *Processor) decodeAhead(records []*kgo.Record) *decoding {
+	chunks := (len(records) + decodeChunk - 1) / decodeChunk
+	d := &decoding{out: make([]decoded, len(records)), done: make([]chan struct{}, chunks), errs: make([]error, chunks)}
+	for c := range d.done {
+		d.done[c] = make(chan struct{})
+	}
+	var next atomic.Int64
+	workers := min(max(runtime.GOMAXPROCS(0)-1, 1), chunks)
+	for range workers {
+		go func() {
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				for i := c * decodeChunk; i < min((c+1)*decodeChunk, len(records)); i++ {
+					cmd, bad, err := p.dec.Decode(context.Background(), records[i], p.partitions)
+					if err != nil {
+						d.errs[c] = err
+						break
+					}
+					d.out[i] = decoded{cmd, bad}
+				}
+				close(d.done[c])
+			}
+		}()
+	}
+	return d
+}
+
+// get waits for record i's chunk and returns its decoding.
+func (d *decoding) get(i int) (decoded, error) {
+	c := i / decodeChunk
+	<-d.done[c]
+	if err := d.errs[c]; err != nil {
+		return decoded{}, err
+	}
+	return d.out[i], nil
+}
+
+// wait waits for every chunk, so no goroutine is left decoding.
+func (d *decoding) wait() {
+	for _, ch := range d.done {
+		<-ch
+	}
+}
+
+// encodeSnapshots decodes stored customer documents and encodes their
+// snapshot records, on every core.
+func (p *Processor) encodeSnapshots(docs [][]byte, task int32) ([]*kgo.Record, error) {
+	out := make([]*kgo.Record, len(docs))
+	err := parallel(len(docs), 32, func(i int) error {
+		c, err := state.DecodeCustomer(docs[i])
 		if err != nil {
-			return fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", task, cs[i].ID, err)
+			return fmt.Errorf("task %d: decoding a customer for its snapshot: %w", task, err)
+		}
+		rec, err := p.enc.Snapshot(c, task)
+		if err != nil {
+			return fmt.Errorf("task %d: encoding the snapshot of customer %d: %w", task, c.ID, err)
 		}
 		out[i] = rec
 		return nil

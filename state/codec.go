@@ -161,6 +161,9 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // decodeCustomer decodes a document written by encodeCustomer. It rejects
 // unknown versions, truncated input and trailing bytes.
+// DecodeCustomer decodes a stored customer document (Batch.Encoded).
+func DecodeCustomer(b []byte) (*customer.Customer, error) { return decodeCustomer(b) }
+
 func decodeCustomer(data []byte) (*customer.Customer, error) {
 	if len(data) == 0 {
 		return nil, errShort
