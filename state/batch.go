@@ -81,8 +81,11 @@ type docEntry struct {
 
 // NewBatch starts a batch on the task's keyspace.
 func (t *Task) NewBatch() *Batch {
-	b := &Batch{b: t.db.pdb.NewBatch(), task: t,
+	// Sized like the last batch, with some room: most batches are full.
+	size, ops := t.lastBytes.Load(), t.lastOps.Load()
+	b := &Batch{b: t.db.pdb.NewBatchWithSize(int(size + size/8)), task: t,
 		docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}}
+	b.over.reserve(int(ops + ops/8))
 	b.reader = reader{src: b, task: t}
 	return b
 }

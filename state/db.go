@@ -134,6 +134,10 @@ type Task struct {
 	id         int32
 	partitions int32
 	filter     *keyFilter
+	// The size of the task's last committed batch, to size the next one:
+	// growing a batch of 5,000 commands by doubling copied megabytes.
+	// Commit may run on another goroutine than NewBatch.
+	lastBytes, lastOps atomic.Int64
 }
 
 // Task returns the keyspace of task partition out of partitions. The
@@ -206,6 +210,8 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 			return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, checkpoint, err)
 		}
 	}
+	t.lastBytes.Store(int64(b.b.Len()))
+	t.lastOps.Store(int64(len(b.over.ops)))
 	if !b.b.Empty() {
 		if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
 			return fmt.Errorf("task %d: committing batch (checkpoint %d): %w", t.id, checkpoint, err)

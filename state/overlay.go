@@ -27,6 +27,19 @@ type batchOp struct {
 
 var overlaySeed = maphash.MakeSeed()
 
+// reserve sizes an empty overlay for n writes.
+func (o *overlay) reserve(n int) {
+	if n <= 0 || len(o.ops) > 0 {
+		return
+	}
+	o.ops = make([]batchOp, 0, n)
+	size := 256
+	for size < 2*n {
+		size *= 2
+	}
+	o.slots, o.hash = make([]int32, size), make([]uint64, size)
+}
+
 // last returns the last write of key, if the batch wrote it.
 func (o *overlay) last(key []byte) (*batchOp, bool) {
 	if o.n == 0 {
