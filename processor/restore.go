@@ -32,6 +32,14 @@ func (p *Processor) restorePending(ctx context.Context) error {
 			return nil
 		}
 		t := p.db.Task(next, p.partitions)
+		// The key filter is built from the local state before restore adds
+		// to it (a no-op when an earlier assignment built it).
+		began := time.Now()
+		keys, err := t.Warm()
+		if err != nil {
+			return fmt.Errorf("task %d: %w", next, err)
+		}
+		p.log.Debug("task key filter ready", "task", next, "keys", keys, "took", time.Since(began).Round(time.Millisecond))
 		if err := p.restoreTask(ctx, t, next); err != nil {
 			return fmt.Errorf("restoring task %d: %w", next, err)
 		}

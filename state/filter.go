@@ -159,6 +159,25 @@ func (f *keyFilter) build(t *Task) error {
 	return nil
 }
 
+// Warm builds the task's key filter now if it is not built yet, instead of
+// on the task's first read: a scan of the holder and request tables, about
+// a second per million customers. It reports the keys the filter holds.
+func (t *Task) Warm() (int, error) {
+	f := t.filter
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.built {
+		if err := f.build(t); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, s := range f.stages {
+		n += s.n
+	}
+	return n, nil
+}
+
 // filter returns the identifier filter of task partition, shared by every
 // Task value of that partition.
 func (db *DB) filter(partition int32) *keyFilter {

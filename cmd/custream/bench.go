@@ -163,10 +163,18 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	if err := results.waitFor(f.commands, 30*time.Minute); err != nil {
 		return err
 	}
-	el := time.Since(start)
+	end := time.Now()
+	el := end.Sub(start)
 	tput := float64(f.commands) / el.Seconds() / float64(P)
 	fmt.Fprintf(out, "  exactly-once processor: %d commands in %s = %.0f commands/s per partition (incl. group join and restore)\n",
 		f.commands, el.Round(time.Millisecond), tput)
+	results.mu.Lock()
+	first, firstN := results.first, results.firstN
+	results.mu.Unlock()
+	if steady := end.Sub(first); firstN < f.commands && steady > 0 {
+		fmt.Fprintf(out, "  steady state (first result to last, %s after start): %.0f commands/s per partition\n",
+			first.Sub(start).Round(time.Millisecond), float64(f.commands-firstN)/steady.Seconds()/float64(P))
+	}
 
 	// 2. Latency: a steady rate, produce → committed result.
 	rate := f.latencyRate
@@ -252,13 +260,17 @@ func produceAll(ctx context.Context, base []kgo.Opt, records []*kgo.Record) (flo
 
 // resultWatch counts committed results and notes when each arrived.
 type resultWatch struct {
-	cl    *kgo.Client
-	mu    sync.Mutex
-	n     int
-	seen  map[schemas.Origin]time.Time
-	track bool
-	quit  chan struct{}
-	wg    sync.WaitGroup
+	cl *kgo.Client
+	mu sync.Mutex
+	n  int
+	// first is when the first results arrived and firstN how many came
+	// then, for the steady rate after the group join and restore.
+	first  time.Time
+	firstN int
+	seen   map[schemas.Origin]time.Time
+	track  bool
+	quit   chan struct{}
+	wg     sync.WaitGroup
 }
 
 func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWatch {
@@ -283,6 +295,9 @@ func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWa
 			cancel()
 			now := time.Now()
 			w.mu.Lock()
+			if w.first.IsZero() && fs.NumRecords() > 0 {
+				w.first, w.firstN = now, fs.NumRecords()
+			}
 			fs.EachRecord(func(r *kgo.Record) {
 				w.n++
 				if w.track {
