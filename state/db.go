@@ -23,9 +23,11 @@ type Options struct {
 	// Point reads (identifier lookups, customers, request ids) are served
 	// from it once warm; give it roughly the hot part of the data.
 	CacheBytes int64
-	// MemTableBytes is the size of one memtable. Default 32 MiB: large
-	// enough that a bulk load flushes rarely, small enough that a restart
-	// replays little WAL. Pebble keeps up to 4 in flight before stalling.
+	// MemTableBytes is the size of one memtable. Default 64 MiB: custream
+	// bench measured ~25k commands/s against ~22k with 32 MiB and ~17k
+	// with 8 MiB (fewer flushes and L0 files for reads to probe), and a
+	// restart replays little WAL. Pebble keeps up to 4 in flight before
+	// stalling.
 	MemTableBytes uint64
 	// SyncCommits fsyncs the WAL on every Task.Commit. Default off: the
 	// Kafka changelog is the durable log and local state is only written
@@ -59,7 +61,7 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 
 const (
 	defaultCacheBytes    = 256 << 20
-	defaultMemTableBytes = 32 << 20
+	defaultMemTableBytes = 64 << 20
 )
 
 // DB is the process's Pebble instance. Tasks (Task) are keyspaces in it;
