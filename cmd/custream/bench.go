@@ -157,7 +157,9 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()
-	defer func() { stop(); <-done }()
+	var stopOnce sync.Once
+	stopProcessor := func() { stopOnce.Do(func() { stop(); <-done }) }
+	defer stopProcessor()
 
 	start := time.Now()
 	if err := results.waitFor(f.commands, 30*time.Minute); err != nil {
@@ -188,7 +190,17 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	fmt.Fprintf(out, "  end-to-end latency at %d commands/s (produce → committed result): p50 %s, p99 %s, max %s (%d commands)\n",
 		rate, lat.p50, lat.p99, lat.max, lat.n)
 
-	// 3. Baseline: consume → produce with the same transactions, no state.
+	// 3. Restore: the same group again with an empty state dir rebuilds
+	// every task from the changelog.
+	stopProcessor()
+	if err := benchRestore(ctx, out, adm, processor.Config{
+		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
+		MaxBatchRecords: f.batch, Logger: log,
+	}, filepath.Join(tmp, "restored"), f.cacheMB, enc); err != nil {
+		return err
+	}
+
+	// 4. Baseline: consume → produce with the same transactions, no state.
 	pt, err := passthrough(ctx, adm, base, name, P, records, f.batch)
 	if err != nil {
 		return err
@@ -463,4 +475,44 @@ func deleteTopics(adm *kadm.Client, topo processor.Topology) {
 		names = append(names, s.Name)
 	}
 	_, _ = adm.DeleteTopics(ctx, names...)
+}
+
+// benchRestore starts a processor on an empty state dir and times it until
+// every task it owns is restored from the changelog.
+func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, cfg processor.Config, dir string, cacheMB int, enc *sink.Encoder) error {
+	ends, err := adm.ListEndOffsets(ctx, cfg.Topology.Changelog)
+	if err != nil {
+		return fmt.Errorf("changelog end offsets: %w", err)
+	}
+	var records int64
+	ends.Each(func(o kadm.ListedOffset) { records += o.Offset })
+	db, err := state.Open(dir, state.Options{CacheBytes: int64(cacheMB) << 20})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	p, err := processor.New(pctx, cfg, db, enc, processor.NewDecoder(cfg.Topology, nil))
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- p.Run(pctx) }()
+	defer func() { stop(); <-done }()
+	for deadline := start.Add(30 * time.Minute); ; {
+		if ok, _ := p.Ready(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, why := p.Ready()
+			return fmt.Errorf("restore not done after 30m: %s", why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	el := time.Since(start)
+	fmt.Fprintf(out, "  restore from an empty state dir: %d changelog records in %s = %.0f records/s (incl. group join)\n",
+		records, el.Round(time.Millisecond), float64(records)/el.Seconds())
+	return nil
 }
