@@ -278,22 +278,7 @@ func TestAvroEncodeBlocks(t *testing.T) {
 	r := ResultRecord{Result: customer.Result{Op: customer.OpSubscriptions,
 		Subscriptions: make([]customer.Subscription, maxBlockItems+3)}}
 	r.Subscriptions[maxBlockItems+2].Channel = "last"
-	got, err := EncodeResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := goavroResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%d-item array: bytes differ from goavro's", len(r.Subscriptions))
-	}
-	back, err := DecodeResult(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, r) {
+	if back := resultLikeGoavro(t, r); !reflect.DeepEqual(back, r) {
 		t.Errorf("%d-item array did not round trip", len(r.Subscriptions))
 	}
 }
@@ -316,21 +301,7 @@ func TestEncodeResultOp(t *testing.T) {
 func TestIssueCodeIsAnInt(t *testing.T) {
 	r := sampleResult()
 	r.Warnings = []customer.Issue{{Code: 1<<32 + customer.CodeMerged, Message: "m"}}
-	got, err := EncodeResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := goavroResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("bytes differ from goavro's\n got % x\nwant % x", got, want)
-	}
-	back, err := DecodeResult(got)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := resultLikeGoavro(t, r)
 	if back.Warnings[0].Code != customer.CodeMerged {
 		t.Errorf("code %d came back as %d", r.Warnings[0].Code, back.Warnings[0].Code)
 	}
@@ -594,4 +565,26 @@ func (g *recordGen) merge() customer.Merge {
 		Org: g.long(), SurvivorID: g.long(), VictimID: g.long(), Identifier: g.identifier(),
 		Source: g.str(), AccountID: g.optStr(), RequestID: g.str(), Time: g.time(),
 	}
+}
+
+// resultLikeGoavro encodes r, checks the bytes are goavro's, and returns
+// them decoded.
+func resultLikeGoavro(t *testing.T, r ResultRecord) ResultRecord {
+	t.Helper()
+	got, err := EncodeResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := goavroResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("bytes differ from goavro's\n got % x\nwant % x", got, want)
+	}
+	back, err := DecodeResult(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
 }
