@@ -117,8 +117,8 @@ missing. Progress goes to stdout: a bar on a terminal, plain lines every
 5 s otherwise. No --brokers: the embedded broker of custream run.
 
 CSV: a header row, then one customer per row. Columns (names case-insensitive):
-  op                       register (default), update or changeIdentifier
-  customerId               for update and changeIdentifier
+  op                       register (default), update, changeIdentifier or subscriptions
+  customerId               for update, changeIdentifier and subscriptions
   accountId                the row's source account (overrides --account)
   firstName, lastName      the profile's names
   mobile, email, externalId, wechat, martjackId, fbId
@@ -130,6 +130,11 @@ CSV: a header row, then one customer per row. Columns (names case-insensitive):
   ext.<name>               extendedFields.<name>
   field.<name>             custom field <name>
   add.<type>, remove.<type> changeIdentifier's add and remove
+  sub.<channel>.<priority>[.<accountId>]
+                           a subscription: OPTIN or OPTOUT; channel SMS, EMAIL or
+                           WECHAT; priority TRANS or BULK (e.g. sub.sms.bulk)
+  communicationId, campaignId, reason, scope, subScope
+                           the rest of a subscriptions body
 JSONL: one API request body per line, with optional "op", "customerId" and
 "accountId" keys beside the body's keys.
 

@@ -26,9 +26,10 @@
 // (the header), so a quoted value that spans lines moves the next rows'
 // numbers on, as an editor shows them. A UTF-8 byte order mark is ignored.
 //
-//	op               register (default), update or changeIdentifier;
-//	                 subscriptions needs the JSONL format
-//	customerId       the customer of update and changeIdentifier
+//	op               register (default), update, changeIdentifier or
+//	                 subscriptions
+//	customerId       the customer of update, changeIdentifier and
+//	                 subscriptions
 //	accountId        the source account (overrides --account for the row)
 //	firstName        profiles[0].firstName
 //	lastName         profiles[0].lastName
@@ -45,6 +46,13 @@
 //	field.<name>     profiles[0].fields.<name> (custom fields)
 //	add.<type>       changeIdentifier add, e.g. add.mobile
 //	remove.<type>    changeIdentifier remove, e.g. remove.email
+//	sub.<channel>.<priority>[.<accountId>]
+//	                 subscriptions: OPTIN or OPTOUT for channel SMS, EMAIL
+//	                 or WECHAT and priority TRANS or BULK, e.g.
+//	                 sub.sms.bulk; the optional suffix is the
+//	                 subscription's accountId (sub.sms.trans.123)
+//	communicationId, campaignId, reason, scope, subScope
+//	                 the rest of a subscriptions body
 //
 // An unknown column stops the load before anything is sent (a misspelt
 // column would otherwise drop its data silently), and so does a header with
@@ -52,8 +60,9 @@
 // command). A row is a bad line when it has a different number of cells
 // than the header, broken quoting, an unknown op, a missing or non-numeric
 // customerId where the op needs one, or cells that do not apply to its op
-// (identifier or name cells on a changeIdentifier row, add./remove. cells
-// on a register or update row).
+// (identifier or name cells on a changeIdentifier or subscriptions row,
+// add./remove. cells on a register or update row, sub. cells on any row but
+// subscriptions), or a subscriptions row without a sub. cell.
 //
 // # JSONL
 //

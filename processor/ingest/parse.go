@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -240,12 +242,26 @@ const (
 	colField // name = custom field
 	colAdd   // name = identifier type
 	colRemove
+	colSub // name = channel, priority; account = the subscription's accountId
+	colCommunicationID
+	colCampaignID
+	colReason
+	colScope
+	colSubScope
 )
 
 type column struct {
 	kind colKind
 	name string
+	// sub.<channel>.<priority>[.<accountId>] columns: the parts.
+	channel, priority, account string
 }
+
+// The subscription channels and priorities of the API doc.
+var (
+	subChannels   = []string{"SMS", "EMAIL", "WECHAT"}
+	subPriorities = []string{"TRANS", "BULK"}
+)
 
 var identifierTypes = []string{customer.IDMobile, customer.IDEmail, customer.IDExternalID, customer.IDWechat, customer.IDMartjackID, customer.IDFbID}
 
@@ -263,7 +279,9 @@ func parseColumn(h string) (column, error) {
 	h = strings.TrimSpace(h)
 	lower := strings.ToLower(h)
 	fixed := map[string]colKind{"op": colOp, "customerid": colCustomerID, "accountid": colAccountID,
-		"firstname": colFirstName, "lastname": colLastName, "loyaltytype": colLoyalty, "createdate": colCreateDate}
+		"firstname": colFirstName, "lastname": colLastName, "loyaltytype": colLoyalty, "createdate": colCreateDate,
+		"communicationid": colCommunicationID, "campaignid": colCampaignID, "reason": colReason,
+		"scope": colScope, "subscope": colSubScope}
 	if k, ok := fixed[lower]; ok {
 		return column{kind: k}, nil
 	}
@@ -281,6 +299,22 @@ func parseColumn(h string) (column, error) {
 				return column{kind: kind, name: t}, nil
 			}
 		}
+	}
+	if strings.HasPrefix(lower, "sub.") {
+		// sub.<channel>.<priority>[.<accountId>]: the account is kept as
+		// written and may itself hold dots.
+		parts := strings.SplitN(h[len("sub."):], ".", 3)
+		if len(parts) >= 2 {
+			ch, pr := strings.ToUpper(parts[0]), strings.ToUpper(parts[1])
+			if slices.Contains(subChannels, ch) && slices.Contains(subPriorities, pr) {
+				c := column{kind: colSub, channel: ch, priority: pr}
+				if len(parts) == 3 {
+					c.account = parts[2]
+				}
+				return c, nil
+			}
+		}
+		return column{}, fmt.Errorf("unknown column %q: a subscription column is sub.<channel>.<priority>[.<accountId>], channel SMS, EMAIL or WECHAT, priority TRANS or BULK", h)
 	}
 	if rest, ok := strings.CutPrefix(lower, "channel."); ok {
 		typ, verified := strings.CutSuffix(rest, ".verified")
@@ -365,8 +399,9 @@ func csvRow(cols []column, rec []string) (customer.Command, error) {
 	var p customer.ProfileInput
 	body := &customer.CustomerBody{}
 	ci := &customer.ChangeIdentifierBody{}
+	sb := &customer.SubscriptionsBody{}
 	verified := map[string]bool{}
-	var bodyCol, ciCol string // a cell of each kind, to name in errors
+	var bodyCol, ciCol, subCol string // a cell of each kind, to name in errors
 	for i, c := range cols {
 		v := strings.TrimSpace(rec[i])
 		if v == "" {
@@ -376,7 +411,7 @@ func csvRow(cols []column, rec []string) (customer.Command, error) {
 		case colOp:
 			o, ok := schemas.ParseOp(v)
 			if !ok {
-				return cmd, fmt.Errorf("op %q: want register, update or changeIdentifier", v)
+				return cmd, fmt.Errorf("op %q: want register, update, changeIdentifier or subscriptions", v)
 			}
 			op = o
 		case colCustomerID:
@@ -393,6 +428,11 @@ func csvRow(cols []column, rec []string) (customer.Command, error) {
 		case colRemove:
 			ci.Remove = append(ci.Remove, customer.Identifier{Type: c.name, Value: v})
 			ciCol = "remove." + c.name
+		case colSub, colCommunicationID, colCampaignID, colReason, colScope, colSubScope:
+			if err := setSubscriptionCell(sb, c, v); err != nil {
+				return cmd, err
+			}
+			subCol = columnName(c)
 		default:
 			if err := setBodyCell(body, &p, verified, c, v); err != nil {
 				return cmd, err
@@ -404,6 +444,9 @@ func csvRow(cols []column, rec []string) (customer.Command, error) {
 		p.CommChannels[i].Verified = verified[p.CommChannels[i].Type]
 	}
 	cmd.Op = op
+	if subCol != "" && op != customer.OpSubscriptions {
+		return cmd, fmt.Errorf("column %s applies to subscriptions, not %s", subCol, op)
+	}
 	switch op {
 	case customer.OpRegister, customer.OpUpdate:
 		if ciCol != "" {
@@ -423,6 +466,14 @@ func csvRow(cols []column, rec []string) (customer.Command, error) {
 			return cmd, fmt.Errorf("column %s does not apply to changeIdentifier (use add.<type> and remove.<type>)", bodyCol)
 		}
 		cmd.ChangeIdentifier = ci
+	case customer.OpSubscriptions:
+		if bodyCol != "" || ciCol != "" {
+			return cmd, fmt.Errorf("column %s does not apply to subscriptions (use sub.<channel>.<priority>)", cmp.Or(bodyCol, ciCol))
+		}
+		if len(sb.Subscriptions) == 0 {
+			return cmd, errors.New("a subscriptions row needs a sub.<channel>.<priority> cell (OPTIN or OPTOUT)")
+		}
+		cmd.Subscriptions = sb
 	default:
 		return cmd, fmt.Errorf("op %s is not supported in CSV; use the JSONL format", op)
 	}
@@ -474,8 +525,55 @@ func setBodyCell(body *customer.CustomerBody, p *customer.ProfileInput, verified
 	return nil
 }
 
+// setSubscriptionCell sets one cell of a subscriptions row. Values are
+// passed on as written: the rules judge them, as they judge a JSONL body.
+func setSubscriptionCell(sb *customer.SubscriptionsBody, c column, v string) error {
+	switch c.kind {
+	case colSub:
+		sb.Subscriptions = append(sb.Subscriptions, customer.Subscription{Channel: c.channel, AccountID: c.account, Priority: c.priority, Type: v})
+	case colCommunicationID, colCampaignID:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s %q: want an integer", columnName(c), v)
+		}
+		if c.kind == colCommunicationID {
+			sb.CommunicationID = n
+		} else {
+			sb.CampaignID = n
+		}
+	case colReason:
+		sb.Reason = v
+	case colScope, colSubScope:
+		if sb.Scope == nil {
+			sb.Scope = &customer.Scope{}
+		}
+		if c.kind == colScope {
+			sb.Scope.Scope = v
+		} else {
+			sb.Scope.SubScope = v
+		}
+	}
+	return nil
+}
+
 func columnName(c column) string {
 	switch c.kind {
+	case colSub:
+		name := "sub." + c.channel + "." + c.priority
+		if c.account != "" {
+			name += "." + c.account
+		}
+		return name
+	case colCommunicationID:
+		return "communicationId"
+	case colCampaignID:
+		return "campaignId"
+	case colReason:
+		return "reason"
+	case colScope:
+		return "scope"
+	case colSubScope:
+		return "subScope"
 	case colFirstName:
 		return "firstName"
 	case colLastName:

@@ -94,7 +94,7 @@ func TestCSVRowsThatMixOps(t *testing.T) {
 	text := "op,customerId,mobile,add.mobile,field.x\n" +
 		"register,,919111111111,919111111112,\n" + // add. on register
 		"changeIdentifier,7,919111111111,,\n" + // identifier column on changeIdentifier
-		"subscriptions,7,,,\n" + // JSONL only
+		"subscriptions,7,,,\n" + // no sub.<channel>.<priority> cell
 		"changeIdentifier,7,,919111111112,\n" // good
 	rows := parseAll(t, CSV, text)
 	for i, r := range rows[:3] {
@@ -107,13 +107,53 @@ func TestCSVRowsThatMixOps(t *testing.T) {
 	}
 }
 
+// A subscriptions row gives the same command as the API doc's sample body
+// in JSONL.
+func TestCSVSubscriptions(t *testing.T) {
+	text := "op,customerId,sub.EMAIL.BULK,sub.sms.bulk,sub.email.trans,sub.sms.trans.123,communicationId,campaignId,reason,scope,subScope\n" +
+		"subscriptions,17742,OPTOUT,OPTOUT,OPTIN,OPTIN,-1,-1,Example reason,USER,NONE\n"
+	rows := parseAll(t, CSV, text)
+	jsonl := `{"op":"subscriptions","customerId":17742,"communicationId":-1,"campaignId":-1,"reason":"Example reason",` +
+		`"scope":{"scope":"USER","subScope":"NONE"},"subscriptions":[` +
+		`{"channel":"EMAIL","accountId":"","priority":"BULK","type":"OPTOUT"},` +
+		`{"channel":"SMS","accountId":"","priority":"BULK","type":"OPTOUT"},` +
+		`{"channel":"EMAIL","accountId":"","priority":"TRANS","type":"OPTIN"},` +
+		`{"channel":"SMS","accountId":"123","priority":"TRANS","type":"OPTIN"}]}` + "\n"
+	want := parseAll(t, JSONL, jsonl)
+	if len(rows) != 1 || rows[0].Err != nil || len(want) != 1 || want[0].Err != nil {
+		t.Fatalf("rows = %+v, want = %+v", rows, want)
+	}
+	if !reflect.DeepEqual(rows[0].Cmd, want[0].Cmd) {
+		t.Errorf("CSV row\n%+v\nJSONL line\n%+v", rows[0].Cmd.Subscriptions, want[0].Cmd.Subscriptions)
+	}
+
+	bad := "op,customerId,mobile,sub.sms.bulk,communicationId\n" +
+		"register,,919111111111,OPTIN,\n" + // sub. on register
+		"subscriptions,7,919111111111,OPTIN,\n" + // identifier on subscriptions
+		"subscriptions,7,,OPTIN,x\n" + // communicationId not an integer
+		"subscriptions,,,OPTIN,\n" + // no customerId
+		"subscriptions,7,,OPTIN,5\n" // good
+	rows = parseAll(t, CSV, bad)
+	for i, r := range rows[:4] {
+		if r.Err == nil {
+			t.Errorf("row %d (line %d): want a bad line", i, r.Line)
+		}
+	}
+	if r := rows[4]; r.Err != nil || r.Cmd.Subscriptions.CommunicationID != 5 || r.Cmd.Subscriptions.Subscriptions[0] != (customer.Subscription{Channel: "SMS", Priority: "BULK", Type: "OPTIN"}) {
+		t.Errorf("last row: %+v", r)
+	}
+}
+
 func TestCSVHeaderErrors(t *testing.T) {
 	for _, text := range []string{
 		"",
-		"firstName,mobil\nTom,9191\n",      // misspelt column
-		"firstName,lastName\nTom,Sawyer\n", // no identifier, no customerId
-		"firstName,ext.\nTom,x\n",          // empty ext name
-		"mobile,channel.fax\n9191,1\n",     // unknown channel type
+		"firstName,mobil\nTom,9191\n",        // misspelt column
+		"firstName,lastName\nTom,Sawyer\n",   // no identifier, no customerId
+		"firstName,ext.\nTom,x\n",            // empty ext name
+		"mobile,channel.fax\n9191,1\n",       // unknown channel type
+		"customerId,sub.fax.bulk\n7,OPTIN\n", // unknown subscription channel
+		"customerId,sub.sms\n7,OPTIN\n",      // no priority
+		"customerId,sub.sms.now\n7,OPTIN\n",  // unknown priority
 	} {
 		err := Parse(strings.NewReader(text), CSV, func(Row) error { return nil })
 		if err == nil {
