@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -17,48 +19,79 @@ import (
 // restoreChunk bounds the changelog records applied to Pebble in one batch.
 const restoreChunk = 10_000
 
-// restorePending restores every assigned task that is not ready, then
-// resumes fetching its input partitions.
+// restorePending restores every assigned task that is not ready, on up to
+// GOMAXPROCS goroutines (restores of different tasks share nothing but
+// Pebble, and applying the changelog is CPU work), and resumes fetching
+// each task's input partitions as soon as it is restored. It returns when
+// no task is pending, or with the first error.
 func (p *Processor) restorePending(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		var next int32 = -1
-		for _, t := range sortedKeys(p.pending) {
-			next = t
-			break
-		}
+		pending := sortedKeys(p.pending)
 		p.mu.Unlock()
-		if next < 0 {
+		if len(pending) == 0 {
 			return nil
 		}
-		t := p.db.Task(next, p.partitions)
-		// The key filter is built from the local state before restore adds
-		// to it (a no-op when an earlier assignment built it).
-		began := time.Now()
-		keys, err := t.Warm()
-		if err != nil {
-			return fmt.Errorf("task %d: %w", next, err)
+		// One round over the tasks pending now; a task assigned meanwhile
+		// is picked up by the next round.
+		rctx, cancel := context.WithCancel(ctx)
+		errs := make([]error, len(pending))
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(pending)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					if errs[i] = p.restoreOne(rctx, pending[i]); errs[i] != nil {
+						cancel() // the others stop too; the loop retries
+					}
+				}
+			}()
 		}
-		p.log.Debug("task key filter ready", "task", next, "keys", keys, "took", time.Since(began).Round(time.Millisecond))
-		if err := p.restoreTask(ctx, t, next); err != nil {
-			return fmt.Errorf("restoring task %d: %w", next, err)
+		for i := range pending {
+			next <- i
 		}
-		p.mu.Lock()
-		stillOurs := p.pending[next] && p.assigned[next]
-		if stillOurs {
-			delete(p.pending, next)
-			p.ready[next] = t
-			p.updateTaskGauges()
-		}
-		p.mu.Unlock()
-		if stillOurs {
-			resume := map[string][]int32{}
-			for _, topic := range p.cfg.Topology.InputTopics() {
-				resume[topic] = []int32{next}
-			}
-			p.sess.Client().ResumeFetchPartitions(resume)
+		close(next)
+		wg.Wait()
+		cancel()
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
+}
+
+// restoreOne restores one task and, if it is still ours, makes it ready
+// and resumes its input partitions.
+func (p *Processor) restoreOne(ctx context.Context, task int32) error {
+	t := p.db.Task(task, p.partitions)
+	// The key filter is built from the local state before restore adds to
+	// it (a no-op when an earlier assignment built it).
+	began := time.Now()
+	keys, err := t.Warm()
+	if err != nil {
+		return fmt.Errorf("task %d: %w", task, err)
+	}
+	p.log.Debug("task key filter ready", "task", task, "keys", keys, "took", time.Since(began).Round(time.Millisecond))
+	if err := p.restoreTask(ctx, t, task); err != nil {
+		return fmt.Errorf("restoring task %d: %w", task, err)
+	}
+	p.mu.Lock()
+	stillOurs := p.pending[task] && p.assigned[task]
+	if stillOurs {
+		delete(p.pending, task)
+		p.ready[task] = t
+		p.updateTaskGauges()
+	}
+	p.mu.Unlock()
+	if stillOurs {
+		resume := map[string][]int32{}
+		for _, topic := range p.cfg.Topology.InputTopics() {
+			resume[topic] = []int32{task}
+		}
+		p.sess.Client().ResumeFetchPartitions(resume)
+	}
+	return nil
 }
 
 // restoreTask catches task t up with its changelog partition: from the
