@@ -22,7 +22,8 @@ const restoreChunk = 10_000
 // restorePending restores every assigned task that is not ready, on up to
 // GOMAXPROCS goroutines (restores of different tasks share nothing but
 // Pebble, and applying the changelog is CPU work), and resumes fetching
-// each task's input partitions as soon as it is restored. It returns when
+// each task's input partitions as soon as it is restored (the loop
+// processes them once this returns). It returns when
 // no task is pending, or with the first error.
 func (p *Processor) restorePending(ctx context.Context) error {
 	for {
