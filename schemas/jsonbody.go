@@ -337,47 +337,37 @@ func jsonListLen(o *fastjson.Object, key string) int { return len(jsonField(o, k
 
 // textMap reads an object of scalars (custom fields, extendedFields).
 func (d *jsonReader) textMap(o *fastjson.Object, key string) map[string]string {
-	m := d.object(o, key)
-	if m == nil || m.Len() == 0 {
-		return nil
-	}
-	out := make(map[string]string, m.Len())
-	bad := false
-	m.Visit(func(k []byte, v *fastjson.Value) {
-		s, ok := d.scalarText(v)
-		bad = bad || !ok
-		out[jsonText(k)] = s
-	})
-	if bad {
-		d.push(key)
-		for k, v := range jsonEntries(m) {
-			d.push(k)
-			d.scalar(v)
-			d.pop()
-		}
-		d.pop()
-	}
-	return out
+	return jsonMap(d, o, key, (*jsonReader).scalarText, func(d *jsonReader, v *fastjson.Value) { d.scalar(v) })
 }
 
 // flagMap reads an object of flags (a comm channel's meta).
 func (d *jsonReader) flagMap(o *fastjson.Object, key string) map[string]bool {
+	return jsonMap(d, o, key, func(_ *jsonReader, v *fastjson.Value) (bool, bool) { return jsonFlag(v) },
+		func(d *jsonReader, v *fastjson.Value) { d.flag(v) })
+}
+
+// jsonMap reads the object at key with read, one value at a time. When a
+// value is bad, it goes over the entries again in key order with report,
+// which records the error at each bad entry's path (see jsonEntries).
+// Both take the reader as an argument, so the calls build no closures.
+func jsonMap[T any](d *jsonReader, o *fastjson.Object, key string,
+	read func(*jsonReader, *fastjson.Value) (T, bool), report func(*jsonReader, *fastjson.Value)) map[string]T {
 	m := d.object(o, key)
 	if m == nil || m.Len() == 0 {
 		return nil
 	}
-	out := make(map[string]bool, m.Len())
+	out := make(map[string]T, m.Len())
 	bad := false
 	m.Visit(func(k []byte, v *fastjson.Value) {
-		b, ok := jsonFlag(v)
+		x, ok := read(d, v)
 		bad = bad || !ok
-		out[jsonText(k)] = b
+		out[jsonText(k)] = x
 	})
 	if bad {
 		d.push(key)
 		for k, v := range jsonEntries(m) {
 			d.push(k)
-			d.flag(v)
+			report(d, v)
 			d.pop()
 		}
 		d.pop()
