@@ -196,22 +196,12 @@ func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
 // batch's own write, else nothing when the task's filter rules the key
 // out, else the committed value.
 func (b *Batch) getFiltered(key []byte) ([]byte, error) {
-	if op, ok := b.lastWrite(key); ok {
-		if op.del {
-			return nil, nil
+	if _, written := b.lastWrite(key); !written {
+		if may, err := b.task.filter.mayContain(b.task, key); err != nil || !may {
+			return nil, err
 		}
-		return bytes.Clone(op.value), nil
 	}
-	may, err := b.task.filter.mayContain(b.task, key)
-	if err != nil || !may {
-		return nil, err
-	}
-	var v []byte
-	_, err = dbSource{b.task.db.pdb}.view(key, func(val []byte) error {
-		v = bytes.Clone(val)
-		return nil
-	})
-	return v, err
+	return b.get(key)
 }
 
 // Holders is reader.Holders through the batch's list cache.

@@ -144,26 +144,25 @@ func (r reader) OwnerInScope(org int64, source, accountID string, id customer.Id
 // scope may both be listed, and the lower id (first in the list) is
 // returned.
 func ownerInList(v []byte, source, accountID string) (int64, bool, error) {
-	for rest := v; len(rest) > 0; {
-		if len(rest) < 8 {
-			return 0, false, fmt.Errorf("holder list: truncated holding")
-		}
-		id := readInt64(rest)
-		n := 8
-		src, l, err := strEqual(rest[n:], source)
+	var hb [4][]byte
+	hs, err := splitHoldings(hb[:0], v)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, h := range hs {
+		// A holding is id str(source) str(account) (keys.go); splitHoldings
+		// checked its shape.
+		src, n, err := strEqual(h[8:], source)
 		if err != nil {
-			return 0, false, fmt.Errorf("holder list: %w", err)
+			return 0, false, err
 		}
-		n += l
-		acc, l, err := strEqual(rest[n:], accountID)
+		acc, _, err := strEqual(h[8+n:], accountID)
 		if err != nil {
-			return 0, false, fmt.Errorf("holder list: %w", err)
+			return 0, false, err
 		}
-		n += l
 		if src && acc {
-			return id, true, nil
+			return readInt64(h), true, nil
 		}
-		rest = rest[n:]
 	}
 	return 0, false, nil
 }
