@@ -147,10 +147,11 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	defer results.close()
 	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
 	pctx, stop := context.WithCancel(ctx)
-	p, err := processor.New(pctx, processor.Config{
+	pcfg := processor.Config{
 		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
 		MaxBatchRecords: f.batch, Logger: log,
-	}, db, enc, processor.NewDecoder(topo, nil))
+	}
+	p, err := processor.New(pctx, pcfg, db, enc, processor.NewDecoder(topo, nil))
 	if err != nil {
 		stop()
 		return err
@@ -193,10 +194,7 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	// 3. Restore: the same group again with an empty state dir rebuilds
 	// every task from the changelog.
 	stopProcessor()
-	if err := benchRestore(ctx, out, adm, processor.Config{
-		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
-		MaxBatchRecords: f.batch, Logger: log,
-	}, filepath.Join(tmp, "restored"), f.cacheMB, enc); err != nil {
+	if err := benchRestore(ctx, out, adm, pcfg, filepath.Join(tmp, "restored"), f.cacheMB, enc); err != nil {
 		return err
 	}
 
