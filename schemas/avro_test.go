@@ -90,54 +90,30 @@ func TestTimes(t *testing.T) {
 }
 
 func TestResultMergeSnapshotRoundTrip(t *testing.T) {
-	r := sampleResult()
-	b, err := EncodeResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gr, err := DecodeResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(gr, r) {
-		t.Errorf("result round trip\n got %+v\nwant %+v", gr, r)
-	}
+	roundTrip(t, "result", sampleResult(), EncodeResult, DecodeResult)
 	// A failed command: errors, no createdId, no account.
 	failed := ResultRecord{Result: customer.Result{RequestID: "x", Org: 1, Source: "INSTORE", Op: customer.OpRegister,
 		Errors: []customer.Issue{customer.NewIssue(customer.CodeDuplicateInScope, "")}}}
-	b, err = EncodeResult(failed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gr, err = DecodeResult(b); err != nil || !reflect.DeepEqual(gr, failed) {
-		t.Errorf("failed result round trip: %+v, %v", gr, err)
-	}
-
-	m := sampleMerge()
-	b, err = EncodeMerge(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gm, err := DecodeMerge(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(gm, m) {
-		t.Errorf("merge round trip\n got %+v\nwant %+v", gm, m)
-	}
-
+	roundTrip(t, "failed result", failed, EncodeResult, DecodeResult)
+	roundTrip(t, "merge", sampleMerge(), EncodeMerge, DecodeMerge)
 	for _, c := range []*customer.Customer{sampleCustomer(), {ID: 11, Org: 7, MergedInto: 10}, {}} {
-		b, err = EncodeSnapshot(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gc, err := DecodeSnapshot(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gc, c) {
-			t.Errorf("snapshot round trip\n got %+v\nwant %+v", gc, c)
-		}
+		roundTrip(t, "snapshot", c, EncodeSnapshot, DecodeSnapshot)
+	}
+}
+
+// roundTrip checks that v encodes and decodes back to itself.
+func roundTrip[T any](t *testing.T, name string, v T, enc func(T) ([]byte, error), dec func([]byte) (T, error)) {
+	t.Helper()
+	b, err := enc(v)
+	if err != nil {
+		t.Fatalf("%s: encoding: %v", name, err)
+	}
+	got, err := dec(b)
+	if err != nil {
+		t.Fatalf("%s: decoding: %v", name, err)
+	}
+	if !reflect.DeepEqual(got, v) {
+		t.Errorf("%s round trip\n got %+v\nwant %+v", name, got, v)
 	}
 }
 
