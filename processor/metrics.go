@@ -17,21 +17,23 @@ import (
 //	custream_batch_records                           input records per transaction
 //	custream_restore_records_total{task}             changelog records applied by restores
 //	custream_restore_remaining{task}                 changelog offsets a running restore has left
+//	custream_restore_waiting{task}                   1 while a restore waits for a broker that does not answer
 //	custream_tasks{state}                            tasks of this member: assigned, restoring, ready
 //	custream_input_lag{topic,partition}              records behind the partition's high watermark, at the last poll
 type Metrics struct {
-	recordsIn     *prometheus.CounterVec
-	results       *prometheus.CounterVec
-	dlq           *prometheus.CounterVec
-	merges        prometheus.Counter
-	txns          *prometheus.CounterVec
-	txnSeconds    prometheus.Histogram
-	pebbleSeconds prometheus.Histogram
-	batchRecords  prometheus.Histogram
-	restored      *prometheus.CounterVec
-	remaining     *prometheus.GaugeVec
-	tasks         *prometheus.GaugeVec
-	lag           *prometheus.GaugeVec
+	recordsIn      *prometheus.CounterVec
+	results        *prometheus.CounterVec
+	dlq            *prometheus.CounterVec
+	merges         prometheus.Counter
+	txns           *prometheus.CounterVec
+	txnSeconds     prometheus.Histogram
+	pebbleSeconds  prometheus.Histogram
+	batchRecords   prometheus.Histogram
+	restored       *prometheus.CounterVec
+	remaining      *prometheus.GaugeVec
+	restoreWaiting *prometheus.GaugeVec
+	tasks          *prometheus.GaugeVec
+	lag            *prometheus.GaugeVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -61,11 +63,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Changelog records applied by restores, by task."}, []string{"task"}),
 		remaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_restore_remaining",
 			Help: "Changelog offsets a running restore has left to read, by task (0 when none runs)."}, []string{"task"}),
+		restoreWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_restore_waiting",
+			Help: "1 while the task's restore waits for a broker that does not answer (it goes on when the broker does), else 0."}, []string{"task"}),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_tasks",
 			Help: "Tasks of this member by state: assigned, restoring, ready."}, []string{"state"}),
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
-	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.tasks)
+	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

@@ -177,22 +177,56 @@ func (p *Processor) stableEnd(ctx context.Context, adm *kadm.Client, topic strin
 	}
 }
 
-// replay applies changelog records [from, end) to the task.
+// replay applies changelog records [from, end) to the task. It is done
+// when its position, as the broker reports it, reaches end: control
+// batches, aborted transactions and compacted gaps move the position, a
+// quiet broker does not (partitionReader). While the broker does not answer
+// it waits, says so, and goes on when it answers; nothing processes the
+// task meanwhile.
 func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from, end int64) error {
 	topic := p.cfg.Topology.Changelog
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(from)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records move the position past a trailing commit or
-		// abort marker, so "caught up" is observable.
-		kgo.KeepControlRecords(),
-	}, p.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.ClientOpts...)...)
 	if err != nil {
-		return fmt.Errorf("creating the restore consumer: %w", err)
+		return fmt.Errorf("creating the restore client: %w", err)
 	}
 	defer cl.Close()
+	label := strconv.Itoa(int(part))
+	waiting := p.cfg.Metrics.restoreWaiting.WithLabelValues(label)
+	defer waiting.Set(0)
+	rd := newPartitionReader(cl, topic, part, from, p.log.With("task", part), func(w bool) {
+		if w {
+			waiting.Set(1)
+		} else {
+			waiting.Set(0)
+		}
+	})
+
+	// One response is fetched while the previous one is applied.
+	type result struct {
+		f   fetched
+		err error
+	}
+	ahead := make(chan result, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	var fetcher sync.WaitGroup
+	fetcher.Add(1)
+	go func() {
+		defer fetcher.Done()
+		defer close(ahead)
+		for {
+			f, err := rd.fetch(fctx)
+			select {
+			case ahead <- result{f, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil || f.next >= end {
+				return
+			}
+		}
+	}()
+	defer fetcher.Wait()
+	defer cancel()
 
 	began, lastLog := time.Now(), time.Now()
 	total := end - from
@@ -204,58 +238,31 @@ func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from,
 			return fmt.Errorf("applying changelog records up to offset %d: %w", pos, err)
 		}
 		applied += int64(len(kvs))
-		p.cfg.Metrics.restored.WithLabelValues(strconv.Itoa(int(part))).Add(float64(len(kvs)))
-		p.cfg.Metrics.remaining.WithLabelValues(strconv.Itoa(int(part))).Set(float64(max(end-pos, 0)))
+		p.cfg.Metrics.restored.WithLabelValues(label).Add(float64(len(kvs)))
+		p.cfg.Metrics.remaining.WithLabelValues(label).Set(float64(max(end-pos, 0)))
 		kvs = kvs[:0]
 		return nil
 	}
 	p.log.Info("restoring task", "task", part, "from", from, "to", end, "records", total)
-	idle := 0
 	for pos < end {
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
+		res, ok := <-ahead
+		if !ok {
 			return ctx.Err()
 		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				ferr = errors.Join(ferr, err)
-			}
-		})
-		if ferr != nil {
-			return fmt.Errorf("reading %s[%d]: %w", topic, part, ferr)
+		if res.err != nil {
+			return fmt.Errorf("reading %s[%d] at offset %d: %w", topic, part, pos, res.err)
 		}
-		if fs.NumRecords() == 0 {
-			// Compaction may have removed the last records below the end;
-			// nothing arriving for a while means nothing visible is left.
-			if idle++; idle >= 3 {
-				p.log.Info("changelog has no more visible records before its end", "task", part, "offset", pos, "end", end)
-				pos = end
+		for _, r := range res.f.records {
+			if r.Offset >= end {
 				break
 			}
-			continue
-		}
-		idle = 0
-		var derr error
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= end || derr != nil {
-				return
+			kv, err := sink.ChangelogKV(r)
+			if err != nil {
+				return fmt.Errorf("%s[%d]: %w", topic, part, err)
 			}
-			if !r.Attrs.IsControl() {
-				kv, err := sink.ChangelogKV(r)
-				if err != nil {
-					derr = fmt.Errorf("%s[%d]: %w", topic, part, err)
-					return
-				}
-				kvs = append(kvs, kv)
-			}
-			pos = r.Offset + 1
-		})
-		if derr != nil {
-			return derr
+			kvs = append(kvs, kv)
 		}
+		pos = min(res.f.next, end)
 		if len(kvs) >= restoreChunk || pos >= end {
 			if err := flush(); err != nil {
 				return err
@@ -266,9 +273,6 @@ func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from,
 			rate := float64(pos-from) / time.Since(began).Seconds()
 			p.log.Info("restoring task", "task", part, "offset", pos, "remaining", end-pos, "records_per_sec", int64(rate))
 		}
-	}
-	if err := flush(); err != nil { // also moves the checkpoint past trailing markers
-		return err
 	}
 	el := time.Since(began)
 	p.log.Info("restored task", "task", part, "records", applied, "offsets", total, "took", el.Round(time.Millisecond),
