@@ -19,8 +19,11 @@ import (
 // task → address map into every member's assignment, as Kafka Streams does
 // with its host info. The HTTP facade routes queries with it.
 type taskBalancer struct {
-	advertise string                        // this member's HTTP address
-	onSync    func(owners map[int32]string) // receives the map of the new generation
+	advertise string // this member's HTTP address
+	// onSync receives this member's tasks and the task → address map of
+	// every new generation, at each SyncGroup: the whole assignment, also
+	// when a revoke callback was skipped (see Processor.setGeneration).
+	onSync func(tasks []int32, owners map[int32]string)
 }
 
 var _ kgo.GroupBalancer = (*taskBalancer)(nil)
@@ -57,9 +60,26 @@ func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int3
 		}
 	}
 	if b.onSync != nil {
-		b.onSync(info.Owners)
+		b.onSync(assignedTasks(out), info.Owners)
 	}
 	return out, nil
+}
+
+// assignedTasks lists the tasks of a member's assignment: the partitions
+// of any of its topics, which are the same for all (whole tasks).
+func assignedTasks(a map[string][]int32) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	for _, parts := range a {
+		for _, p := range parts {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 type balanceMember struct {

@@ -41,7 +41,8 @@ func TestTaskBalancer(t *testing.T) {
 	wantOwners := map[int32]string{0: "http://a:8080", 1: "http://a:8080", 2: "http://b:8080", 3: "http://b:8080", 4: "http://c:8080"}
 	for _, a := range plan {
 		var owners map[int32]string
-		recv := &taskBalancer{onSync: func(o map[int32]string) { owners = o }}
+		var tasks []int32
+		recv := &taskBalancer{onSync: func(ts []int32, o map[int32]string) { tasks, owners = ts, o }}
 		got, err := recv.ParseSyncAssignment(a.MemberAssignment)
 		if err != nil {
 			t.Fatal(err)
@@ -50,6 +51,9 @@ func TestTaskBalancer(t *testing.T) {
 			if !reflect.DeepEqual(got[topic], want[a.MemberID]) {
 				t.Errorf("member %s, %s: partitions %v, want %v", a.MemberID, topic, got[topic], want[a.MemberID])
 			}
+		}
+		if !reflect.DeepEqual(tasks, want[a.MemberID]) {
+			t.Errorf("member %s learned tasks %v, want %v", a.MemberID, tasks, want[a.MemberID])
 		}
 		if !reflect.DeepEqual(owners, wantOwners) {
 			t.Errorf("member %s learned owners %v, want %v", a.MemberID, owners, wantOwners)

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/custream/custream/processor/customer"
 )
@@ -18,21 +19,27 @@ type Location struct {
 }
 
 // Locate tells where task's state is. It never guesses: during a rebalance
-// or a restore the answer is "unavailable", never a stale owner.
+// or a restore, or while this member's membership is in doubt, the answer
+// is "unavailable", never a stale owner or a state that stopped advancing.
+// What is ours is decided by this generation's assignment, not by what the
+// member happens to have restored.
 func (p *Processor) Locate(task int32) Location {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if task < 0 || task >= p.partitions {
 		return Location{Reason: fmt.Sprintf("no task %d (there are %d)", task, p.partitions)}
 	}
-	if t := p.ready[task]; t != nil {
-		return Location{Reader: t.Reader()}
+	if p.doubt != "" {
+		return Location{Reason: "this member's group membership is unconfirmed: " + p.doubt}
 	}
-	if p.assigned[task] {
-		return Location{Reason: fmt.Sprintf("task %d is restoring", task)}
-	}
-	if p.owners == nil {
+	if p.gen == nil || p.owners == nil {
 		return Location{Reason: "the group is rebalancing"}
+	}
+	if p.gen[task] {
+		if t := p.ready[task]; t != nil {
+			return Location{Reader: t.Reader()}
+		}
+		return Location{Reason: fmt.Sprintf("task %d is restoring", task)}
 	}
 	addr, ok := p.owners[task]
 	switch {
@@ -41,9 +48,9 @@ func (p *Processor) Locate(task int32) Location {
 	case addr == "":
 		return Location{Reason: fmt.Sprintf("the owner of task %d advertises no HTTP address", task)}
 	case addr == p.cfg.AdvertiseHTTP:
-		// Ours by the map, but not assigned yet: the assignment is on
-		// its way.
-		return Location{Reason: fmt.Sprintf("task %d is being assigned", task)}
+		// Another member advertises our address: a misconfiguration
+		// that forwarding to ourselves would turn into a loop.
+		return Location{Reason: fmt.Sprintf("task %d belongs to another member advertising this member's address %s", task, addr)}
 	}
 	return Location{Remote: addr}
 }
@@ -54,7 +61,9 @@ func (p *Processor) Ready() (bool, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
-	case p.owners == nil:
+	case p.doubt != "":
+		return false, "group membership unconfirmed: " + p.doubt
+	case p.owners == nil || p.gen == nil:
 		return false, "not in the group yet (or rebalancing)"
 	case len(p.pending) > 0:
 		return false, fmt.Sprintf("restoring tasks %v", sortedKeys(p.pending))
@@ -62,12 +71,50 @@ func (p *Processor) Ready() (bool, string) {
 	return true, fmt.Sprintf("tasks %v ready", sortedKeys(p.ready))
 }
 
-// setOwners records the task → HTTP address map of a new generation.
-func (p *Processor) setOwners(owners map[int32]string) {
+// Tasks returns this member's tasks in the current generation (nil while
+// rebalancing) and those of them that are ready.
+func (p *Processor) Tasks() (generation, ready []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen != nil {
+		generation = sortedKeys(p.gen)
+	}
+	return generation, sortedKeys(p.ready)
+}
+
+// setGeneration takes this member's tasks and the owner map of a new
+// generation from its SyncGroup assignment. Tasks outside it are dropped at
+// once, from processing and from the facade: franz-go's transactional
+// session skips the revoke callback while a revoke it saw has not been
+// cleared by an End (kgo/txn.go), so a member idle or restoring since the
+// last revoke would otherwise keep, and serve, tasks another member now
+// owns. Their open transaction, if any, aborts: the session fails it.
+func (p *Processor) setGeneration(tasks []int32, owners map[int32]string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if owners == nil {
 		owners = map[int32]string{}
 	}
-	p.owners = owners
+	gen := make(map[int32]bool, len(tasks))
+	for _, t := range tasks {
+		gen[t] = true
+	}
+	var dropped []int32
+	for t := range p.assigned {
+		if !gen[t] {
+			dropped = append(dropped, t)
+			delete(p.assigned, t)
+			delete(p.pending, t)
+			delete(p.ready, t)
+		}
+	}
+	p.gen, p.owners, p.doubt = gen, owners, ""
+	p.updateTaskGauges()
+	if len(dropped) > 0 {
+		sort.Slice(dropped, func(i, j int) bool { return dropped[i] < dropped[j] })
+		p.log.Warn("dropped tasks that are not in this generation's assignment (their revoke was not seen)", "tasks", dropped)
+		if p.pollCancel != nil {
+			p.pollCancel()
+		}
+	}
 }

@@ -31,10 +31,19 @@ type Processor struct {
 	partitions int32 // of every topic, checked at start
 
 	mu       sync.Mutex
-	assigned map[int32]bool // tasks the group gave us
+	assigned map[int32]bool // tasks the group gave us, always within gen
 	pending  map[int32]bool // assigned tasks not yet restored
 	ready    map[int32]*state.Task
-	owners   map[int32]string // task → owner's HTTP address; nil while rebalancing
+	// gen is this member's tasks in the current generation, as its
+	// SyncGroup assignment says; owners is every task's owner address in
+	// it. Both nil while rebalancing. They are the authority on what is
+	// ours: the group callbacks only add and remove on top of them.
+	gen    map[int32]bool
+	owners map[int32]string
+	// doubt, when set, says why this member's membership is in doubt (a
+	// group error, or the process stopped for a while): it serves no
+	// reads until the group confirms it (membership.go).
+	doubt string
 	// pollCancel interrupts the poll in flight.
 	pollCancel context.CancelFunc
 
@@ -76,7 +85,7 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		kgo.ConsumeTopics(cfg.Topology.InputTopics()...),
 		// Partition p of every input topic goes to one member: a whole
 		// task (docs/exactly-once.md).
-		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setOwners}),
+		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.TransactionalID(cfg.Group + "-" + cfg.InstanceID),
@@ -87,6 +96,7 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		kgo.OnPartitionsAssigned(p.onAssigned),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onRevoked),
+		kgo.WithHooks(groupErrorHook(p.groupError)),
 	}, cfg.ClientOpts...)
 	opts = append(opts, cfg.SessionOpts...)
 	if p.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
@@ -120,6 +130,12 @@ func (p *Processor) onAssigned(_ context.Context, cl *kgo.Client, m map[string][
 	defer p.mu.Unlock()
 	for _, parts := range m {
 		for _, part := range parts {
+			if p.gen != nil && !p.gen[part] {
+				// Cannot happen with the SyncGroup we parsed; the
+				// generation's assignment wins.
+				p.log.Warn("assigned a task outside this generation's assignment; ignoring it", "task", part)
+				continue
+			}
 			p.assigned[part] = true
 			p.pending[part] = true
 			delete(p.ready, part)
@@ -138,7 +154,7 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 	cl.ResumeFetchPartitions(m)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.owners = nil // stale until the next generation's assignment
+	p.owners, p.gen = nil, nil // stale until the next generation's assignment
 	for _, parts := range m {
 		for _, part := range parts {
 			delete(p.assigned, part)
@@ -154,6 +170,16 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 // transaction and leaves the group. It returns nil after a clean shutdown,
 // or the error that stopped it.
 func (p *Processor) Run(ctx context.Context) error {
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		p.watchMembership(wctx)
+	}()
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
 	err := p.loop(ctx)
 	if aerr := p.awaitApply(); aerr != nil && err == nil {
 		err = aerr
