@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor/customer"
@@ -29,6 +30,9 @@ type taskBatch struct {
 	lastChangelog int64 // offset of the last changelog record acked, -1 if none
 
 	tally tally // counted into the metrics only if the transaction commits
+	// refused are the poisoned input records this batch answered with an
+	// output-too-large result.
+	refused []recordID
 }
 
 // tally counts one task batch's effects.
@@ -52,43 +56,84 @@ func (t *tally) add(m *Metrics) {
 	m.merges.Add(float64(t.merges))
 }
 
-// producer collects the first produce error of a transaction.
+// recordID names one consumed input record.
+type recordID struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+func idOf(r *kgo.Record) recordID { return recordID{r.Topic, r.Partition, r.Offset} }
+
+// tooLargeError says that an input record's outputs cannot be produced:
+// one would exceed its topic's max.message.bytes (or the changelog's, for
+// a state write). Its transaction aborts, and the retry answers the record
+// with an output-too-large result instead (Processor.poison).
+type tooLargeError struct {
+	rec recordID
+	why string
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("%s[%d]@%d: %s", e.rec.topic, e.rec.partition, e.rec.offset, e.why)
+}
+
+// producer produces a transaction's records and collects every error the
+// broker or the client reports for them, by the input record they answer
+// when that is known.
 type producer struct {
 	sess *kgo.GroupTransactSession
 	mu   sync.Mutex
-	err  error
+	errs []error
+	// tooLarge are the records refused for their size whose input is known.
+	tooLarge []*tooLargeError
 }
 
-func (pr *producer) fail(err error) {
+func (pr *producer) failed() (errs []error, tooLarge []*tooLargeError) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if pr.err == nil {
-		pr.err = err
-	}
+	return pr.errs, pr.tooLarge
 }
 
-func (pr *producer) firstErr() error {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	return pr.err
-}
-
-func (pr *producer) produce(r *kgo.Record, onAck func(*kgo.Record)) {
+// produce produces r in the transaction; from is the input record r
+// answers (nil when no single one does), onAck runs once r is acknowledged.
+func (pr *producer) produce(r *kgo.Record, from *recordID, onAck func(*kgo.Record)) {
 	pr.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
-			pr.fail(fmt.Errorf("producing to %s[%d]: %w", r.Topic, r.Partition, err))
+		if err == nil {
+			if onAck != nil {
+				onAck(r)
+			}
 			return
 		}
-		if onAck != nil {
-			onAck(r)
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		if from != nil && errors.Is(err, kerr.MessageTooLarge) {
+			pr.tooLarge = append(pr.tooLarge, &tooLargeError{*from, fmt.Sprintf("a %d-byte record for %s was refused: %v", len(r.Value), r.Topic, err)})
+			return
 		}
+		pr.errs = append(pr.errs, fmt.Errorf("producing to %s[%d]: %w", r.Topic, r.Partition, err))
 	})
+}
+
+// fits refuses an output record over its topic's max.message.bytes before
+// it is produced, with the input record it answers.
+func (p *Processor) fits(r *kgo.Record, from recordID, what string) error {
+	limit, ok := p.maxBytes[r.Topic]
+	if !ok {
+		return nil
+	}
+	if n := sink.RecordBatchBytes(r); n > int(limit) {
+		return &tooLargeError{from, fmt.Sprintf("its %s would be a %d-byte record, over the %d bytes %s takes (max.message.bytes)", what, n, limit, r.Topic)}
+	}
+	return nil
 }
 
 // processBatch runs one transaction over a poll's records. Pebble is
 // written only after the transaction commits; on anything else the batches
 // are dropped and every task restores from its changelog before going on.
-// The error return is for failures that must stop the processor.
+// The transaction commits only if every record it produced was
+// acknowledged: it flushes, looks at every produce error, and only then
+// ends. The error return is for failures that must stop the processor.
 func (p *Processor) processBatch(fs kgo.Fetches) error {
 	// The transaction must end even when the processor is shutting down,
 	// so End gets its own deadline rather than Run's context.
@@ -115,16 +160,25 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 			tb.batch.Close()
 		}
 	}
+	abort := func() error {
+		discard()
+		_, err := p.sess.End(endCtx, kgo.TryAbort)
+		p.markAllPending()
+		p.cfg.Metrics.txns.WithLabelValues("aborted").Inc()
+		return err
+	}
 	for _, g := range groups {
 		tb, err := p.processTask(g, pr)
 		if tb != nil {
 			batches = append(batches, tb)
 		}
 		if err != nil {
-			discard()
-			_, endErr := p.sess.End(endCtx, kgo.TryAbort)
-			p.markAllPending()
-			if endErr != nil {
+			var tl *tooLargeError
+			if errors.As(err, &tl) {
+				p.refuse(tl)
+				return wrapEnd(abort())
+			}
+			if endErr := abort(); endErr != nil {
 				return fmt.Errorf("%w (and aborting: %v)", err, endErr)
 			}
 			return err
@@ -132,17 +186,29 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	}
 
 	processed := time.Now()
-	commit := pr.firstErr() == nil
-	committed, err := p.sess.End(endCtx, kgo.TransactionEndTry(commit))
+	// Every record must be acknowledged before the commit decides: End
+	// would flush too, but decide on what failed before the flush.
+	if err := p.sess.Client().Flush(endCtx); err != nil {
+		p.log.Warn("flushing the transaction's records failed; aborting", "err", err)
+		return wrapEnd(abort())
+	}
+	if errs, large := pr.failed(); len(errs) > 0 || len(large) > 0 {
+		for _, tl := range large {
+			p.refuse(tl)
+		}
+		if len(errs) > 0 {
+			p.log.Warn("transaction aborted after produce errors", "errors", len(errs), "first", errs[0])
+		}
+		return wrapEnd(abort())
+	}
+	committed, err := p.sess.End(endCtx, kgo.TryCommit)
 	ended := time.Now()
 	m := p.cfg.Metrics
 	if !committed || err != nil {
 		m.txns.WithLabelValues("aborted").Inc()
 		discard()
 		p.markAllPending()
-		if perr := pr.firstErr(); perr != nil {
-			p.log.Warn("transaction aborted after a produce error", "err", perr)
-		} else if err == nil {
+		if err == nil {
 			p.log.Info("transaction aborted (rebalance); tasks restore before going on")
 		}
 		return wrapEnd(err)
@@ -150,6 +216,12 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	m.txns.WithLabelValues("committed").Inc()
 	m.txnSeconds.Observe(time.Since(began).Seconds())
 	m.batchRecords.Observe(float64(fs.NumRecords()))
+	// Refused records are answered now; their next arrival is a repeat.
+	for _, tb := range batches {
+		for _, id := range tb.refused {
+			delete(p.poison, id)
+		}
+	}
 	// The previous transaction's batches must be in Pebble before these
 	// go: commits stay in order, and these read through them.
 	if err := p.awaitApply(); err != nil {
@@ -165,6 +237,16 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 		"process", processed.Sub(began), "end", ended.Sub(processed), "wait-pebble", time.Since(ended))
 	p.startApply(batches)
 	return nil
+}
+
+// refuse marks an input record whose outputs cannot be produced: the
+// retry of its batch answers it with an output-too-large result.
+func (p *Processor) refuse(tl *tooLargeError) {
+	if _, ok := p.poison[tl.rec]; !ok {
+		p.log.Warn("a command's outputs are too large to produce; it is answered with an error result instead",
+			"topic", tl.rec.topic, "partition", tl.rec.partition, "offset", tl.rec.offset, "why", tl.why)
+	}
+	p.poison[tl.rec] = tl.why
 }
 
 func wrapEnd(err error) error {
@@ -190,7 +272,9 @@ func (tb *taskBatch) commit() error {
 }
 
 // processTask applies one task's records to a new batch and produces their
-// results, merges, DLQ records, snapshots and changelog records.
+// results, merges, DLQ records, snapshots and changelog records. An output
+// that would not fit its topic returns a *tooLargeError naming the input
+// record that caused it.
 func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error) {
 	t := p.readyTask(g.task)
 	if t == nil {
@@ -206,8 +290,9 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}}}
 	dec := p.decodeAhead(g.records)
 	defer dec.wait()
-	changed := map[int64]bool{}
-	var latest int64
+	// changed maps each customer the batch changed to the last input
+	// record that changed it: its snapshot answers to that record.
+	changed := map[int64]recordID{}
 	for i, r := range g.records {
 		tb.tally.in[r.Topic]++
 		d, err := dec.get(i)
@@ -217,11 +302,10 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		if err := p.handle(tb, r, d, pr, changed); err != nil {
 			return tb, err
 		}
-		if ms := r.Timestamp.UnixMilli(); ms > latest {
-			latest = ms
-		}
 	}
-	if err := tb.batch.PruneRequests(time.UnixMilli(latest).Add(-p.cfg.RequestRetention)); err != nil {
+	// Request ids are forgotten by the processor's clock, which producers
+	// cannot move (docs/exactly-once.md, "Idempotency").
+	if err := tb.batch.PruneRequests(p.now().Add(-p.cfg.RequestRetention)); err != nil {
 		return tb, fmt.Errorf("task %d: pruning old request ids: %w", g.task, err)
 	}
 
@@ -233,6 +317,7 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	// The documents as the batch wrote them, decoded and encoded as
 	// snapshots on every core.
 	docs := make([][]byte, 0, len(ids))
+	owners := make([]recordID, 0, len(ids))
 	for _, id := range ids {
 		enc, ok, err := tb.batch.Encoded(id)
 		if err != nil {
@@ -240,14 +325,20 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		}
 		if ok {
 			docs = append(docs, enc)
+			owners = append(owners, changed[id])
 		}
 	}
 	snaps, err := p.encodeSnapshots(docs, g.task)
 	if err != nil {
 		return tb, err
 	}
-	for _, rec := range snaps {
-		pr.produce(rec, nil)
+	for i, rec := range snaps {
+		if err := p.fits(rec, owners[i], "snapshot"); err != nil {
+			return tb, err
+		}
+	}
+	for i, rec := range snaps {
+		pr.produce(rec, &owners[i], nil)
 	}
 
 	writes, err := tb.batch.Writes()
@@ -255,7 +346,9 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		return tb, fmt.Errorf("task %d: reading the batch's writes: %w", g.task, err)
 	}
 	for _, kv := range writes {
-		pr.produce(sink.Changelog(p.cfg.Topology.Changelog, g.task, kv), func(r *kgo.Record) {
+		// Writes are bounded when made (state.Task.LimitWrites), so a
+		// changelog record too large here is a bug, not an input's fault.
+		pr.produce(sink.Changelog(p.cfg.Topology.Changelog, g.task, kv), nil, func(r *kgo.Record) {
 			tb.mu.Lock()
 			if r.Offset > tb.lastChangelog {
 				tb.lastChangelog = r.Offset
@@ -267,14 +360,16 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 }
 
 // handle processes one input record. Bad input goes to the DLQ; a rule
-// violation is an error result; only a state failure returns an error.
-func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer, changed map[int64]bool) error {
+// violation is an error result; an output too large for its topic is a
+// *tooLargeError; any other error is a state failure.
+func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer, changed map[int64]recordID) error {
 	b := tb.batch
+	id := idOf(r)
 	origin := sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
 	cmd, bad := d.cmd, d.bad
 	if bad != nil {
 		tb.tally.dlq[bad.Code]++
-		pr.produce(p.enc.DLQ(r, bad.Code, bad.Message), nil)
+		pr.produce(p.enc.DLQ(r, bad.Code, bad.Message), &id, nil)
 		return nil
 	}
 
@@ -286,15 +381,21 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 		if err != nil {
 			return fmt.Errorf("task %d: re-encoding the stored result of request %q: %w", r.Partition, cmd.RequestID, err)
 		}
-		pr.produce(rec, nil)
+		pr.produce(rec, &id, nil)
 		return nil
+	}
+	if why, ok := p.poison[id]; ok {
+		return p.answerTooLarge(tb, r, cmd, why, pr)
 	}
 
 	out, err := customer.Apply(p.cfg.Domain, b, cmd)
 	if errors.Is(err, customer.ErrBadCommand) {
 		tb.tally.dlq[schemas.ErrCodeUndecodable]++
-		pr.produce(p.enc.DLQ(r, schemas.ErrCodeUndecodable, err.Error()), nil)
+		pr.produce(p.enc.DLQ(r, schemas.ErrCodeUndecodable, err.Error()), &id, nil)
 		return nil
+	}
+	if errors.Is(err, state.ErrTooLarge) {
+		return &tooLargeError{id, err.Error()}
 	}
 	if err != nil {
 		return fmt.Errorf("task %d: applying %s %q of org %d (%s[%d]@%d): %w",
@@ -304,26 +405,64 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 	if err != nil {
 		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
 	}
-	if err := b.PutRequest(cmd.Org, cmd.RequestID, stored, cmd.Time); err != nil {
+	if err := p.fits(rec, id, "result"); err != nil {
+		return err
+	}
+	if err := b.PutRequest(cmd.Org, cmd.RequestID, stored, p.now()); err != nil {
+		if errors.Is(err, state.ErrTooLarge) {
+			return &tooLargeError{id, err.Error()}
+		}
 		return fmt.Errorf("task %d: remembering request %q: %w", r.Partition, cmd.RequestID, err)
 	}
-	pr.produce(rec, nil)
+	merges := make([]*kgo.Record, 0, len(out.Merges))
+	for _, m := range out.Merges {
+		rec, err := p.enc.Merge(m, r.Partition)
+		if err != nil {
+			return fmt.Errorf("task %d: encoding a merge notice of request %q: %w", r.Partition, cmd.RequestID, err)
+		}
+		if err := p.fits(rec, id, "merge notice"); err != nil {
+			return err
+		}
+		merges = append(merges, rec)
+	}
+	pr.produce(rec, &id, nil)
+	for _, rec := range merges {
+		pr.produce(rec, &id, nil)
+	}
 	code := "ok"
 	if len(out.Result.Errors) > 0 {
 		code = strconv.Itoa(int(out.Result.Errors[0].Code))
 	}
 	tb.tally.results[[2]string{string(cmd.Op), code}]++
 	tb.tally.merges += len(out.Merges)
-	for _, m := range out.Merges {
-		rec, err := p.enc.Merge(m, r.Partition)
-		if err != nil {
-			return fmt.Errorf("task %d: encoding a merge notice of request %q: %w", r.Partition, cmd.RequestID, err)
-		}
-		pr.produce(rec, nil)
+	for _, c := range out.Changed {
+		changed[c] = id
 	}
-	for _, id := range out.Changed {
-		changed[id] = true
+	return nil
+}
+
+// answerTooLarge answers a poisoned command: a small error result, its
+// request id remembered with it, no state change, and its input record to
+// the DLQ, so the request id still gets exactly one result.
+func (p *Processor) answerTooLarge(tb *taskBatch, r *kgo.Record, cmd customer.Command, why string, pr *producer) error {
+	id := idOf(r)
+	res := customer.Result{
+		RequestID: cmd.RequestID, Org: cmd.Org, Source: cmd.Source, AccountID: cmd.AccountID, Op: cmd.Op,
+		Errors: []customer.Issue{customer.Issuef(schemas.ResultCodeOutputTooLarge,
+			"The command was not applied: %s; the input record is in the DLQ (%s)", why, schemas.ErrCodeOutputTooLarge)},
 	}
+	rec, stored, err := p.enc.ResultAndStored(res, sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	if err != nil {
+		return fmt.Errorf("task %d: encoding the output-too-large result of request %q: %w", r.Partition, cmd.RequestID, err)
+	}
+	if err := tb.batch.PutRequest(cmd.Org, cmd.RequestID, stored, p.now()); err != nil {
+		return fmt.Errorf("task %d: remembering request %q: %w", r.Partition, cmd.RequestID, err)
+	}
+	pr.produce(rec, nil, nil)
+	pr.produce(p.enc.DLQ(r, schemas.ErrCodeOutputTooLarge, why), nil, nil)
+	tb.tally.results[[2]string{string(cmd.Op), strconv.Itoa(schemas.ResultCodeOutputTooLarge)}]++
+	tb.tally.dlq[schemas.ErrCodeOutputTooLarge]++
+	tb.refused = append(tb.refused, id)
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
 )
 
 // Config is everything a Processor needs; cmd/custream fills it from flags.
@@ -35,6 +37,13 @@ type Config struct {
 	Topology Topology
 	// Domain configures the rules.
 	Domain customer.Config
+	// OutputFormat is the encoding of the output topics. Default
+	// sink.Avro (single-object).
+	OutputFormat sink.Format
+	// Confluent decodes input values in the Confluent wire format; nil
+	// when no schema registry is configured (such values then go to the
+	// DLQ as no-registry).
+	Confluent *schemas.Confluent
 	// MaxBatchRecords bounds the input records of one transaction. Larger
 	// batches amortise the commit; smaller ones keep transactions short and
 	// latency low. Default 5000.
@@ -54,8 +63,14 @@ type Config struct {
 	// members take over at once.
 	StayInGroupOnClose bool
 	// RequestRetention is how long a requestId is remembered for
-	// idempotency, in command time. Default 7 days.
+	// idempotency, by the processor's clock (Now) from when the command
+	// was processed: record timestamps are the producer's to set, and one
+	// far in the future would otherwise expire every remembered id.
+	// Default 7 days.
 	RequestRetention time.Duration
+	// Now is the processor's clock, used only for request-id retention.
+	// Default time.Now; tests move it.
+	Now func() time.Time
 	// Logger receives operator-facing events. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics receives the processor's counters; nil keeps them in a
@@ -78,6 +93,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)

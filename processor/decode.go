@@ -42,7 +42,7 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (
 	if err != nil {
 		return customer.Command{}, &BadRecord{schemas.ErrorCode(err), err.Error()}, nil
 	}
-	if want := PartitionForOrg(r.Key, partitions); want != r.Partition {
+	if want := TaskOfOrg(org, partitions); want != r.Partition {
 		return customer.Command{}, &BadRecord{schemas.ErrCodeMisrouted, fmt.Sprintf(
 			"org %d belongs to partition %d (murmur2 of the key, as Kafka's default partitioner), but arrived on partition %d; produce with the default partitioner",
 			org, want, r.Partition)}, nil

@@ -138,7 +138,7 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 
 	org := int64(1000)
 	key := []byte(strconv.FormatInt(org, 10))
-	right := processor.PartitionForOrg(key, h.partitions)
+	right := processor.TaskOfOrg(org, h.partitions)
 	topic := h.inputTopic("INSTORE")
 	validBody := []byte(`{"profiles":[{"identifiers":[{"type":"mobile","value":919111111111}]}]}`)
 	op := func(v string) kgo.RecordHeader { return kgo.RecordHeader{Key: "op", Value: []byte(v)} }
@@ -157,6 +157,10 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 		{schemas.ErrCodeUnknownOp, &kgo.Record{Key: key, Value: validBody, Headers: []kgo.RecordHeader{op("delete")}}},
 		{schemas.ErrCodeMissingHeader, &kgo.Record{Key: key, Value: validBody}},
 		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("not-an-org"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
+		// One org, one spelling: these would hash to other tasks than "42".
+		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("042"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
+		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("+42"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
+		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte(" 42"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
 		{schemas.ErrCodeMisrouted, &kgo.Record{Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
 	}
 	// The misrouted record needs a manual partition; the rest go where the
@@ -165,7 +169,8 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 	for _, b := range bad {
 		b.rec.Topic = topic
 		if b.code != schemas.ErrCodeMisrouted {
-			b.rec.Partition = processor.PartitionForOrg(b.rec.Key, h.partitions)
+			// Where a default-partitioning producer sends the raw key.
+			b.rec.Partition = int32(kgo.StickyKeyPartitioner(nil).ForTopic(topic).Partition(b.rec, int(h.partitions)))
 		}
 		if err := manual.ProduceSync(context.Background(), b.rec).FirstErr(); err != nil {
 			t.Fatal(err)

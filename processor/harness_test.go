@@ -23,7 +23,6 @@ import (
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/kafkatest"
 	"github.com/custream/custream/schemas"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -116,9 +115,8 @@ func (h *harness) startMember(t *testing.T, name, dir string) *member {
 		SessionTimeout:     6 * time.Second,
 		Logger:             slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: h.topo.Results, Merges: h.topo.Merges, Snapshots: h.topo.Snapshots, DLQ: h.topo.DLQ}, h.domain)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := processor.New(ctx, cfg, db, enc, processor.NewDecoder(h.topo, nil))
+	p, err := processor.New(ctx, cfg, db)
 	if err != nil {
 		cancel()
 		db.Close()
@@ -383,7 +381,7 @@ func (g *gen) next() customer.Command {
 	org := g.orgs[g.rnd.IntN(len(g.orgs))]
 	src := sources[g.rnd.IntN(len(sources))]
 	cmd := customer.Command{RequestID: fmt.Sprintf("req-%d", g.n), Org: org, Source: src.name, AccountID: src.account}
-	part := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), g.partitions)
+	part := processor.TaskOfOrg(int64(org), g.partitions)
 	customerID := func() int64 {
 		seq := 1 + g.rnd.IntN(g.registered[org]+1)
 		return int64(seq)*int64(g.partitions) + int64(part)

@@ -29,6 +29,14 @@ type Processor struct {
 	sess *kgo.GroupTransactSession
 
 	partitions int32 // of every topic, checked at start
+	// maxBytes is every output topic's max.message.bytes, read from the
+	// broker at start: an output over it is refused before it is produced.
+	maxBytes map[string]int32
+
+	// poison lists input records whose outputs could not be produced (too
+	// large): on the retry of their batch they are answered with an
+	// output-too-large result instead. Only the loop goroutine touches it.
+	poison map[recordID]string
 
 	mu       sync.Mutex
 	assigned map[int32]bool // tasks the group gave us, always within gen
@@ -54,7 +62,7 @@ type Processor struct {
 }
 
 // New checks the topics and joins nothing yet; Run joins the group.
-func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *Decoder) (*Processor, error) {
+func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 	cfg.ensureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("processor config: %w", err)
@@ -63,11 +71,11 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "processor"),
 		db:       db,
-		enc:      enc,
-		dec:      dec,
+		dec:      NewDecoder(cfg.Topology, cfg.Confluent),
 		assigned: map[int32]bool{},
 		pending:  map[int32]bool{},
 		ready:    map[int32]*state.Task{},
+		poison:   map[recordID]string{},
 	}
 	adm, closeAdm, err := p.admin()
 	if err != nil {
@@ -77,6 +85,12 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 	if p.partitions, err = CheckTopics(ctx, adm, cfg.Topology); err != nil {
 		return nil, err
 	}
+	t := cfg.Topology
+	if p.maxBytes, err = MaxMessageBytes(ctx, adm, t.Results, t.Merges, t.Snapshots, t.DLQ, t.Changelog); err != nil {
+		return nil, err
+	}
+	p.enc = sink.NewEncoder(cfg.OutputFormat, sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
+		cfg.Domain, int(p.maxBytes[t.DLQ]))
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -93,6 +107,15 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 		// Every output record names its partition: task p writes
 		// partition p of every topic.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// Batches as large as each topic takes, so that any record the
+		// broker would accept is produced (franz-go's default is below
+		// Kafka's default max.message.bytes).
+		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
+			if n, ok := p.maxBytes[topic]; ok {
+				return n
+			}
+			return defaultMaxMessageBytes
+		}),
 		kgo.OnPartitionsAssigned(p.onAssigned),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onRevoked),
@@ -111,6 +134,9 @@ func New(ctx context.Context, cfg Config, db *state.DB, enc *sink.Encoder, dec *
 	}
 	return p, nil
 }
+
+// now is the processor's clock (Config.Now), in UTC.
+func (p *Processor) now() time.Time { return p.cfg.Now().UTC() }
 
 // updateTaskGauges mirrors the task maps into the metrics; p.mu is held.
 func (p *Processor) updateTaskGauges() {

@@ -16,6 +16,10 @@ import (
 	"github.com/custream/custream/state"
 )
 
+// changelogOverhead is what a changelog record adds to its key and value:
+// the batch and record framing (sink.RecordBatchBytes) and the value prefix.
+const changelogOverhead = 61 + 6*10 + 1
+
 // restoreChunk bounds the changelog records applied to Pebble in one batch.
 const restoreChunk = 10_000
 
@@ -66,6 +70,9 @@ func (p *Processor) restorePending(ctx context.Context) error {
 // and resumes its input partitions.
 func (p *Processor) restoreOne(ctx context.Context, task int32) error {
 	t := p.db.Task(task, p.partitions)
+	// A state write that would make a changelog record the broker refuses
+	// fails when it is made, with its command at hand (handle).
+	t.LimitWrites(int(p.maxBytes[p.cfg.Topology.Changelog]) - changelogOverhead)
 	// The key filter is built from the local state before restore adds to
 	// it (a no-op when an earlier assignment built it).
 	began := time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,4 +208,38 @@ func CheckTopics(ctx context.Context, adm *kadm.Client, t Topology) (int32, erro
 		}
 	}
 	return partitions, nil
+}
+
+// defaultMaxMessageBytes is Kafka's default message.max.bytes, used for a
+// topic whose limit could not be read.
+const defaultMaxMessageBytes = 1048588
+
+// MaxMessageBytes reads the max.message.bytes of topics from the broker
+// (the topic's setting, or the broker's message.max.bytes it inherits).
+func MaxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]int32, error) {
+	rc, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("describing topic configs: %w", err)
+	}
+	out := make(map[string]int32, len(topics))
+	for _, n := range topics {
+		r, err := rc.On(n, nil)
+		if err == nil {
+			err = r.Err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describing configs of %s: %w", n, err)
+		}
+		out[n] = defaultMaxMessageBytes
+		for _, c := range r.Configs {
+			if c.Key == "max.message.bytes" && c.Value != nil {
+				v, err := strconv.ParseInt(*c.Value, 10, 32)
+				if err != nil || v < 512 {
+					return nil, fmt.Errorf("topic %s: max.message.bytes %q is not a usable size", n, *c.Value)
+				}
+				out[n] = int32(min(v, 1<<30))
+			}
+		}
+	}
+	return out, nil
 }

@@ -39,7 +39,19 @@ const (
 	// Not the record's fault: the caller should retry (fail the batch),
 	// not dead-letter the record.
 	ErrCodeRegistryUnavailable = "registry-unavailable"
+	// ErrCodeOutputTooLarge: the command was valid, but one of its outputs
+	// (result, merge notice, snapshot or changelog record) would exceed
+	// its topic's max.message.bytes. The command changes nothing and is
+	// answered with a result of ResultCodeOutputTooLarge; the input record
+	// goes to the DLQ with this code.
+	ErrCodeOutputTooLarge = "output-too-large"
 )
+
+// ResultCodeOutputTooLarge is the error code of the result that answers a
+// command whose outputs cannot be produced (ErrCodeOutputTooLarge). A
+// stream-level code of ours, outside the API's 8000 range, so a client
+// tells it from a rule violation.
+const ResultCodeOutputTooLarge = 9001
 
 // Error is a decoding failure with a stable code for the DLQ. Match it with
 // errors.As, or read the code with ErrorCode.

@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -87,13 +86,28 @@ func DefaultRequestID(topic string, partition int32, offset int64) string {
 	return topic + "/" + strconv.FormatInt(int64(partition), 10) + "/" + strconv.FormatInt(offset, 10)
 }
 
-// ParseOrgKey reads a command's record key: the org id as a decimal string.
+// ParseOrgKey reads a command's record key: the org id in its canonical
+// decimal form, the only spelling of an org (strconv.FormatInt(org) ==
+// key): no sign, no leading zeros, no spaces. Routing hashes that form, so
+// a lenient parse would let "042" and "42" name one org and land in two
+// tasks.
 func ParseOrgKey(key []byte) (int64, error) {
-	org, err := strconv.ParseInt(string(bytes.TrimSpace(key)), 10, 64)
-	if err != nil || org <= 0 {
-		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key: want the org id as a positive decimal integer, got %q", key)}
+	org, err := strconv.ParseInt(string(key), 10, 64)
+	switch {
+	case err != nil || org <= 0:
+		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key: want the org id as a positive decimal integer, got %q", clip(key))}
+	case strconv.FormatInt(org, 10) != string(key):
+		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key %q: write the org id in its canonical form %q (no sign, leading zeros or spaces), so that one org has one key", clip(key), strconv.FormatInt(org, 10))}
 	}
 	return org, nil
+}
+
+// clip shortens a value quoted in an error message.
+func clip(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
 }
 
 // DecodeJSONCommand decodes a JSON-form command: the body from value, op,

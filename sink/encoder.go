@@ -3,7 +3,9 @@ package sink
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -53,11 +55,26 @@ type Encoder struct {
 	format Format
 	topics Topics
 	domain customer.Config // renders snapshots in the fetch shape
+	maxDLQ int             // bytes a DLQ record may take (RecordBatchBytes); 0: no bound
 }
 
-// NewEncoder returns an encoder writing format to topics.
-func NewEncoder(format Format, topics Topics, domain customer.Config) *Encoder {
-	return &Encoder{format: format, topics: topics, domain: domain}
+// NewEncoder returns an encoder writing format to topics. maxDLQ is the
+// DLQ topic's max.message.bytes (0 when unknown): DLQ records are cut to
+// fit it (see DLQ).
+func NewEncoder(format Format, topics Topics, domain customer.Config, maxDLQ int) *Encoder {
+	return &Encoder{format: format, topics: topics, domain: domain, maxDLQ: maxDLQ}
+}
+
+// RecordBatchBytes bounds from above the bytes of a record batch holding r
+// alone, uncompressed: what the producer checks against its batch limit and
+// the broker against max.message.bytes. The batch header is 61 bytes; every
+// length and delta of the record is a varint of at most 10 bytes.
+func RecordBatchBytes(r *kgo.Record) int {
+	n := 61 + 6*10 + len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += 2*10 + len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func orgKey(org int64) []byte { return strconv.AppendInt(nil, org, 10) }
@@ -142,25 +159,79 @@ const (
 	HeaderOriginOffset    = "origin.offset"
 )
 
+// HeaderTruncated is set on a DLQ record that had to be cut to fit the DLQ
+// topic: it says what was cut. The whole original stays readable at its
+// origin coordinates for as long as the input topic retains it.
+const HeaderTruncated = "error.truncated"
+
+// maxErrorMessage bounds error.message: messages quote the offending
+// values, which a hostile record can make as long as it likes.
+const maxErrorMessage = 2048
+
 // DLQ is the customers.dlq record for an input record that could not
 // become a command: its key, value and headers unchanged, plus why and
-// where it came from.
+// where it came from. A record that would not fit the DLQ topic (the input
+// was compressed, or the added headers tip it over) loses first its largest
+// headers, then the tail of its value, and says so in error.truncated, so
+// the record always reaches the DLQ.
 func (e *Encoder) DLQ(r *kgo.Record, code, message string) *kgo.Record {
-	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
-	hs = append(hs, r.Headers...)
-	hs = append(hs,
-		kgo.RecordHeader{Key: HeaderErrorCode, Value: []byte(code)},
-		kgo.RecordHeader{Key: HeaderErrorMessage, Value: []byte(message)},
-		kgo.RecordHeader{Key: HeaderOriginTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
-		kgo.RecordHeader{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
-	)
-	return &kgo.Record{
+	if len(message) > maxErrorMessage {
+		message = strings.ToValidUTF8(message[:maxErrorMessage], "") + "…"
+	}
+	added := []kgo.RecordHeader{
+		{Key: HeaderErrorCode, Value: []byte(code)},
+		{Key: HeaderErrorMessage, Value: []byte(message)},
+		{Key: HeaderOriginTopic, Value: []byte(r.Topic)},
+		{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+		{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+	}
+	out := &kgo.Record{
 		Topic:     e.topics.DLQ,
 		Partition: r.Partition,
 		Key:       r.Key,
 		Value:     r.Value,
-		Headers:   hs,
+		Headers:   append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(added)+1), r.Headers...), added...),
 		Timestamp: r.Timestamp,
 	}
+	if e.maxDLQ <= 0 || RecordBatchBytes(out) <= e.maxDLQ {
+		return out
+	}
+	return e.cutDLQ(out, r, added)
+}
+
+// cutDLQ makes a DLQ record fit maxDLQ: original headers go, largest
+// first, until the rest fits or none is left; then the value is cut.
+func (e *Encoder) cutDLQ(out, r *kgo.Record, added []kgo.RecordHeader) *kgo.Record {
+	// Room for error.truncated's own header and text.
+	budget := e.maxDLQ - 256
+	kept := slices.Clone(r.Headers)
+	slices.SortStableFunc(kept, func(a, b kgo.RecordHeader) int { return (len(b.Key) + len(b.Value)) - (len(a.Key) + len(a.Value)) })
+	var notes []string
+	size := func() int {
+		out.Headers = append(append(out.Headers[:0], kept...), added...)
+		return RecordBatchBytes(out)
+	}
+	dropped, droppedBytes := 0, 0
+	for len(kept) > 0 && size() > budget {
+		dropped++
+		droppedBytes += len(kept[0].Key) + len(kept[0].Value)
+		kept = kept[1:]
+	}
+	if dropped > 0 {
+		notes = append(notes, fmt.Sprintf("%d of its headers (%d bytes, largest first) dropped", dropped, droppedBytes))
+	}
+	if over := size() - budget; over > 0 {
+		keep := max(len(out.Value)-over, 0)
+		notes = append(notes, fmt.Sprintf("value cut from %d to %d bytes", len(out.Value), keep))
+		out.Value = out.Value[:keep]
+	}
+	if over := size() - budget; over > 0 {
+		// Only the key is left to blame: a key that large could not have
+		// been produced to the input topic of the same broker.
+		notes = append(notes, fmt.Sprintf("key cut from %d bytes", len(out.Key)))
+		out.Key = out.Key[:max(len(out.Key)-over, 0)]
+	}
+	out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte(strings.Join(notes, "; ") +
+		"; the original is at its origin.topic/partition/offset")})
+	return out
 }

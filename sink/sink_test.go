@@ -45,7 +45,7 @@ func TestResultFormats(t *testing.T) {
 		Warnings: []customer.Issue{customer.NewIssue(customer.CodeJoined, "")}}
 	o := Origin{Topic: "customers.instore", Partition: 1, Offset: 7}
 
-	avro := NewEncoder(Avro, topics, customer.DefaultConfig())
+	avro := NewEncoder(Avro, topics, customer.DefaultConfig(), 0)
 	rec, stored, err := avro.ResultAndStored(res, o)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestResultFormats(t *testing.T) {
 		t.Fatalf("decoded %+v, %v", rr, err)
 	}
 
-	js := NewEncoder(JSON, topics, customer.DefaultConfig())
+	js := NewEncoder(JSON, topics, customer.DefaultConfig(), 0)
 	rec, stored, err = js.ResultAndStored(res, o)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestResultFormats(t *testing.T) {
 func TestDLQKeepsTheRecord(t *testing.T) {
 	in := &kgo.Record{Topic: "customers.wechat", Partition: 2, Offset: 41, Key: []byte("100"), Value: []byte("garbage"),
 		Headers: []kgo.RecordHeader{{Key: "op", Value: []byte("register")}}}
-	r := NewEncoder(Avro, topics, customer.DefaultConfig()).DLQ(in, "undecodable", "not JSON")
+	r := NewEncoder(Avro, topics, customer.DefaultConfig(), 0).DLQ(in, "undecodable", "not JSON")
 	if r.Topic != "d" || r.Partition != 2 || string(r.Key) != "100" || string(r.Value) != "garbage" {
 		t.Fatalf("dlq record %+v", r)
 	}
@@ -111,7 +111,7 @@ func TestSnapshotFormats(t *testing.T) {
 	c := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom",
 		Identifiers: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}}}
 	for _, f := range []Format{Avro, JSON} {
-		r, err := NewEncoder(f, topics, customer.DefaultConfig()).Snapshot(c, 1)
+		r, err := NewEncoder(f, topics, customer.DefaultConfig(), 0).Snapshot(c, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestSnapshotFormats(t *testing.T) {
 		}
 	}
 	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
-	r, err := NewEncoder(JSON, topics, customer.DefaultConfig()).Snapshot(victim, 1)
+	r, err := NewEncoder(JSON, topics, customer.DefaultConfig(), 0).Snapshot(victim, 1)
 	if err != nil || !bytes.Contains(r.Value, []byte(`9`)) {
 		t.Fatalf("victim snapshot %s, %v", r.Value, err)
 	}

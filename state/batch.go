@@ -66,6 +66,9 @@ type Batch struct {
 	seqSet bool
 	// scratch of editHolders, reused across calls.
 	cur, next, g, a [][]byte
+	// maxWrite bounds the key and value of one changelog write (0: no
+	// bound); see Task.LimitWrites.
+	maxWrite int
 }
 
 // listEntry is one cached holder list: its raw value, nil when absent.
@@ -84,7 +87,7 @@ func (t *Task) NewBatch() *Batch {
 	// Sized like the last batch, with some room: most batches are full.
 	size, ops := t.lastBytes.Load(), t.lastOps.Load()
 	b := &Batch{b: t.db.pdb.NewBatchWithSize(int(size + size/8)), task: t,
-		docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}}
+		docs: map[int64]*docEntry{}, lists: map[string]*listEntry{}, maxWrite: int(t.maxWrite.Load())}
 	b.over.reserve(int(ops + ops/8))
 	b.reader = reader{src: b, task: t}
 	return b
@@ -352,6 +355,10 @@ func (b *Batch) Discard() { b.Close() }
 func (b *Batch) set(key, value []byte) error {
 	if b.closed {
 		return fmt.Errorf("setting %x in a closed batch", key)
+	}
+	if b.maxWrite > 0 && len(key)+len(value) > b.maxWrite && inChangelog(key) {
+		return fmt.Errorf("a %d-byte write of table %#x: %w (at most %d bytes, the changelog's record limit)",
+			len(key)+len(value), key[taskLen], ErrTooLarge, b.maxWrite)
 	}
 	if filtered(key) {
 		b.task.filter.add(key)

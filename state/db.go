@@ -140,6 +140,23 @@ type Task struct {
 	// growing a batch of 5,000 commands by doubling copied megabytes.
 	// Commit may run on another goroutine than NewBatch.
 	lastBytes, lastOps atomic.Int64
+	maxWrite           atomic.Int64 // see LimitWrites
+}
+
+// ErrTooLarge is returned (wrapped) by a write of a batch whose key and
+// value would make a changelog record over the limit of LimitWrites: the
+// command that made it cannot be recorded, and must be refused rather than
+// applied without a durable copy.
+var ErrTooLarge = errors.New("write too large for the changelog")
+
+// LimitWrites bounds the key plus value of every write to a primary table
+// (the ones the changelog carries) of the batches made from now on: a write
+// over n bytes fails with ErrTooLarge, so an oversized customer document or
+// request result is caught when it is written, with the command that wrote
+// it at hand. n ≤ 0 removes the bound. Restore is never bounded: what the
+// changelog holds fitted.
+func (t *Task) LimitWrites(n int) {
+	t.maxWrite.Store(int64(max(n, 0)))
 }
 
 // Task returns the keyspace of task partition out of partitions. The
@@ -242,6 +259,7 @@ type KV struct {
 func (t *Task) ApplyChangelog(records []KV, nextOffset int64) error {
 	b := t.NewBatch()
 	defer b.Close()
+	b.maxWrite = 0
 	for i, kv := range records {
 		if err := checkChangelogKey(t.id, kv.Key); err != nil {
 			return fmt.Errorf("task %d: changelog record %d of %d: %w", t.id, i, len(records), err)

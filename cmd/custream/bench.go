@@ -26,7 +26,6 @@ import (
 	"github.com/custream/custream/processor/embedded"
 	"github.com/custream/custream/processor/sample"
 	"github.com/custream/custream/schemas"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -122,7 +121,7 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 
 	orgs := orgsFor(f.orgs, P)
 	gen := sample.New(sample.Config{Seed: 1, Orgs: orgs, Partitions: P, PartitionOf: func(org int64) int32 {
-		return processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), P)
+		return processor.TaskOfOrg(org, P)
 	}})
 	records := make([]*kgo.Record, f.commands)
 	for i := range records {
@@ -145,13 +144,12 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	defer db.Close()
 	results := newResultWatch(ctx, base, topo.Results)
 	defer results.close()
-	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
 	pctx, stop := context.WithCancel(ctx)
 	pcfg := processor.Config{
 		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
 		MaxBatchRecords: f.batch, Logger: log,
 	}
-	p, err := processor.New(pctx, pcfg, db, enc, processor.NewDecoder(topo, nil))
+	p, err := processor.New(pctx, pcfg, db)
 	if err != nil {
 		stop()
 		return err
@@ -194,7 +192,7 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	// 3. Restore: the same group again with an empty state dir rebuilds
 	// every task from the changelog.
 	stopProcessor()
-	if err := benchRestore(ctx, out, adm, pcfg, filepath.Join(tmp, "restored"), f.cacheMB, enc); err != nil {
+	if err := benchRestore(ctx, out, adm, pcfg, filepath.Join(tmp, "restored"), f.cacheMB); err != nil {
 		return err
 	}
 
@@ -215,7 +213,7 @@ func orgsFor(n int, partitions int32) []int64 {
 	var out []int64
 	seen := map[int32]bool{}
 	for org := int64(100); len(out) < n; org++ {
-		p := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), partitions)
+		p := processor.TaskOfOrg(org, partitions)
 		if len(seen) < int(partitions) && seen[p] {
 			continue
 		}
@@ -477,7 +475,7 @@ func deleteTopics(adm *kadm.Client, topo processor.Topology) {
 
 // benchRestore starts a processor on an empty state dir and times it until
 // every task it owns is restored from the changelog.
-func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, cfg processor.Config, dir string, cacheMB int, enc *sink.Encoder) error {
+func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, cfg processor.Config, dir string, cacheMB int) error {
 	ends, err := adm.ListEndOffsets(ctx, cfg.Topology.Changelog)
 	if err != nil {
 		return fmt.Errorf("changelog end offsets: %w", err)
@@ -491,7 +489,7 @@ func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, cfg proc
 	defer db.Close()
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	p, err := processor.New(pctx, cfg, db, enc, processor.NewDecoder(cfg.Topology, nil))
+	p, err := processor.New(pctx, cfg, db)
 	if err != nil {
 		return err
 	}

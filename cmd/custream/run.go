@@ -170,6 +170,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		InstanceID:         instance,
 		Topology:           topo,
 		Domain:             domain,
+		OutputFormat:       format,
 		MaxBatchRecords:    f.batch,
 		TransactionTimeout: f.txnTimeout,
 		SessionTimeout:     f.sessionTO,
@@ -178,17 +179,14 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		Metrics:            processor.NewMetrics(reg),
 		Logger:             log,
 	}
-	enc := sink.NewEncoder(format, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
-	var cf *schemas.Confluent
 	if f.schemaReg != "" {
 		cl, err := sr.NewClient(sr.URLs(f.schemaReg))
 		if err != nil {
 			return fmt.Errorf("schema registry client: %w", err)
 		}
-		cf = schemas.NewConfluent(schemas.NewSRRegistry(cl))
+		cfg.Confluent = schemas.NewConfluent(schemas.NewSRRegistry(cl))
 	}
-	dec := processor.NewDecoder(topo, cf)
-	p, err := processor.New(ctx, cfg, db, enc, dec)
+	p, err := processor.New(ctx, cfg, db)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@
 // customer's task, plus /healthz, /readyz, /metrics and /openapi.yaml.
 //
 // Routing: a query keyed by org (lookup, search) belongs to the task the
-// org's id hashes to (processor.PartitionForOrg); a query keyed by customer
+// org's id hashes to (processor.TaskOfOrg); a query keyed by customer
 // id belongs to the task the id encodes (state.TaskOf), and the org check
 // happens on that task's owner. If another member owns the task, the
 // request is forwarded there (httputil.ReverseProxy) once, marked with

@@ -109,7 +109,7 @@ func (fx *fixture) apply(cmd customer.Command) customer.Result {
 	fx.t.Helper()
 	fx.seq++
 	cmd.RequestID = "req-" + strconv.Itoa(fx.seq)
-	task := fx.db.Task(processor.PartitionForOrg([]byte(strconv.FormatInt(cmd.Org, 10)), testParts), testParts)
+	task := fx.db.Task(processor.TaskOfOrg(int64(cmd.Org), testParts), testParts)
 	b := task.NewBatch()
 	out, err := customer.Apply(customer.DefaultConfig(), b, cmd)
 	if err != nil {
@@ -435,7 +435,7 @@ func TestUnavailable(t *testing.T) {
 	fx := newFixture(t)
 	id := fx.register(orgA, "Tom", "Sawyer", mobile("919111111111"))
 	task := state.TaskOf(id, testParts)
-	orgTask := processor.PartitionForOrg([]byte(strconv.Itoa(orgA)), testParts)
+	orgTask := processor.TaskOfOrg(int64(orgA), testParts)
 	fx.tasks.set(task, processor.Location{Reason: fmt.Sprintf("task %d is restoring", task)})
 	fx.tasks.set(orgTask, processor.Location{Reason: "the group is rebalancing"})
 	fx.tasks.ready = false

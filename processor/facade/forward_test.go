@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +88,7 @@ func TestForwardOwnerDown(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	addr := dead.Listener.Addr().String()
 	dead.Close()
-	fx.tasks.set(processor.PartitionForOrg([]byte(strconv.Itoa(orgA)), testParts), processor.Location{Remote: addr})
+	fx.tasks.set(processor.TaskOfOrg(int64(orgA), testParts), processor.Location{Remote: addr})
 	r := fx.get(keyA, "/v2/customers/search?q=tom")
 	r.wantError(t, 503, CodeUnavailable)
 	if r.header.Get("Retry-After") == "" {

@@ -21,7 +21,6 @@ import (
 	"github.com/custream/custream/processor/facade"
 	"github.com/custream/custream/processor/kafkatest"
 	"github.com/custream/custream/schemas"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -68,7 +67,7 @@ func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processo
 		TransactionTimeout: 10 * time.Second,
 		SessionTimeout:     6 * time.Second,
 		Logger:             log,
-	}, db, sink.NewEncoder(sink.Avro, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain), processor.NewDecoder(topo, nil))
+	}, db)
 	if err != nil {
 		cancel()
 		t.Fatalf("member %s: %v", name, err)
@@ -173,7 +172,7 @@ func TestTwoMembersForward(t *testing.T) {
 		_, _ = kadm.NewClient(c.Client(t)).DeleteTopics(ctx, names...)
 	})
 	for task, org := range orgs {
-		if got := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), partitions); got != int32(task) {
+		if got := processor.TaskOfOrg(int64(org), partitions); got != int32(task) {
 			t.Fatalf("org %d hashes to task %d, the test wants %d", org, got, task)
 		}
 	}
@@ -204,7 +203,7 @@ func TestTwoMembersForward(t *testing.T) {
 
 	forwarded := map[string]int{}
 	for _, org := range orgs {
-		task := processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), partitions)
+		task := processor.TaskOfOrg(int64(org), partitions)
 		for _, m := range members {
 			if m.p.Locate(task).Remote != "" {
 				forwarded[m.name]++

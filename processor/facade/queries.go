@@ -35,7 +35,7 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // orgTask is the task holding an org's identifier and search indexes: the
 // partition its commands are keyed to.
 func (f *Facade) orgTask(org int64) int32 {
-	return processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), f.opts.Tasks.Partitions())
+	return processor.TaskOfOrg(org, f.opts.Tasks.Partitions())
 }
 
 // source is the source parameter; absent means ALL, as in the API doc's

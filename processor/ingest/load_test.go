@@ -20,7 +20,6 @@ import (
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/ingest"
 	"github.com/custream/custream/processor/kafkatest"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -85,7 +84,7 @@ func TestLoadEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	task := db.Task(processor.PartitionForOrg([]byte(strconv.FormatInt(org, 10)), partitions), partitions)
+	task := db.Task(processor.TaskOfOrg(int64(org), partitions), partitions)
 	want, wantRejects := expected(t, task, path, cfg.Source, org, domain)
 	if want.BadLines != 3 || len(want.Rejected) == 0 {
 		t.Fatalf("the file should hold 3 bad lines and some rejections: %+v", want)
@@ -285,9 +284,8 @@ func startProcessor(t *testing.T, c *kafkatest.Cluster, group string, topo proce
 		SessionTimeout:     6 * time.Second,
 		Logger:             slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	enc := sink.NewEncoder(sink.Avro, sink.Topics{Results: topo.Results, Merges: topo.Merges, Snapshots: topo.Snapshots, DLQ: topo.DLQ}, domain)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := processor.New(ctx, cfg, db, enc, processor.NewDecoder(topo, nil))
+	p, err := processor.New(ctx, cfg, db)
 	if err != nil {
 		cancel()
 		db.Close()
