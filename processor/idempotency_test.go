@@ -1,10 +1,12 @@
 package processor_test
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
 )
@@ -58,4 +60,47 @@ func TestRepeatedRequestID(t *testing.T) {
 	if snaps := h.readTopic(t, h.topo.Snapshots, -1, 30*time.Second); len(snaps) != 1 {
 		t.Errorf("%d snapshots, want 1: the repeats must change nothing", len(snaps))
 	}
+}
+
+// TestRetentionIgnoresProducerTimestamps: a record stamped far in the
+// future between two sends of one requestId does not expire the remembered
+// id: the resend still gets the first result and changes nothing.
+func TestRetentionIgnoresProducerTimestamps(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 2)
+	m := h.startMember(t, "m1", t.TempDir())
+	defer m.stop(t)
+
+	reg := customer.Command{RequestID: "keep-1", Org: 1000, Source: "INSTORE", Op: customer.OpRegister,
+		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Tom",
+			Identifiers: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}}}}
+	h.produce(t, []customer.Command{reg})
+	h.readTopic(t, h.topo.Results, 1, time.Minute)
+
+	// Another org of the same task, stamped 2100-01-01 by its producer.
+	var other int64 = 1001
+	for processor.TaskOfOrg(other, h.partitions) != processor.TaskOfOrg(reg.Org, h.partitions) {
+		other++
+	}
+	future := customer.Command{RequestID: "future-1", Org: other, Source: "INSTORE", Op: customer.OpRegister,
+		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Huck",
+			Identifiers: []customer.Identifier{{Type: "mobile", Value: "919222222222"}}}}}}
+	r := h.record(t, future)
+	r.Timestamp = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := h.producer.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.readTopic(t, h.topo.Results, 2, time.Minute)
+
+	h.produce(t, []customer.Command{reg})
+	all := h.readTopic(t, h.topo.Results, 3, time.Minute)
+	if len(all) != 3 {
+		t.Fatalf("%d results, want 3", len(all))
+	}
+	first, _ := schemas.DecodeResult(all[0].Value)
+	again, _ := schemas.DecodeResult(all[2].Value)
+	if !isDuplicate(all[2]) || !reflect.DeepEqual(first.Result, again.Result) {
+		t.Fatalf("resend after a far-future record got %+v (duplicate %v), want the first result %+v again", again.Result, isDuplicate(all[2]), first.Result)
+	}
+	h.check(t, all, 2)
 }

@@ -199,8 +199,9 @@ func (e *Encoder) DLQ(r *kgo.Record, code, message string) *kgo.Record {
 	return e.cutDLQ(out, r, added)
 }
 
-// cutDLQ makes a DLQ record fit maxDLQ: original headers go, largest
-// first, until the rest fits or none is left; then the value is cut.
+// cutDLQ makes a DLQ record fit maxDLQ: large original headers (1 KiB and
+// more) go first, largest first, then the tail of the value, then the
+// remaining original headers.
 func (e *Encoder) cutDLQ(out, r *kgo.Record, added []kgo.RecordHeader) *kgo.Record {
 	// Room for error.truncated's own header and text.
 	budget := e.maxDLQ - 256
@@ -212,18 +213,22 @@ func (e *Encoder) cutDLQ(out, r *kgo.Record, added []kgo.RecordHeader) *kgo.Reco
 		return RecordBatchBytes(out)
 	}
 	dropped, droppedBytes := 0, 0
-	for len(kept) > 0 && size() > budget {
-		dropped++
-		droppedBytes += len(kept[0].Key) + len(kept[0].Value)
-		kept = kept[1:]
+	drop := func(large bool) {
+		for len(kept) > 0 && size() > budget && (!large || len(kept[0].Key)+len(kept[0].Value) >= 1024) {
+			dropped++
+			droppedBytes += len(kept[0].Key) + len(kept[0].Value)
+			kept = kept[1:]
+		}
 	}
-	if dropped > 0 {
-		notes = append(notes, fmt.Sprintf("%d of its headers (%d bytes, largest first) dropped", dropped, droppedBytes))
-	}
+	drop(true)
 	if over := size() - budget; over > 0 {
 		keep := max(len(out.Value)-over, 0)
 		notes = append(notes, fmt.Sprintf("value cut from %d to %d bytes", len(out.Value), keep))
 		out.Value = out.Value[:keep]
+	}
+	drop(false)
+	if dropped > 0 {
+		notes = append([]string{fmt.Sprintf("%d of its headers (%d bytes, largest first) dropped", dropped, droppedBytes)}, notes...)
 	}
 	if over := size() - budget; over > 0 {
 		// Only the key is left to blame: a key that large could not have

@@ -3,6 +3,7 @@ package sink
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -104,6 +105,57 @@ func TestDLQKeepsTheRecord(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("header %s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// TestDLQFitsItsTopic: a DLQ record over the DLQ topic's limit loses its
+// large headers first, then the tail of its value, then its small headers,
+// and says what it lost; it always fits.
+func TestDLQFitsItsTopic(t *testing.T) {
+	const limit = 4096
+	enc := NewEncoder(Avro, topics, customer.DefaultConfig(), limit)
+	small := kgo.RecordHeader{Key: "op", Value: []byte("register")}
+	large := kgo.RecordHeader{Key: "trace", Value: bytes.Repeat([]byte("t"), 3000)}
+	for _, tc := range []struct {
+		name              string
+		value             int
+		headers           []kgo.RecordHeader
+		keepSmall, keepLg bool
+		cut               bool
+	}{
+		{"fits", 100, []kgo.RecordHeader{small}, true, false, false},
+		{"large header goes", 500, []kgo.RecordHeader{small, large}, true, false, false},
+		{"value cut, small header kept", 10_000, []kgo.RecordHeader{small}, true, false, true},
+		{"both", 10_000, []kgo.RecordHeader{large, small}, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &kgo.Record{Topic: "customers.instore", Partition: 1, Offset: 7, Key: []byte("100"),
+				Value: bytes.Repeat([]byte("v"), tc.value), Headers: tc.headers}
+			r := enc.DLQ(in, "undecodable", strings.Repeat("m", 10_000))
+			if n := RecordBatchBytes(r); n > limit {
+				t.Fatalf("DLQ record is %d bytes, over %d", n, limit)
+			}
+			got := map[string]string{}
+			for _, h := range r.Headers {
+				got[h.Key] = string(h.Value)
+			}
+			if _, ok := got["op"]; ok != tc.keepSmall {
+				t.Errorf("header op kept = %v, want %v", ok, tc.keepSmall)
+			}
+			if _, ok := got["trace"]; ok != tc.keepLg {
+				t.Errorf("header trace kept = %v, want %v", ok, tc.keepLg)
+			}
+			if !bytes.HasPrefix(in.Value, r.Value) || (len(r.Value) < len(in.Value)) != tc.cut {
+				t.Errorf("value %d of %d bytes, cut %v", len(r.Value), len(in.Value), tc.cut)
+			}
+			wantNote := tc.cut || len(tc.headers) > 1
+			if (got[HeaderTruncated] != "") != wantNote {
+				t.Errorf("%s = %q", HeaderTruncated, got[HeaderTruncated])
+			}
+			if got[HeaderOriginOffset] != "7" || got[HeaderErrorCode] != "undecodable" || len(got[HeaderErrorMessage]) > 2100 {
+				t.Errorf("headers %v", got)
+			}
+		})
 	}
 }
 
