@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor"
@@ -249,4 +252,66 @@ func (h *harness) checkRestore(t *testing.T, dir string) {
 	if compared == 0 {
 		t.Fatal("no task has state to compare")
 	}
+}
+
+// TestDiskFullPausesProcessing: when every write to the state disk fails
+// with ENOSPC the member neither panics nor loses anything: it stops taking
+// input (at most the transaction in flight commits), says so in Ready, and
+// once space is back every command gets exactly one result and a restore
+// from an empty state dir gives the same state.
+func TestDiskFullPausesProcessing(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 2)
+	dir := t.TempDir()
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && op.Kind != errorfs.OpRemove && op.Kind != errorfs.OpRemoveAll {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	m := h.startMemberOn(t, "m1", dir, state.Options{FS: fs, CacheBytes: 16 << 20})
+	cmds := newGen(23, 4, h.partitions).batch(3000)
+	h.produce(t, cmds[:500])
+	h.readTopic(t, h.topo.Results, 500, 2*time.Minute)
+
+	full.Store(true)
+	h.produce(t, cmds[500:])
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if f, _, _ := m.db.DiskFull(); f {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member never saw the full disk")
+		}
+	}
+	ready, why := m.p.Ready()
+	if ready || !strings.Contains(why, "disk is full") {
+		t.Fatalf("Ready() = %v, %q while the disk is full", ready, why)
+	}
+	t.Logf("while full: %s", why)
+	// Stopped, not slowed: beyond the transaction in flight nothing
+	// commits however long the disk stays full.
+	count := func() int { return len(h.readTopic(t, h.topo.Results, len(cmds), 3*time.Second)) }
+	at := count()
+	time.Sleep(3 * time.Second)
+	if later := count(); later > at+500 {
+		t.Fatalf("%d results committed while the disk was full (%d when it was seen full): input was not stopped", later, at)
+	} else {
+		t.Logf("results committed: %d when the disk was seen full, %d three seconds later (of %d)", at, later, len(cmds))
+	}
+	select {
+	case err := <-m.done:
+		t.Fatalf("the member stopped on a full disk: %v", err)
+	default:
+	}
+
+	full.Store(false)
+	results := h.readTopic(t, h.topo.Results, len(cmds), 3*time.Minute)
+	h.check(t, results, len(cmds))
+	if ready, why := m.p.Ready(); !ready {
+		t.Errorf("not ready once space is back: %s", why)
+	}
+	m.stop(t)
+	h.checkRestore(t, dir)
 }

@@ -125,7 +125,13 @@ type member struct {
 
 func (h *harness) startMember(t *testing.T, name, dir string) *member {
 	t.Helper()
-	db, err := state.Open(dir, state.Options{CacheBytes: 16 << 20})
+	return h.startMemberOn(t, name, dir, state.Options{CacheBytes: 16 << 20})
+}
+
+// startMemberOn is startMember with the state opened with opts.
+func (h *harness) startMemberOn(t *testing.T, name, dir string, opts state.Options) *member {
+	t.Helper()
+	db, err := state.Open(dir, opts)
 	if err != nil {
 		t.Fatalf("member %s: opening state: %v", name, err)
 	}

@@ -3,6 +3,7 @@ package processor
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/custream/custream/processor/customer"
 )
@@ -60,6 +61,9 @@ func (p *Processor) Locate(task int32) Location {
 func (p *Processor) Ready() (bool, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if full, since, err := p.db.DiskFull(); full {
+		return false, fmt.Sprintf("the state disk is full since %s (%v): processing waits for space", since.UTC().Format(time.RFC3339), err)
+	}
 	switch {
 	case p.doubt != "":
 		return false, "group membership unconfirmed: " + p.doubt

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -39,6 +40,15 @@ type Options struct {
 	// (WAL replay on open and the like) at Debug, errors at Error. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// DiskFullWait is how long a write waits for space on a full disk
+	// before OnDiskFullGiveUp is called (diskfull.go). Default 10 minutes:
+	// long enough for an operator or an autoscaler to make room, short
+	// enough that an orchestrator sees a process that cannot work.
+	DiskFullWait time.Duration
+	// OnDiskFullGiveUp is called with why when a write waited DiskFullWait
+	// in vain; it should stop the process (custream run exits with status
+	// 3). If it returns, or is nil, the write goes on waiting.
+	OnDiskFullGiveUp func(error)
 }
 
 // pebbleLogger adapts slog to Pebble's logger.
@@ -62,6 +72,7 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 const (
 	defaultCacheBytes    = 256 << 20
 	defaultMemTableBytes = 64 << 20
+	defaultDiskFullWait  = 10 * time.Minute
 )
 
 // DB is the process's Pebble instance. Tasks (Task) are keyspaces in it;
@@ -70,6 +81,7 @@ type DB struct {
 	pdb    *pebble.DB
 	write  *pebble.WriteOptions
 	closed atomic.Bool
+	disk   *diskWaiter
 
 	mu      sync.Mutex
 	filters map[int32]*keyFilter // by task, see filter.go
@@ -86,11 +98,18 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.DiskFullWait <= 0 {
+		opts.DiskFullWait = defaultDiskFullWait
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	disk := &diskWaiter{wait: opts.DiskFullWait, giveUp: opts.OnDiskFullGiveUp, log: opts.Logger.With("component", "state")}
 	cache := pebble.NewCache(opts.CacheBytes)
 	// Pebble takes its own reference; ours goes when Open returns.
 	defer cache.Unref()
 	po := &pebble.Options{
-		FS:                 opts.FS,
+		FS:                 waitFS{FS: opts.FS, w: disk},
 		Cache:              cache,
 		MemTableSize:       opts.MemTableBytes,
 		FormatMajorVersion: pebble.FormatNewest,
@@ -112,7 +131,13 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.SyncCommits {
 		w = pebble.Sync
 	}
-	return &DB{pdb: pdb, write: w}, nil
+	return &DB{pdb: pdb, write: w, disk: disk}, nil
+}
+
+// DiskFull reports whether writes are waiting for space on a full disk,
+// since when, and the error that made them wait.
+func (db *DB) DiskFull() (full bool, since time.Time, err error) {
+	return db.disk.full()
 }
 
 // Close closes Pebble; every Batch and Task of the DB must be done with

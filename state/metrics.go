@@ -11,6 +11,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //	custream_pebble_block_cache_misses_total block cache misses
 //	custream_pebble_block_cache_bytes       bytes held by the block cache
 //	custream_pebble_disk_bytes              bytes of every file of the store
+//	custream_state_disk_full                1 while writes wait for space on a full disk
+//	custream_state_disk_full_waits_total    times writes began to wait for space
 func (db *DB) Collector() prometheus.Collector { return pebbleCollector{db} }
 
 type pebbleCollector struct{ db *DB }
@@ -23,10 +25,12 @@ var (
 	descCacheMisses = prometheus.NewDesc("custream_pebble_block_cache_misses_total", "Pebble block cache misses.", nil, nil)
 	descCacheBytes  = prometheus.NewDesc("custream_pebble_block_cache_bytes", "Bytes held by the Pebble block cache.", nil, nil)
 	descDiskBytes   = prometheus.NewDesc("custream_pebble_disk_bytes", "Bytes of every file of the Pebble store.", nil, nil)
+	descDiskFull    = prometheus.NewDesc("custream_state_disk_full", "1 while state writes wait for space on a full disk (processing is stopped), else 0.", nil, nil)
+	descDiskWaits   = prometheus.NewDesc("custream_state_disk_full_waits_total", "Times state writes began to wait for space on a full disk.", nil, nil)
 )
 
 func (pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCompactions, descFlushes, descReadAmp, descCacheHits, descCacheMisses, descCacheBytes, descDiskBytes} {
+	for _, d := range []*prometheus.Desc{descCompactions, descFlushes, descReadAmp, descCacheHits, descCacheMisses, descCacheBytes, descDiskBytes, descDiskFull, descDiskWaits} {
 		ch <- d
 	}
 }
@@ -40,4 +44,10 @@ func (c pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCacheMisses, prometheus.CounterValue, float64(m.BlockCache.Misses))
 	ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(m.BlockCache.Size))
 	ch <- prometheus.MustNewConstMetric(descDiskBytes, prometheus.GaugeValue, float64(m.DiskSpaceUsage()))
+	w := c.db.disk
+	w.mu.Lock()
+	full, episodes := w.waiting > 0, w.episodes
+	w.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(descDiskFull, prometheus.GaugeValue, map[bool]float64{true: 1}[full])
+	ch <- prometheus.MustNewConstMetric(descDiskWaits, prometheus.CounterValue, float64(episodes))
 }

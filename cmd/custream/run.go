@@ -33,6 +33,10 @@ import (
 	"github.com/custream/custream/state"
 )
 
+// exitDiskFull is the exit status when the state disk stayed full for
+// --disk-full-wait.
+const exitDiskFull = 3
+
 // embeddedPort is where the embedded broker listens, so kcat and friends
 // find it at the usual address.
 const embeddedPort = 9092
@@ -51,6 +55,7 @@ type runFlags struct {
 	countryCode  string
 	sessionTO    time.Duration
 	stayOnClose  bool
+	diskFullWait time.Duration
 	http         httpFlags
 }
 
@@ -68,6 +73,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.sessionTO, "session-timeout", 45*time.Second, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
 	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache, shared by all tasks")
+	fs.DurationVar(&f.diskFullWait, "disk-full-wait", 10*time.Minute, "how long processing waits for space when the state disk is full before custream exits with status 3")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
@@ -143,7 +149,17 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		log.Info("created topics", "topics", strings.Join(created, ","), "partitions", partitions)
 	}
 
-	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{CacheBytes: int64(f.cacheMB) << 20})
+	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{
+		CacheBytes:   int64(f.cacheMB) << 20,
+		Logger:       log,
+		DiskFullWait: f.diskFullWait,
+		// Kafka holds every committed change, so leaving is safe; a
+		// restart on a disk with room restores the rest (docs/operations.md).
+		OnDiskFullGiveUp: func(err error) {
+			log.Error("custream exits: the state disk stayed full", "err", err, "exit_status", exitDiskFull)
+			os.Exit(exitDiskFull)
+		},
+	})
 	if err != nil {
 		return err
 	}
