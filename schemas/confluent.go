@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/linkedin/goavro/v2"
 
@@ -35,15 +36,17 @@ type Registry interface {
 var ErrSchemaNotFound = errors.New("schema not found")
 
 // Confluent encodes and decodes commands in the Confluent wire format. It
-// caches the writer schema of every schema id it has seen, so the registry
-// is asked once per id. Safe for concurrent use.
+// caches the writer schema of every schema id it has decoded, so the
+// registry is asked once per id, and remembers for a while the ids it
+// could not use (negativeCache). Safe for concurrent use.
 type Confluent struct {
 	reg Registry
+	now func() time.Time // time.Now; tests move it
 
 	mu      sync.RWMutex
 	writers map[int]writerSchema
-	bad     map[int]error // ids whose schema cannot be used: asking again will not help
-	ourID   int           // command.avsc's id once registered, else 0
+	refused *negativeCache // ids unknown to the registry or with an unusable schema
+	ourID   int            // command.avsc's id once registered, else 0
 }
 
 // writerSchema is the writer schema of a schema id.
@@ -54,7 +57,7 @@ type writerSchema struct {
 
 // NewConfluent returns a Confluent codec over reg.
 func NewConfluent(reg Registry) *Confluent {
-	return &Confluent{reg: reg, writers: map[int]writerSchema{}, bad: map[int]error{}}
+	return &Confluent{reg: reg, now: time.Now, writers: map[int]writerSchema{}, refused: newNegativeCache(negativeCacheSize)}
 }
 
 // RegisterCommand registers command.avsc under subject (by convention
@@ -140,37 +143,50 @@ func ConfluentSchemaID(data []byte) (int, error) {
 }
 
 // writer returns the writer schema of id, asking the registry on a miss.
+// An id the registry does not know, or whose schema is unusable, is
+// remembered (negativeCache) and answered without asking again until its
+// retry time; a registry that cannot be reached is not remembered.
 func (c *Confluent) writer(ctx context.Context, id int) (writerSchema, error) {
 	c.mu.RLock()
 	ws, ok := c.writers[id]
-	bad := c.bad[id]
 	c.mu.RUnlock()
-	if bad != nil {
-		return writerSchema{}, bad
-	}
 	if ok {
 		return ws, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	refused := c.refused.get(id, now)
+	c.mu.Unlock()
+	if refused != nil {
+		return writerSchema{}, refused
 	}
 	// Two goroutines missing the same id both ask the registry; the
 	// answers are identical and the second store is harmless. Cheaper to
 	// accept than to coordinate, as it happens once per id.
 	text, err := c.reg.SchemaByID(ctx, id)
 	if errors.Is(err, ErrSchemaNotFound) {
-		return writerSchema{}, &Error{Code: ErrCodeUnknownSchema, Msg: fmt.Sprintf("schema id %d is not in the schema registry", id), Err: err}
+		return writerSchema{}, c.refuse(id, now.Add(retryUnknownSchema), &Error{Code: ErrCodeUnknownSchema,
+			Msg: fmt.Sprintf("schema id %d is not in the schema registry (asked again after %s)", id, retryUnknownSchema), Err: err})
 	}
 	if err != nil {
 		return writerSchema{}, &Error{Code: ErrCodeRegistryUnavailable, Msg: fmt.Sprintf("fetch schema id %d from the schema registry", id), Err: err}
 	}
 	ws, err = newWriterSchema(text)
+	if err != nil {
+		return writerSchema{}, c.refuse(id, now.Add(retryUnusableSchema), &Error{Code: ErrCodeUnknownSchema,
+			Msg: fmt.Sprintf("schema id %d is not a usable Avro schema", id), Err: err})
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err != nil {
-		bad := &Error{Code: ErrCodeUnknownSchema, Msg: fmt.Sprintf("schema id %d is not a usable Avro schema", id), Err: err}
-		c.bad[id] = bad
-		return writerSchema{}, bad
-	}
 	c.writers[id] = ws
 	return ws, nil
+}
+
+func (c *Confluent) refuse(id int, until time.Time, err *Error) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused.put(id, until, err)
+	return err
 }
 
 // newWriterSchema parses a registry schema: goavro's codec and our walk,
