@@ -226,6 +226,7 @@ func FuzzDecodeCommandAgainstGoavro(f *testing.F) {
 	}
 	f.Add(appendSingleObjectHeader(nil, KindCommand))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkAlloc(t, len(data), avroAllocBound, func() { DecodeCommand(data) })
 		checkAgainstGoavro(t, data)
 	})
 }

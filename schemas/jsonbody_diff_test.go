@@ -267,6 +267,7 @@ func FuzzJSONBodyMatchesOld(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
 		o := jsonOps[int(op)%len(jsonOps)]
+		checkAlloc(t, len(body), jsonAllocBound, func() { DecodeJSONBody(o, body) })
 		if d := diffJSONBody(o, body); d != "" {
 			t.Fatalf("%s %q:\n%s", o, body, d)
 		}
