@@ -60,6 +60,15 @@ var codecs = map[Kind]*goavro.Codec{
 	KindSnapshot: mustCodec("snapshot.avsc", snapshotSchema),
 }
 
+// walkSchemas are the same schemas parsed for the walk every datum gets
+// before it is decoded (avrowalk.go).
+var walkSchemas = map[Kind]*walkSchema{
+	KindCommand:  mustWalkSchema("command.avsc", commandSchema),
+	KindResult:   mustWalkSchema("result.avsc", resultSchema),
+	KindMerge:    mustWalkSchema("merge.avsc", mergeSchema),
+	KindSnapshot: mustWalkSchema("snapshot.avsc", snapshotSchema),
+}
+
 // fingerprints are the schemas' CRC-64-AVRO fingerprints (canonical.go),
 // and byFingerprint finds a schema from the fingerprint of a single-object
 // encoded record.
@@ -151,7 +160,7 @@ func decodeSingle(data []byte, want Kind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeBinary(codecs[want], body, want)
+	return decodeBinary(codecs[want], walkSchemas[want], body, want)
 }
 
 // singleObjectBody checks the header of a single-object encoded value
@@ -167,10 +176,21 @@ func singleObjectBody(data []byte, want Kind) ([]byte, error) {
 	return data[soeHeaderLen:], nil
 }
 
-// decodeBinary decodes one datum of Avro binary and refuses trailing
-// bytes: a value is exactly one datum, so anything left over means the
-// writer schema is not the one we think.
-func decodeBinary(c *goavro.Codec, data []byte, k Kind) (any, error) {
+// decodeBinary decodes one datum of Avro binary written with schema ws
+// (c is its codec) and refuses trailing bytes: a value is exactly one
+// datum, so anything left over means the writer schema is not the one we
+// think. The datum is walked first (avrowalk.go), and refused when goavro
+// would allocate more for it than goavroBudget.
+func decodeBinary(c *goavro.Codec, ws *walkSchema, data []byte, k Kind) (any, error) {
+	cost, err := ws.walk(data)
+	if err != nil {
+		return nil, fmt.Errorf("avro-decode %s: %w", k, err)
+	}
+	if budget := goavroBudget(len(data)); cost > budget {
+		return nil, &Error{Code: ErrCodeTooLarge, Msg: fmt.Sprintf(
+			"avro-decode %s: decoding this %d-byte datum would allocate about %d bytes, over the budget of %d (small records in large numbers)",
+			k, len(data), cost, budget)}
+	}
 	native, rest, err := c.NativeFromBinary(data)
 	if err != nil {
 		return nil, undecodable(err, "avro-decode %s", k)

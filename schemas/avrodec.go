@@ -18,11 +18,18 @@ import (
 // goavro and commandFromNative.
 //
 // It refuses what goavro refuses (booleans other than 0 and 1, union and
-// enum indexes out of range, negative lengths, duplicate map keys, blocks
-// of more than maxBlockItems) and, unlike goavro, varints longer than ten
-// bytes or beyond 64 bits. A block count is checked against the bytes left
-// before anything is allocated for it: every item of command.avsc takes at
-// least one byte.
+// enum indexes out of range, negative lengths, duplicate map keys) and,
+// unlike goavro, varints longer than ten bytes or beyond 64 bits.
+//
+// Its allocation is in proportion to the bytes read: the datum is walked
+// first (avrowalk.go), which proves every block's items are really there,
+// within MaxDatumItems and MaxDepth; only then is it decoded, and a block
+// of n items gets n slots at once, the exact size. (Growing slices as
+// items arrive instead would allocate about twice as much, 34 bytes per
+// byte for a datum of empty profiles against 17.) blockCount checks each
+// count against the bytes left over the item's smallest encoding (the
+// min… constants, held to the walk's by a test) all the same, so the
+// decoder is safe even on a datum the walk did not see.
 
 // avroReader reads Avro binary from the front of b. The first error is
 // kept and every later read returns a zero value, so decoding code reads
@@ -106,10 +113,21 @@ func (r *avroReader) index(n int, what string) int {
 // present reads a ["null", T] union's branch: whether T follows.
 func (r *avroReader) present() bool { return r.index(2, "union") == 1 }
 
+// The smallest encodings of command.avsc's array items and map entries,
+// in bytes (a string or an array at least its one-byte length or count).
+const (
+	minProfileInput = 7 // 2 strings, a map, 2 arrays, 2 strings
+	minIdentifier   = 2
+	minCommChannel  = 5 // 2 strings, 2 booleans, a map
+	minSubscription = 4
+	minStringEntry  = 2 // key and value
+	minBooleanEntry = 2 // key and value
+)
+
 // blockCount reads the item count of the next array or map block (0: the
-// end). A negative count is followed by the block's size in bytes, which
-// is skipped.
-func (r *avroReader) blockCount() int {
+// end), each item at least itemMin bytes. A negative count is followed by
+// the block's size in bytes, which is skipped.
+func (r *avroReader) blockCount(itemMin int) int {
 	n := r.long()
 	if n < 0 {
 		n = -n // MinInt64 stays negative: refused below
@@ -118,8 +136,8 @@ func (r *avroReader) blockCount() int {
 	if r.err != nil {
 		return 0
 	}
-	if n < 0 || n > maxBlockItems || n > int64(len(r.b)) {
-		r.failf("block of %d items, %d bytes left", n, len(r.b))
+	if n < 0 || n > MaxDatumItems || n > int64(len(r.b)/itemMin) {
+		r.failf("block of %d items of at least %d bytes, %d bytes left", n, itemMin, len(r.b))
 		return 0
 	}
 	return int(n)
@@ -127,9 +145,9 @@ func (r *avroReader) blockCount() int {
 
 // readArray reads an array of item; empty reads as nil. After an error
 // what it returns is partial, and dropped by the caller.
-func readArray[T any](r *avroReader, item func(*avroReader) T) []T {
+func readArray[T any](r *avroReader, itemMin int, item func(*avroReader) T) []T {
 	var out []T
-	for n := r.blockCount(); n > 0; n = r.blockCount() {
+	for n := r.blockCount(itemMin); n > 0; n = r.blockCount(itemMin) {
 		out = slices.Grow(out, n)
 		for range n {
 			out = append(out, item(r))
@@ -139,9 +157,9 @@ func readArray[T any](r *avroReader, item func(*avroReader) T) []T {
 }
 
 // readMap reads a map of value; empty reads as nil.
-func readMap[V any](r *avroReader, value func(*avroReader) V) map[string]V {
+func readMap[V any](r *avroReader, entryMin int, value func(*avroReader) V) map[string]V {
 	var out map[string]V
-	for n := r.blockCount(); n > 0; n = r.blockCount() {
+	for n := r.blockCount(entryMin); n > 0; n = r.blockCount(entryMin) {
 		if out == nil {
 			out = make(map[string]V, n)
 		}
@@ -173,7 +191,7 @@ func readCommChannel(r *avroReader) customer.CommChannel {
 		Value:    r.str(),
 		Primary:  r.boolean(),
 		Verified: r.boolean(),
-		Meta:     readMap(r, readBool),
+		Meta:     readMap(r, minBooleanEntry, readBool),
 	}
 }
 
@@ -181,20 +199,20 @@ func readProfileInput(r *avroReader) customer.ProfileInput {
 	return customer.ProfileInput{
 		FirstName:    r.str(),
 		LastName:     r.str(),
-		Fields:       readMap(r, readString),
-		Identifiers:  readArray(r, readIdentifier),
-		CommChannels: readArray(r, readCommChannel),
+		Fields:       readMap(r, minStringEntry, readString),
+		Identifiers:  readArray(r, minIdentifier, readIdentifier),
+		CommChannels: readArray(r, minCommChannel, readCommChannel),
 		Source:       r.str(),
 		AccountID:    r.str(),
 	}
 }
 
 func readCustomerBody(r *avroReader) *customer.CustomerBody {
-	b := &customer.CustomerBody{Profiles: readArray(r, readProfileInput)}
+	b := &customer.CustomerBody{Profiles: readArray(r, minProfileInput, readProfileInput)}
 	if r.present() {
 		b.LoyaltyInfo = &customer.LoyaltyInput{LoyaltyType: r.str()}
 	}
-	b.ExtendedFields = readMap(r, readString)
+	b.ExtendedFields = readMap(r, minStringEntry, readString)
 	if r.present() {
 		b.AttributionV2 = &customer.AttributionInput{CreateDate: r.str()}
 	}
@@ -210,7 +228,7 @@ func readSubscriptionsBody(r *avroReader) *customer.SubscriptionsBody {
 	if r.present() {
 		b.Scope = &customer.Scope{Scope: r.str(), SubScope: r.str()}
 	}
-	b.Subscriptions = readArray(r, readSubscription)
+	b.Subscriptions = readArray(r, minSubscription, readSubscription)
 	return b
 }
 
@@ -219,6 +237,9 @@ var bodyBranches = []string{branchCustomerBody, branchChangeIdentifier, branchSu
 
 // decodeCommandBinary decodes one command.avsc datum, the whole of data.
 func decodeCommandBinary(data []byte) (customer.Command, error) {
+	if _, err := walkSchemas[KindCommand].walk(data); err != nil {
+		return customer.Command{}, fmt.Errorf("avro-decode %s: %w", KindCommand, err)
+	}
 	r := newAvroReader(data)
 	cmd := customer.Command{
 		RequestID: r.str(),
@@ -243,7 +264,7 @@ func decodeCommandBinary(data []byte) (customer.Command, error) {
 	case branchCustomerBody:
 		cb = readCustomerBody(r)
 	case branchChangeIdentifier:
-		ci = &customer.ChangeIdentifierBody{Add: readArray(r, readIdentifier), Remove: readArray(r, readIdentifier)}
+		ci = &customer.ChangeIdentifierBody{Add: readArray(r, minIdentifier, readIdentifier), Remove: readArray(r, minIdentifier, readIdentifier)}
 	case branchSubscriptions:
 		sb = readSubscriptionsBody(r)
 	}

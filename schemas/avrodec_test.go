@@ -164,10 +164,10 @@ func TestDecodeCommandBadBodies(t *testing.T) {
 		data      []byte
 	}{
 		{"empty body", "truncated", header()},
-		{"op beyond the enum", "op enum index 4", header(0x00, 0x00, 0x08)},
-		{"negative op", "op enum index -1", header(0x00, 0x00, 0x01)},
+		{"op beyond the enum", "enum io.custream.v1.Op index 4", header(0x00, 0x00, 0x08)},
+		{"negative op", "enum io.custream.v1.Op index -1", header(0x00, 0x00, 0x01)},
 		{"accountId union index 2", "union index 2", header(0x00, 0x00, 0x00, 0x00, 0x04)},
-		{"body union index 3", "body union index 3", with(0x06)},
+		{"body union index 3", "union index 3, want 0 to 2", with(0x06)},
 		{"negative string length", "string of -1 bytes", header(0x01)},
 		{"string beyond the data", "string of 64 bytes", header(0x80, 0x01, 'a')},
 		{"eleven-byte varint", "malformed varint", header(0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00)},
@@ -176,7 +176,7 @@ func TestDecodeCommandBadBodies(t *testing.T) {
 		{"count beyond the cap", "block of 262145 items", with(0x00, 0x82, 0x80, 0x20)},
 		{"MinInt64 block count", "block of -9223372036854775808 items",
 			with(0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00)},
-		{"boolean 2", "boolean byte 2", with(0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x02)},
+		{"boolean 2", "boolean byte 2", with(0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x02, 0x00, 0x00)},
 		{"duplicate map key", `map key "k" twice`, with(0x00, 0x00, 0x00, 0x04, 0x02, 'k', 0x00, 0x02, 'k', 0x00, 0x00, 0x00)},
 		{"wrong body for the op", "op register carries a ChangeIdentifierBody body", with(0x02, 0x00, 0x00)},
 		{"trailing bytes", "2 trailing bytes", with(0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xAA, 0xBB)},
@@ -226,6 +226,7 @@ func FuzzDecodeCommandAgainstGoavro(f *testing.F) {
 	}
 	f.Add(appendSingleObjectHeader(nil, KindCommand))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkAlloc(t, len(data), avroAllocBound, func() { DecodeCommand(data) })
 		checkAgainstGoavro(t, data)
 	})
 }

@@ -25,8 +25,8 @@ import (
 //   - record: its fields in schema order, nothing between them;
 //   - array and map: blocks of a count (long) then that many items (a map
 //     item is its key as a string then the value), ended by a 0 count. We
-//     write one block, or blocks of at most maxBlockItems, which is as many
-//     as our own decoder accepts in one block;
+//     write one block, or blocks of at most maxBlockItems, as goavro
+//     does;
 //   - timestamp-millis and timestamp-micros: a long of ms or µs since the
 //     Unix epoch, rounded down (t.UnixMilli, t.UnixMicro: goavro's
 //     formula).
@@ -35,8 +35,9 @@ import (
 // to equal bytes (goavro writes them in Go's random map order).
 
 // maxBlockItems bounds the items of one array or map block, both when we
-// write and when goavro reads (native.go sets goavro.MaxBlockCount to it).
-const maxBlockItems = 1 << 18
+// write and when goavro writes or reads (native.go sets
+// goavro.MaxBlockCount to it): no datum may hold more (MaxDatumItems).
+const maxBlockItems = MaxDatumItems
 
 // appendSingleObjectHeader appends the single-object encoding marker and
 // kind k's schema fingerprint.

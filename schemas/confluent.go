@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/linkedin/goavro/v2"
 
@@ -35,20 +36,28 @@ type Registry interface {
 var ErrSchemaNotFound = errors.New("schema not found")
 
 // Confluent encodes and decodes commands in the Confluent wire format. It
-// caches the writer codec of every schema id it has seen, so the registry
-// is asked once per id. Safe for concurrent use.
+// caches the writer schema of every schema id it has decoded, so the
+// registry is asked once per id, and remembers for a while the ids it
+// could not use (negativeCache). Safe for concurrent use.
 type Confluent struct {
 	reg Registry
+	now func() time.Time // time.Now; tests move it
 
 	mu      sync.RWMutex
-	writers map[int]*goavro.Codec // nil codec: the id is our command.avsc
-	bad     map[int]error         // ids whose schema goavro cannot parse: asking again will not help
-	ourID   int                   // command.avsc's id once registered, else 0
+	writers map[int]writerSchema
+	refused *negativeCache // ids unknown to the registry or with an unusable schema
+	ourID   int            // command.avsc's id once registered, else 0
+}
+
+// writerSchema is the writer schema of a schema id.
+type writerSchema struct {
+	codec *goavro.Codec // nil: command.avsc, read by decodeCommandBinary
+	walk  *walkSchema
 }
 
 // NewConfluent returns a Confluent codec over reg.
 func NewConfluent(reg Registry) *Confluent {
-	return &Confluent{reg: reg, writers: map[int]*goavro.Codec{}, bad: map[int]error{}}
+	return &Confluent{reg: reg, now: time.Now, writers: map[int]writerSchema{}, refused: newNegativeCache(negativeCacheSize)}
 }
 
 // RegisterCommand registers command.avsc under subject (by convention
@@ -61,7 +70,7 @@ func (c *Confluent) RegisterCommand(ctx context.Context, subject string) (int, e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ourID = id
-	c.writers[id] = nil
+	c.writers[id] = writerSchema{walk: walkSchemas[KindCommand]}
 	return id, nil
 }
 
@@ -92,24 +101,26 @@ func (c *Confluent) EncodeCommand(cmd customer.Command) ([]byte, error) {
 // command.avsc (same canonical form) decodeCommandBinary reads the datum;
 // otherwise goavro decodes it with the writer schema and the fields are
 // matched to ours by name (union branches by name without namespace;
-// missing fields read as zero, extra ones are ignored).
+// missing fields read as zero, extra ones are ignored). A writer schema
+// that is not valid Avro, or whose array items or map values can take
+// zero bytes (avrowalk.go), is refused with ErrCodeUnknownSchema.
 func (c *Confluent) DecodeCommand(ctx context.Context, data []byte) (customer.Command, error) {
 	id, err := ConfluentSchemaID(data)
 	if err != nil {
 		return customer.Command{}, err
 	}
-	codec, err := c.writer(ctx, id)
+	ws, err := c.writer(ctx, id)
 	if err != nil {
 		return customer.Command{}, err
 	}
-	if codec == codecs[KindCommand] {
+	if ws.codec == nil {
 		cmd, err := decodeCommandBinary(data[confluentHeaderLen:])
 		if err != nil {
 			return customer.Command{}, fmt.Errorf("schema id %d: %w", id, err)
 		}
 		return cmd, nil
 	}
-	native, err := decodeBinary(codec, data[confluentHeaderLen:], KindCommand)
+	native, err := decodeBinary(ws.codec, ws.walk, data[confluentHeaderLen:], KindCommand)
 	if err != nil {
 		return customer.Command{}, fmt.Errorf("schema id %d: %w", id, err)
 	}
@@ -131,43 +142,66 @@ func ConfluentSchemaID(data []byte) (int, error) {
 	return int(binary.BigEndian.Uint32(data[1:confluentHeaderLen])), nil
 }
 
-// writer returns the codec for schema id, asking the registry on a miss.
-func (c *Confluent) writer(ctx context.Context, id int) (*goavro.Codec, error) {
+// writer returns the writer schema of id, asking the registry on a miss.
+// An id the registry does not know, or whose schema is unusable, is
+// remembered (negativeCache) and answered without asking again until its
+// retry time; a registry that cannot be reached is not remembered.
+func (c *Confluent) writer(ctx context.Context, id int) (writerSchema, error) {
 	c.mu.RLock()
-	codec, ok := c.writers[id]
-	bad := c.bad[id]
+	ws, ok := c.writers[id]
 	c.mu.RUnlock()
-	if bad != nil {
-		return nil, bad
-	}
 	if ok {
-		if codec == nil {
-			return codecs[KindCommand], nil
-		}
-		return codec, nil
+		return ws, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	refused := c.refused.get(id, now)
+	c.mu.Unlock()
+	if refused != nil {
+		return writerSchema{}, refused
 	}
 	// Two goroutines missing the same id both ask the registry; the
 	// answers are identical and the second store is harmless. Cheaper to
 	// accept than to coordinate, as it happens once per id.
 	text, err := c.reg.SchemaByID(ctx, id)
 	if errors.Is(err, ErrSchemaNotFound) {
-		return nil, &Error{Code: ErrCodeUnknownSchema, Msg: fmt.Sprintf("schema id %d is not in the schema registry", id), Err: err}
+		return writerSchema{}, c.refuse(id, now.Add(retryUnknownSchema), &Error{Code: ErrCodeUnknownSchema,
+			Msg: fmt.Sprintf("schema id %d is not in the schema registry (asked again after %s)", id, retryUnknownSchema), Err: err})
 	}
 	if err != nil {
-		return nil, &Error{Code: ErrCodeRegistryUnavailable, Msg: fmt.Sprintf("fetch schema id %d from the schema registry", id), Err: err}
+		return writerSchema{}, &Error{Code: ErrCodeRegistryUnavailable, Msg: fmt.Sprintf("fetch schema id %d from the schema registry", id), Err: err}
 	}
-	codec, err = goavro.NewCodec(text)
+	ws, err = newWriterSchema(text)
+	if err != nil {
+		return writerSchema{}, c.refuse(id, now.Add(retryUnusableSchema), &Error{Code: ErrCodeUnknownSchema,
+			Msg: fmt.Sprintf("schema id %d is not a usable Avro schema", id), Err: err})
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.writers[id] = ws
+	return ws, nil
+}
+
+func (c *Confluent) refuse(id int, until time.Time, err *Error) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused.put(id, until, err)
+	return err
+}
+
+// newWriterSchema parses a registry schema: goavro's codec and our walk,
+// which refuses what goavro would decode without a bound.
+func newWriterSchema(text string) (writerSchema, error) {
+	codec, err := goavro.NewCodec(text)
 	if err != nil {
-		bad := &Error{Code: ErrCodeUnknownSchema, Msg: fmt.Sprintf("schema id %d is not a usable Avro schema", id), Err: err}
-		c.bad[id] = bad
-		return nil, bad
+		return writerSchema{}, err
 	}
 	if fp, err := schemaFingerprint(text); err == nil && fp == Fingerprint(KindCommand) {
-		c.writers[id] = nil
-		return codecs[KindCommand], nil
+		return writerSchema{walk: walkSchemas[KindCommand]}, nil
 	}
-	c.writers[id] = codec
-	return codec, nil
+	walk, err := parseWriterSchema(text)
+	if err != nil {
+		return writerSchema{}, err
+	}
+	return writerSchema{codec: codec, walk: walk}, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -174,5 +176,134 @@ func TestConfluentErrors(t *testing.T) {
 	// But an id already cached still decodes.
 	if _, err := cf.DecodeCommand(ctx, b); err != nil {
 		t.Errorf("cached id with registry down: %v", err)
+	}
+}
+
+// TestConfluentNegativeCache: an id the registry does not know, or whose
+// schema is unusable, is asked for once per retry interval; a registry
+// that cannot be reached is asked again at once.
+func TestConfluentNegativeCache(t *testing.T) {
+	ctx := context.Background()
+	fake, reg := newFakeRegistry(t)
+	cf := NewConfluent(reg)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cf.now = func() time.Time { return clock }
+	cmd := sampleCommands()[2]
+
+	// Id 2 is not registered yet; the fake will give it to the second
+	// schema registered.
+	first, _, err := fake.RegisterSchema("a", sr.Schema{Schema: Schema(KindCommand), Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := first + 1
+	value := func(id int) []byte {
+		b, err := encodeConfluentWith(id, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for range 3 {
+		if _, err := cf.DecodeCommand(ctx, value(later)); ErrorCode(err) != ErrCodeUnknownSchema {
+			t.Fatalf("unknown id: %v", err)
+		}
+	}
+	if n := reg.lookups.Load(); n != 1 {
+		t.Errorf("registry asked %d times for one unknown id within the interval, want 1", n)
+	}
+	// Registered meanwhile (under another subject): found once the
+	// interval is over, not before.
+	if id, _, err := fake.RegisterSchema("b", sr.Schema{Schema: foreignSchema, Type: sr.TypeAvro}); err != nil || id != later {
+		t.Fatalf("fake gave id %d, %v; want %d", id, err, later)
+	}
+	clock = clock.Add(retryUnknownSchema - time.Second)
+	if _, err := cf.DecodeCommand(ctx, value(later)); ErrorCode(err) != ErrCodeUnknownSchema {
+		t.Errorf("within the interval: %v", err)
+	}
+	clock = clock.Add(time.Second)
+	if _, err := cf.DecodeCommand(ctx, value(later)); ErrorCode(err) == ErrCodeUnknownSchema {
+		t.Errorf("after the interval: %v", err)
+	}
+	if n := reg.lookups.Load(); n != 2 {
+		t.Errorf("registry asked %d times, want 2", n)
+	}
+
+	// An unusable schema (items of zero bytes) is remembered for longer.
+	bad, _, err := fake.RegisterSchema("c", sr.Schema{Schema: schemaArrayOfNull, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.lookups.Store(0)
+	for range 3 {
+		_, err := cf.DecodeCommand(ctx, confluentValue(bad, []byte{0}))
+		if ErrorCode(err) != ErrCodeUnknownSchema || !strings.Contains(err.Error(), "zero bytes") {
+			t.Fatalf("array of null: %v", err)
+		}
+	}
+	clock = clock.Add(retryUnknownSchema)
+	if _, err := cf.DecodeCommand(ctx, confluentValue(bad, []byte{0})); ErrorCode(err) != ErrCodeUnknownSchema {
+		t.Fatalf("array of null: %v", err)
+	}
+	if n := reg.lookups.Load(); n != 1 {
+		t.Errorf("registry asked %d times for an unusable schema, want 1", n)
+	}
+	clock = clock.Add(retryUnusableSchema)
+	cf.DecodeCommand(ctx, confluentValue(bad, []byte{0}))
+	if n := reg.lookups.Load(); n != 2 {
+		t.Errorf("registry asked %d times after the unusable interval, want 2", n)
+	}
+
+	// A registry down is not the id's fault: asked every time.
+	fake.Close()
+	reg.lookups.Store(0)
+	for range 2 {
+		if _, err := cf.DecodeCommand(ctx, value(later+10)); !Retryable(err) {
+			t.Fatalf("registry down: %v", err)
+		}
+	}
+	if n := reg.lookups.Load(); n != 2 {
+		t.Errorf("registry down: asked %d times, want 2", n)
+	}
+}
+
+// schemaArrayOfNull is the registry schema of issue 10: 128 bytes could
+// claim 2^31 items of it.
+const schemaArrayOfNull = `{"type":"record","name":"X","fields":[{"name":"a","type":{"type":"array","items":"null"}}]}`
+
+// confluentValue is a Confluent wire-format value of schema id.
+func confluentValue(id int, datum []byte) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(id)), datum...)
+}
+
+// encodeConfluentWith is cmd in the Confluent wire format under schema id,
+// written with command.avsc.
+func encodeConfluentWith(id int, cmd customer.Command) ([]byte, error) {
+	b, err := EncodeCommand(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return confluentValue(id, b[soeHeaderLen:]), nil
+}
+
+// TestConfluentNegativeCacheBound: at most negativeCacheSize ids are
+// remembered, the least recently used forgotten first.
+func TestConfluentNegativeCacheBound(t *testing.T) {
+	ctx := context.Background()
+	reg := &countingRegistry{Registry: mapRegistry{}}
+	cf := NewConfluent(reg)
+	for id := 1; id <= negativeCacheSize+1; id++ {
+		if _, err := cf.DecodeCommand(ctx, confluentValue(id, []byte{0})); ErrorCode(err) != ErrCodeUnknownSchema {
+			t.Fatalf("id %d: %v", id, err)
+		}
+	}
+	if n := cf.refused.len(); n != negativeCacheSize {
+		t.Errorf("%d ids remembered, want %d", n, negativeCacheSize)
+	}
+	reg.lookups.Store(0)
+	cf.DecodeCommand(ctx, confluentValue(negativeCacheSize+1, []byte{0})) // remembered
+	cf.DecodeCommand(ctx, confluentValue(1, []byte{0}))                   // forgotten: the oldest
+	if n := reg.lookups.Load(); n != 1 {
+		t.Errorf("registry asked %d times, want 1 (for the evicted id)", n)
 	}
 }

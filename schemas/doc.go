@@ -29,7 +29,32 @@
 // avrodec.go), held by the tests to goavro's bytes and values; goavro
 // still encodes commands, decodes outputs and reads commands written with
 // another registry schema. Avro maps are written in key order, so equal
-// records encode to equal bytes.
+// records encode to equal bytes. JSON bodies are parsed by our own strict
+// parser (jsontape.go), held by the tests to encoding/json.
+//
+// # Limits
+//
+// Every record has a bounded decoding cost, allocation in proportion to
+// its bytes (budget_test.go measures it: at most 32 bytes a byte for our
+// Avro decoder, 48 for JSON, 64 for goavro, plus 64 KiB). Over a limit, a
+// record is dead-lettered, never retried:
+//
+//   - MaxRecordBytes (1 MiB): value plus headers after decompression; the
+//     processor refuses a larger record before decoding (ErrCodeTooLarge).
+//   - MaxDatumItems (100,000): array items and map entries of one Avro
+//     datum, list elements and map entries of one JSON body
+//     (ErrCodeTooLarge). Before anything is allocated for a block of n
+//     items, the bytes left must hold n items of the smallest encoding.
+//   - MaxDepth (64): nesting of a datum or a body (ErrCodeTooLarge).
+//   - Zero-size items: a registry writer schema whose array items or map
+//     values can take zero bytes (null, a record of nothing or only
+//     nulls, fixed of size 0) is refused (ErrCodeUnknownSchema), as is a
+//     datum goavro would spend more than 64 bytes a byte on
+//     (ErrCodeTooLarge).
+//   - Negative cache: schema ids the registry does not know are asked for
+//     again after a minute, unusable schemas after an hour; at most 1024
+//     ids are remembered (least recently used out). A registry that cannot
+//     be reached is never remembered (ErrCodeRegistryUnavailable: retry).
 //
 // The codecs are built once at init and are safe for concurrent use.
 // Mapping choices shared by all forms: empty and absent lists and maps

@@ -35,6 +35,12 @@ const (
 	// arrived on (decided by the processor, listed here so the DLQ codes
 	// live in one place).
 	ErrCodeMisrouted = "misrouted"
+	// ErrCodeTooLarge: the record is over a decoding limit: more than
+	// MaxRecordBytes of value and headers (decided by the processor), or
+	// an Avro datum over MaxDatumItems or MaxDepth, or a JSON body nested
+	// deeper than MaxDepth. Valid perhaps, but more than custream will
+	// spend on one record.
+	ErrCodeTooLarge = "too-large"
 	// ErrCodeRegistryUnavailable: the schema registry could not be asked.
 	// Not the record's fault: the caller should retry (fail the batch),
 	// not dead-letter the record.

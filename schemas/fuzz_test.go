@@ -11,8 +11,19 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
-// Fuzz targets: whatever the input, decoding must not panic, and whatever
-// decodes must re-encode to the same meaning (decode(encode(v)) == v).
+// Fuzz targets: whatever the input, decoding must not panic, must stay
+// within its allocation bound (budget_test.go: bytes allocated per input
+// byte, checkAlloc), and whatever decodes must re-encode to the same
+// meaning (decode(encode(v)) == v).
+
+// checkAlloc runs f, a decode of an n-byte input, and fails t if it
+// allocated more than bound(n).
+func checkAlloc(t *testing.T, n int, bound func(int) uint64, f func()) {
+	t.Helper()
+	if got := allocatedNoGC(f); got > bound(n) {
+		t.Fatalf("decoding %d bytes allocated %d, over the bound of %d", n, got, bound(n))
+	}
+}
 
 func FuzzDecodeJSONBody(f *testing.F) {
 	for _, tc := range apiDocBodies() {
@@ -21,7 +32,9 @@ func FuzzDecodeJSONBody(f *testing.F) {
 	f.Add("register", []byte(`{"profiles":[{"fields":{"a":1e999,"b":-0,"c":true,"d":null},"commChannels":[{"primary":"TRUE","meta":{"x":"false"}}]}]}`))
 	f.Add("subscriptions", []byte(`{"communicationId":"9223372036854775807","scope":{}}`))
 	f.Fuzz(func(t *testing.T, op string, body []byte) {
-		cmd, err := DecodeJSONBody(customer.Op(op), body)
+		var cmd customer.Command
+		var err error
+		checkAlloc(t, len(body), jsonAllocBound, func() { cmd, err = DecodeJSONBody(customer.Op(op), body) })
 		if err != nil {
 			return
 		}
@@ -96,7 +109,14 @@ func FuzzDecodeSingleObject(f *testing.F) {
 	}
 	f.Add([]byte{0xC3, 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, reencode, err := decodeAny(data)
+		bound := goavroAllocBound // outputs: goavro
+		if k, _ := SingleObjectKind(data); k == KindCommand {
+			bound = avroAllocBound
+		}
+		var v any
+		var reencode func() ([]byte, error)
+		var err error
+		checkAlloc(t, len(data), bound, func() { v, reencode, err = decodeAny(data) })
 		if err != nil {
 			return
 		}
@@ -142,6 +162,8 @@ func FuzzDecodeConfluent(f *testing.F) {
 		f.Fatal(err)
 	}
 	reg[2] = foreignSchema
+	reg[3] = schemaRecursive
+	reg[4] = schemaManyNulls
 	for _, cmd := range sampleCommands() {
 		b, err := cf.EncodeCommand(cmd)
 		if err != nil {
@@ -150,8 +172,17 @@ func FuzzDecodeConfluent(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0, 0, 0, 0, 2, 12, 'a', 'c', 'm', 'e', '-', '1'})
+	f.Add([]byte{0, 0, 0, 0, 3, 2, 2, 2, 0})
+	f.Add([]byte{0, 0, 0, 0, 4, 4, 0, 1, 0})
+	// Fetch and parse the writer schemas before measuring: that is done
+	// once per id, not per record.
+	for id := range reg {
+		cf.DecodeCommand(ctx, confluentValue(id, nil))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cmd, err := cf.DecodeCommand(ctx, data)
+		var cmd customer.Command
+		var err error
+		checkAlloc(t, len(data), goavroAllocBound, func() { cmd, err = cf.DecodeCommand(ctx, data) })
 		if err != nil {
 			return
 		}
@@ -178,7 +209,9 @@ func FuzzParseHeaders(f *testing.F) {
 			k, v, _ := bytes.Cut(line, []byte("="))
 			hs = append(hs, Header{Key: string(k), Value: v})
 		}
-		rh, err := ParseHeaders(hs)
+		var rh RequestHeaders
+		var err error
+		checkAlloc(t, len(data), avroAllocBound, func() { rh, err = ParseHeaders(hs) })
 		if err != nil {
 			if ErrorCode(err) == ErrCodeUndecodable {
 				t.Fatalf("header errors carry a header code: %v", err)

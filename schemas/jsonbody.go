@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/custream/custream/processor/customer"
 )
 
@@ -31,8 +29,9 @@ import (
 // "profiles[0].identifiers[1].value: want a string, number or boolean, got
 // an object". Empty lists and objects decode as nil, as in the Avro form.
 //
-// The parser is fastjson (jsonparse.go), made to read a body exactly as
-// encoding/json did before.
+// The parser is our own (jsontape.go, jsonparse.go), made to read a body
+// exactly as encoding/json did before; what it allocates is in proportion
+// to the body (doc.go, "Limits").
 
 // DecodeJSONBody decodes the JSON request body of op. The returned command
 // has Op and the matching body set; the caller fills in the rest from the
@@ -50,10 +49,10 @@ func DecodeJSONBody(op customer.Op, data []byte) (customer.Command, error) {
 	if err != nil {
 		return customer.Command{}, err
 	}
-	obj := root.GetObject()
-	if obj == nil {
-		return customer.Command{}, undecodable(nil, "%s body: want a JSON object, got %s", op, jsonKind(root))
+	if d.t.typ(root) != jsonObject {
+		return customer.Command{}, undecodable(nil, "%s body: want a JSON object, got %s", op, d.kind(root))
 	}
+	obj := root
 	cmd := customer.Command{Op: op}
 	switch op {
 	case customer.OpRegister:
@@ -75,28 +74,28 @@ func DecodeJSONBody(op customer.Op, data []byte) (customer.Command, error) {
 }
 
 // jsonReader parses a body and walks it, keeping the first error (as
-// reader does for Avro natives). Values and strings it hands out point into
-// the parser's memory, which the next body overwrites: whatever goes into a
-// command is copied (jsonText).
+// reader does for Avro natives). Strings it hands out point into the body
+// or the tape's buffers, which the next body overwrites: whatever goes
+// into a command is copied (jsonText).
 type jsonReader struct {
-	p       fastjson.Parser
-	literal []byte     // a number's literal text, copied out of the parser
-	body    []byte     // a body with lone surrogate escapes rewritten
-	path    []pathElem // where the walk is, for errors
-	err     error
+	t     jsonTape
+	path  []pathElem // where the walk is, for errors
+	items int        // list elements and map entries read so far (MaxDatumItems)
+	err   error
 }
 
-// jsonReaders pools readers: a fastjson.Parser is reusable but not safe
-// for concurrent use, and decoding runs on several goroutines.
+// jsonReaders pools readers: a tape is reusable but not safe for
+// concurrent use, and decoding runs on several goroutines.
 var jsonReaders = sync.Pool{New: func() any { return new(jsonReader) }}
 
 // maxPooledBody is the largest body whose reader goes back to the pool:
-// the parser keeps buffers the size of the last body, and one outlier
+// the tape keeps buffers the size of the last body, and one outlier
 // should not pin them.
-const maxPooledBody = 1 << 20
+const maxPooledBody = MaxRecordBytes
 
 func (d *jsonReader) release(bodyLen int) {
-	d.err, d.path = nil, d.path[:0]
+	d.err, d.path, d.items = nil, d.path[:0], 0
+	d.t.data = nil // the record's memory is not ours to keep
 	if bodyLen > maxPooledBody {
 		return
 	}
@@ -147,90 +146,84 @@ func (d *jsonReader) pathString() string {
 	return string(b)
 }
 
-// jsonKind names a parsed JSON value's type for error messages.
-func jsonKind(v *fastjson.Value) string {
-	if v == nil {
+// kind names a parsed JSON value's type for error messages.
+func (d *jsonReader) kind(v jsonV) string {
+	if v == jsonAbsent {
 		return "null"
 	}
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return "null"
-	case fastjson.TypeObject:
+	switch d.t.typ(v) {
+	case jsonObject:
 		return "an object"
-	case fastjson.TypeArray:
+	case jsonArray:
 		return "an array"
-	case fastjson.TypeString:
+	case jsonString:
 		return "a string"
-	case fastjson.TypeNumber:
+	case jsonNumber:
 		return "a number"
-	case fastjson.TypeTrue, fastjson.TypeFalse:
+	case jsonTrue, jsonFalse:
 		return "a boolean"
 	}
-	return v.Type().String()
+	return "null"
 }
 
-// isJSONNull reports whether v is absent or null.
-func isJSONNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
+// isNull reports whether v is absent or null.
+func (d *jsonReader) isNull(v jsonV) bool { return v == jsonAbsent || d.t.typ(v) == jsonNull }
 
 // scalarText is a scalar's text: a string's content, a number's or a
 // boolean's literal; "" for absent and null. ok is false for an object or
 // an array.
-func (d *jsonReader) scalarText(v *fastjson.Value) (s string, ok bool) {
-	if v == nil {
+func (d *jsonReader) scalarText(v jsonV) (s string, ok bool) {
+	if v == jsonAbsent {
 		return "", true
 	}
-	switch v.Type() {
-	case fastjson.TypeNull:
+	switch d.t.typ(v) {
+	case jsonNull:
 		return "", true
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		return jsonText(b), true
-	case fastjson.TypeNumber:
-		// MarshalTo writes a number as the literal the body had.
-		d.literal = v.MarshalTo(d.literal[:0])
-		return string(d.literal), true
-	case fastjson.TypeTrue:
+	case jsonString:
+		return jsonText(d.t.stringBytes(v)), true
+	case jsonNumber:
+		return string(d.t.literal(v)), true // the literal the body has
+	case jsonTrue:
 		return "true", true
-	case fastjson.TypeFalse:
+	case jsonFalse:
 		return "false", true
 	}
 	return "", false
 }
 
 // scalar reads a scalar as its text (scalarText).
-func (d *jsonReader) scalar(v *fastjson.Value) string {
+func (d *jsonReader) scalar(v jsonV) string {
 	s, ok := d.scalarText(v)
 	if !ok {
-		d.failf("want a string, number or boolean, got %s", jsonKind(v))
+		d.failf("want a string, number or boolean, got %s", d.kind(v))
 	}
 	return s
 }
 
 // text reads o's key as text (scalarText).
-func (d *jsonReader) text(o *fastjson.Object, key string) string {
-	v := jsonField(o, key)
+func (d *jsonReader) text(o jsonV, key string) string {
+	v := d.t.field(o, key)
 	s, ok := d.scalarText(v)
 	if !ok {
-		d.failAtf(key, "want a string, number or boolean, got %s", jsonKind(v))
+		d.failAtf(key, "want a string, number or boolean, got %s", d.kind(v))
 	}
 	return s
 }
 
-// jsonFlag reads a boolean given as true/false or as the string
+// flagOf reads a boolean given as true/false or as the string
 // "true"/"false" (any case, spaces around); absent, null and "" are false.
 // ok is false for anything else.
-func jsonFlag(v *fastjson.Value) (b, ok bool) {
-	if v == nil {
+func (d *jsonReader) flagOf(v jsonV) (b, ok bool) {
+	if v == jsonAbsent {
 		return false, true
 	}
-	switch v.Type() {
-	case fastjson.TypeNull, fastjson.TypeFalse:
+	switch d.t.typ(v) {
+	case jsonNull, jsonFalse:
 		return false, true
-	case fastjson.TypeTrue:
+	case jsonTrue:
 		return true, true
-	case fastjson.TypeString:
-		s, _ := v.StringBytes()
-		switch strings.ToLower(strings.TrimSpace(string(s))) {
+	case jsonString:
+		switch strings.ToLower(strings.TrimSpace(string(d.t.stringBytes(v)))) {
 		case "true":
 			return true, true
 		case "false", "":
@@ -240,24 +233,23 @@ func jsonFlag(v *fastjson.Value) (b, ok bool) {
 	return false, false
 }
 
-// flag reads a boolean (jsonFlag).
-func (d *jsonReader) flag(v *fastjson.Value) bool {
-	b, ok := jsonFlag(v)
+// flag reads a boolean (flagOf).
+func (d *jsonReader) flag(v jsonV) bool {
+	b, ok := d.flagOf(v)
 	if !ok {
-		if v.Type() == fastjson.TypeString {
-			s, _ := v.StringBytes()
-			d.failf("want true or false, got %q", jsonText(s))
+		if d.t.typ(v) == jsonString {
+			d.failf("want true or false, got %q", jsonText(d.t.stringBytes(v)))
 		} else {
-			d.failf("want a boolean, got %s", jsonKind(v))
+			d.failf("want a boolean, got %s", d.kind(v))
 		}
 	}
 	return b
 }
 
-// flagAt reads o's key as a boolean (jsonFlag).
-func (d *jsonReader) flagAt(o *fastjson.Object, key string) bool {
-	v := jsonField(o, key)
-	b, ok := jsonFlag(v)
+// flagAt reads o's key as a boolean (flagOf).
+func (d *jsonReader) flagAt(o jsonV, key string) bool {
+	v := d.t.field(o, key)
+	b, ok := d.flagOf(v)
 	if !ok {
 		d.push(key)
 		d.flag(v)
@@ -267,105 +259,137 @@ func (d *jsonReader) flagAt(o *fastjson.Object, key string) bool {
 }
 
 // integer reads an int64 given as a JSON integer or its string.
-func (d *jsonReader) integer(o *fastjson.Object, key string) int64 {
-	v := jsonField(o, key)
-	if isJSONNull(v) {
+func (d *jsonReader) integer(o jsonV, key string) int64 {
+	v := d.t.field(o, key)
+	if d.isNull(v) {
 		return 0
 	}
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		d.literal = v.MarshalTo(d.literal[:0])
-		n, err := strconv.ParseInt(string(d.literal), 10, 64)
+	switch d.t.typ(v) {
+	case jsonNumber:
+		lit := d.t.literal(v)
+		n, err := strconv.ParseInt(string(lit), 10, 64)
 		if err != nil {
-			d.failAtf(key, "want an integer, got %s", d.literal)
+			d.failAtf(key, "want an integer, got %s", lit)
 		}
 		return n
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		s := jsonText(b)
+	case jsonString:
+		s := jsonText(d.t.stringBytes(v))
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			d.failAtf(key, "want an integer, got %q", s)
 		}
 		return n
 	}
-	d.failAtf(key, "want an integer, got %s", jsonKind(v))
+	d.failAtf(key, "want an integer, got %s", d.kind(v))
 	return 0
 }
 
-// object reads a nested object; absent and null are nil.
-func (d *jsonReader) object(o *fastjson.Object, key string) *fastjson.Object {
-	v := jsonField(o, key)
-	if isJSONNull(v) {
-		return nil
+// object reads a nested object; absent and null are jsonAbsent.
+func (d *jsonReader) object(o jsonV, key string) jsonV {
+	v := d.t.field(o, key)
+	if d.isNull(v) {
+		return jsonAbsent
 	}
-	if obj := v.GetObject(); obj != nil {
-		return obj
+	if d.t.typ(v) == jsonObject {
+		return v
 	}
-	d.failAtf(key, "want an object, got %s", jsonKind(v))
-	return nil
+	d.failAtf(key, "want an object, got %s", d.kind(v))
+	return jsonAbsent
 }
 
 // objects calls fn for each element of the list of objects at key, with
 // the walk's path at the element.
-func (d *jsonReader) objects(o *fastjson.Object, key string, fn func(o *fastjson.Object)) {
-	v := jsonField(o, key)
-	if isJSONNull(v) {
+func (d *jsonReader) objects(o jsonV, key string, fn func(o jsonV)) {
+	v := d.t.field(o, key)
+	if d.isNull(v) {
 		return
 	}
-	if v.Type() != fastjson.TypeArray {
-		d.failAtf(key, "want an array, got %s", jsonKind(v))
+	if d.t.typ(v) != jsonArray {
+		d.failAtf(key, "want an array, got %s", d.kind(v))
+		return
+	}
+	if !d.count(key, d.t.count(v)) {
 		return
 	}
 	d.push(key)
 	defer d.pop()
-	for i, item := range v.GetArray() {
+	e := v + 1
+	for i := range d.t.count(v) {
 		d.pushIndex(i)
-		obj := item.GetObject()
-		if obj == nil {
-			d.failf("want an object, got %s", jsonKind(item))
+		if d.t.typ(e) != jsonObject {
+			d.failf("want an object, got %s", d.kind(e))
 			d.pop()
 			return
 		}
-		fn(obj)
+		fn(e)
 		d.pop()
+		e = d.t.next(e)
 	}
 }
 
-// jsonListLen is the length of the list at key, for sizing.
-func jsonListLen(o *fastjson.Object, key string) int { return len(jsonField(o, key).GetArray()) }
+// count adds n list elements or map entries at key to the body's, and
+// fails the body past MaxDatumItems, before anything is allocated for
+// them.
+func (d *jsonReader) count(key string, n int) bool {
+	if d.items += n; d.items > MaxDatumItems {
+		if d.err == nil {
+			d.push(key)
+			d.err = &Error{Code: ErrCodeTooLarge, Msg: fmt.Sprintf("%s: more than %d list elements and map entries in one body", d.pathString(), MaxDatumItems)}
+			d.pop()
+		}
+		return false
+	}
+	return true
+}
+
+// listLen is the length of the list at key, for sizing (0 if it is not a
+// list, or too long: objects refuses it).
+func (d *jsonReader) listLen(o jsonV, key string) int {
+	v := d.t.field(o, key)
+	if v == jsonAbsent || d.t.typ(v) != jsonArray || d.items+d.t.count(v) > MaxDatumItems {
+		return 0
+	}
+	return d.t.count(v)
+}
 
 // textMap reads an object of scalars (custom fields, extendedFields).
-func (d *jsonReader) textMap(o *fastjson.Object, key string) map[string]string {
-	return jsonMap(d, o, key, (*jsonReader).scalarText, func(d *jsonReader, v *fastjson.Value) { d.scalar(v) })
+func (d *jsonReader) textMap(o jsonV, key string) map[string]string {
+	return jsonMap(d, o, key, (*jsonReader).scalarText, func(d *jsonReader, v jsonV) { d.scalar(v) })
 }
 
 // flagMap reads an object of flags (a comm channel's meta).
-func (d *jsonReader) flagMap(o *fastjson.Object, key string) map[string]bool {
-	return jsonMap(d, o, key, func(_ *jsonReader, v *fastjson.Value) (bool, bool) { return jsonFlag(v) },
-		func(d *jsonReader, v *fastjson.Value) { d.flag(v) })
+func (d *jsonReader) flagMap(o jsonV, key string) map[string]bool {
+	return jsonMap(d, o, key, (*jsonReader).flagOf, func(d *jsonReader, v jsonV) { d.flag(v) })
 }
 
 // jsonMap reads the object at key with read, one value at a time. When a
 // value is bad, it goes over the entries again in key order with report,
 // which records the error at each bad entry's path (see jsonEntries).
 // Both take the reader as an argument, so the calls build no closures.
-func jsonMap[T any](d *jsonReader, o *fastjson.Object, key string,
-	read func(*jsonReader, *fastjson.Value) (T, bool), report func(*jsonReader, *fastjson.Value)) map[string]T {
+// The map is sized by the members, a repeated key counted once for each
+// time (at most the body's size in entries).
+func jsonMap[T any](d *jsonReader, o jsonV, key string,
+	read func(*jsonReader, jsonV) (T, bool), report func(*jsonReader, jsonV)) map[string]T {
 	m := d.object(o, key)
-	if m == nil || m.Len() == 0 {
+	if m == jsonAbsent || d.t.count(m) == 0 || !d.count(key, d.t.count(m)) {
 		return nil
 	}
-	out := make(map[string]T, m.Len())
+	out := make(map[string]T, d.t.count(m))
 	bad := false
-	m.Visit(func(k []byte, v *fastjson.Value) {
+	d.t.visit(m, func(k []byte, v jsonV) {
 		x, ok := read(d, v)
 		bad = bad || !ok
+		// A repeated key is converted once: out[string(k)] does not
+		// allocate when the key is there.
+		if _, seen := out[string(k)]; seen {
+			out[string(k)] = x
+			return
+		}
 		out[jsonText(k)] = x
 	})
 	if bad {
 		d.push(key)
-		for k, v := range jsonEntries(m) {
+		for k, v := range d.entries(m) {
 			d.push(k)
 			report(d, v)
 			d.pop()
@@ -375,18 +399,18 @@ func jsonMap[T any](d *jsonReader, o *fastjson.Object, key string,
 	return out
 }
 
-// jsonEntries yields m's keys and values as a map holds them (a repeated
-// key once, with its last value), in key order: of a map's bad values,
-// the error names the first in key order, the same on every replay.
-func jsonEntries(m *fastjson.Object) iter.Seq2[string, *fastjson.Value] {
+// entries yields m's keys and values as a map holds them (a repeated key
+// once, with its last value), in key order: of a map's bad values, the
+// error names the first in key order, the same on every replay.
+func (d *jsonReader) entries(m jsonV) iter.Seq2[string, jsonV] {
 	type entry struct {
 		k string
-		v *fastjson.Value
+		v jsonV
 	}
 	var es []entry
-	m.Visit(func(k []byte, v *fastjson.Value) { es = append(es, entry{jsonText(k), v}) })
+	d.t.visit(m, func(k []byte, v jsonV) { es = append(es, entry{jsonText(k), v}) })
 	slices.SortStableFunc(es, func(a, b entry) int { return strings.Compare(a.k, b.k) })
-	return func(yield func(string, *fastjson.Value) bool) {
+	return func(yield func(string, jsonV) bool) {
 		for i, e := range es {
 			if i+1 < len(es) && es[i+1].k == e.k {
 				continue // a later value for the same key wins
@@ -398,12 +422,12 @@ func jsonEntries(m *fastjson.Object) iter.Seq2[string, *fastjson.Value] {
 	}
 }
 
-func (d *jsonReader) customerBody(obj *fastjson.Object) *customer.CustomerBody {
+func (d *jsonReader) customerBody(obj jsonV) *customer.CustomerBody {
 	b := &customer.CustomerBody{ExtendedFields: d.textMap(obj, "extendedFields")}
-	if n := jsonListLen(obj, "profiles"); n > 0 {
+	if n := d.listLen(obj, "profiles"); n > 0 {
 		b.Profiles = make([]customer.ProfileInput, 0, n)
 	}
-	d.objects(obj, "profiles", func(p *fastjson.Object) {
+	d.objects(obj, "profiles", func(p jsonV) {
 		b.Profiles = append(b.Profiles, customer.ProfileInput{
 			FirstName:    d.text(p, "firstName"),
 			LastName:     d.text(p, "lastName"),
@@ -414,12 +438,12 @@ func (d *jsonReader) customerBody(obj *fastjson.Object) *customer.CustomerBody {
 			AccountID:    d.text(p, "accountId"),
 		})
 	})
-	if li := d.object(obj, "loyaltyInfo"); li != nil {
+	if li := d.object(obj, "loyaltyInfo"); li != jsonAbsent {
 		d.push("loyaltyInfo")
 		b.LoyaltyInfo = &customer.LoyaltyInput{LoyaltyType: d.text(li, "loyaltyType")}
 		d.pop()
 	}
-	if at := d.object(obj, "attributionV2"); at != nil {
+	if at := d.object(obj, "attributionV2"); at != jsonAbsent {
 		d.push("attributionV2")
 		b.AttributionV2 = &customer.AttributionInput{CreateDate: d.text(at, "createDate")}
 		d.pop()
@@ -427,23 +451,23 @@ func (d *jsonReader) customerBody(obj *fastjson.Object) *customer.CustomerBody {
 	return b
 }
 
-func (d *jsonReader) identifiers(obj *fastjson.Object, key string) []customer.Identifier {
+func (d *jsonReader) identifiers(obj jsonV, key string) []customer.Identifier {
 	var out []customer.Identifier
-	if n := jsonListLen(obj, key); n > 0 {
+	if n := d.listLen(obj, key); n > 0 {
 		out = make([]customer.Identifier, 0, n)
 	}
-	d.objects(obj, key, func(o *fastjson.Object) {
+	d.objects(obj, key, func(o jsonV) {
 		out = append(out, customer.Identifier{Type: d.text(o, "type"), Value: d.text(o, "value")})
 	})
 	return out
 }
 
-func (d *jsonReader) commChannels(obj *fastjson.Object) []customer.CommChannel {
+func (d *jsonReader) commChannels(obj jsonV) []customer.CommChannel {
 	var out []customer.CommChannel
-	if n := jsonListLen(obj, "commChannels"); n > 0 {
+	if n := d.listLen(obj, "commChannels"); n > 0 {
 		out = make([]customer.CommChannel, 0, n)
 	}
-	d.objects(obj, "commChannels", func(o *fastjson.Object) {
+	d.objects(obj, "commChannels", func(o jsonV) {
 		out = append(out, customer.CommChannel{
 			Type:     d.text(o, "type"),
 			Value:    d.text(o, "value"),
@@ -455,21 +479,21 @@ func (d *jsonReader) commChannels(obj *fastjson.Object) []customer.CommChannel {
 	return out
 }
 
-func (d *jsonReader) subscriptionsBody(obj *fastjson.Object) *customer.SubscriptionsBody {
+func (d *jsonReader) subscriptionsBody(obj jsonV) *customer.SubscriptionsBody {
 	b := &customer.SubscriptionsBody{
 		CommunicationID: d.integer(obj, "communicationId"),
 		CampaignID:      d.integer(obj, "campaignId"),
 		Reason:          d.text(obj, "reason"),
 	}
-	if sc := d.object(obj, "scope"); sc != nil {
+	if sc := d.object(obj, "scope"); sc != jsonAbsent {
 		d.push("scope")
 		b.Scope = &customer.Scope{Scope: d.text(sc, "scope"), SubScope: d.text(sc, "subScope")}
 		d.pop()
 	}
-	if n := jsonListLen(obj, "subscriptions"); n > 0 {
+	if n := d.listLen(obj, "subscriptions"); n > 0 {
 		b.Subscriptions = make([]customer.Subscription, 0, n)
 	}
-	d.objects(obj, "subscriptions", func(o *fastjson.Object) {
+	d.objects(obj, "subscriptions", func(o jsonV) {
 		b.Subscriptions = append(b.Subscriptions, customer.Subscription{
 			Channel:   d.text(o, "channel"),
 			AccountID: d.text(o, "accountId"),

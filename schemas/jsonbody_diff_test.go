@@ -17,7 +17,7 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
-// Differential tests: DecodeJSONBody (fastjson) against decodeJSONBodyOld
+// Differential tests: DecodeJSONBody (jsontape.go) against decodeJSONBodyOld
 // (encoding/json, jsonbody_old_test.go), which defines the behaviour. For
 // every body both must give the same command, or both an error with the
 // same code; errors other than invalid JSON must also say the same thing
@@ -57,7 +57,8 @@ func checkJSONBody(t *testing.T, op customer.Op, body []byte) {
 }
 
 // jsonSeedBodies are the bodies of the JSON tests and fuzz seeds, and the
-// cases where fastjson alone would differ from encoding/json.
+// cases where a lenient parser (fastjson, which we used before) would
+// differ from encoding/json.
 func jsonSeedBodies() []string {
 	var bodies []string
 	for _, tc := range apiDocBodies() {
@@ -255,7 +256,7 @@ func corpusByte(s string) (uint64, error) {
 	return strconv.ParseUint(s, 0, 8)
 }
 
-// FuzzJSONBodyMatchesOld: the fastjson decoder and the encoding/json one
+// FuzzJSONBodyMatchesOld: our decoder and the encoding/json one
 // agree on every input. The op is an index into jsonOps, so that the fuzzer
 // spends its time on bodies rather than on op names.
 func FuzzJSONBodyMatchesOld(f *testing.F) {
@@ -266,6 +267,7 @@ func FuzzJSONBodyMatchesOld(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
 		o := jsonOps[int(op)%len(jsonOps)]
+		checkAlloc(t, len(body), jsonAllocBound, func() { DecodeJSONBody(o, body) })
 		if d := diffJSONBody(o, body); d != "" {
 			t.Fatalf("%s %q:\n%s", o, body, d)
 		}
@@ -331,19 +333,19 @@ func TestDecodeJSONBodyConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// TestJSONBodyDepth pins the one known difference: fastjson refuses a body
-// nested deeper than fastjson.MaxDepth (300) levels; encoding/json took up
-// to 10,000. Real bodies are four deep.
+// TestJSONBodyDepth pins the one known difference: a body nested deeper
+// than MaxDepth levels is refused as too large; encoding/json took up to
+// 10,000. Real bodies are four deep.
 func TestJSONBodyDepth(t *testing.T) {
 	nested := func(arrays int) []byte {
 		return []byte(`{"unknown":` + strings.Repeat("[", arrays) + strings.Repeat("]", arrays) + `}`)
 	}
-	checkJSONBody(t, customer.OpRegister, nested(299)) // 300 levels with the body
-	if _, err := DecodeJSONBody(customer.OpRegister, nested(300)); ErrorCode(err) != ErrCodeUndecodable || !strings.HasPrefix(err.Error(), "invalid JSON") {
-		t.Errorf("301 levels: %v", err)
+	checkJSONBody(t, customer.OpRegister, nested(MaxDepth-1)) // MaxDepth levels with the body
+	if _, err := DecodeJSONBody(customer.OpRegister, nested(MaxDepth)); ErrorCode(err) != ErrCodeTooLarge {
+		t.Errorf("%d levels: %v, want %s", MaxDepth+1, err, ErrCodeTooLarge)
 	}
-	if _, err := decodeJSONBodyOld(customer.OpRegister, nested(300)); err != nil {
-		t.Errorf("old decoder, 301 levels: %v", err)
+	if _, err := decodeJSONBodyOld(customer.OpRegister, nested(MaxDepth)); err != nil {
+		t.Errorf("old decoder, %d levels: %v", MaxDepth+1, err)
 	}
 }
 

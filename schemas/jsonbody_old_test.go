@@ -14,8 +14,8 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
-// The encoding/json implementation of DecodeJSONBody that the fastjson one
-// replaced, kept verbatim (names suffixed Old) as the reference the
+// The encoding/json implementation of DecodeJSONBody that a fastjson one
+// (since replaced by jsontape.go) replaced, kept verbatim (names suffixed Old) as the reference the
 // differential tests (jsonbody_diff_test.go) compare against. Do not
 // "fix" it: it defines the behaviour.
 

@@ -19,10 +19,10 @@ import (
 func init() {
 	// goavro preallocates an array or map block of the count the data
 	// claims, before reading any item (up to MaxInt32 by default), so a
-	// dozen hostile bytes could ask for tens of gigabytes. No custream
-	// record holds anywhere near this many items in one list (a Kafka
-	// record is 1 MiB by default), so cap it; our encoders (avroenc.go)
-	// write blocks no longer than this.
+	// dozen hostile bytes could ask for tens of gigabytes. Every datum is
+	// walked before goavro sees it (avrowalk.go), which refuses such
+	// counts; this cap is a second line, and the block size of goavro's
+	// encoder, the same as ours (avroenc.go).
 	goavro.MaxBlockCount = maxBlockItems
 }
 
