@@ -38,6 +38,12 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (
 	if !ok {
 		return customer.Command{}, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}, nil
 	}
+	// The budget of one record is set by its size after decompression,
+	// which the broker's limit (on compressed batches) does not bound.
+	if n := recordBytes(r); n > schemas.MaxRecordBytes {
+		return customer.Command{}, &BadRecord{schemas.ErrCodeTooLarge, fmt.Sprintf(
+			"record of %d bytes (value and headers, after decompression), over the limit of %d", n, schemas.MaxRecordBytes)}, nil
+	}
 	org, err := schemas.ParseOrgKey(r.Key)
 	if err != nil {
 		return customer.Command{}, &BadRecord{schemas.ErrorCode(err), err.Error()}, nil
@@ -77,4 +83,14 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (
 		cmd.RequestID = schemas.DefaultRequestID(r.Topic, r.Partition, r.Offset)
 	}
 	return cmd, nil, nil
+}
+
+// recordBytes is what schemas.MaxRecordBytes counts of r: its value and its
+// headers' keys and values.
+func recordBytes(r *kgo.Record) int {
+	n := len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }

@@ -174,6 +174,9 @@ func TestDLQRecordsAlwaysFit(t *testing.T) {
 		t.Logf("DLQ %s at origin offset %s: %d bytes, value %d; truncated: %q", header(r, sink.HeaderErrorCode),
 			header(r, sink.HeaderOriginOffset), size, len(r.Value), header(r, sink.HeaderTruncated))
 	}
+	if code := header(dlq[0], sink.HeaderErrorCode); code != schemas.ErrCodeTooLarge {
+		t.Errorf("the 1 MiB record went to the DLQ as %s, want %s", code, schemas.ErrCodeTooLarge)
+	}
 	if header(dlq[0], sink.HeaderTruncated) == "" || len(dlq[0].Value) >= len(garbage.Value) {
 		t.Errorf("the 1 MiB record was not cut to fit the DLQ: value %d bytes, %s=%q", len(dlq[0].Value), sink.HeaderTruncated, header(dlq[0], sink.HeaderTruncated))
 	}
