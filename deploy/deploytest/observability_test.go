@@ -14,16 +14,33 @@ import (
 var (
 	// metricDef finds `prometheus.XxxOpts{ Name: "custream_…"` in Go source.
 	metricDef = regexp.MustCompile(`prometheus\.(Counter|Gauge|Histogram|Summary)Opts\{\s*Name:\s*"(custream_[a-z0-9_]+)"`)
-	metricUse = regexp.MustCompile(`\bcustream_[a-z0-9_]+\b`)
+	// metricDesc finds `prometheus.NewDesc("custream_…"` (state's
+	// collector of Pebble's figures).
+	metricDesc = regexp.MustCompile(`prometheus\.NewDesc\("(custream_[a-z0-9_]+)"`)
+	metricUse  = regexp.MustCompile(`\bcustream_[a-z0-9_]+\b`)
 )
 
 // exportedSeries are the series names custream exports, read from the
-// source of processor/ (processor/metrics.go and the facade): histograms
-// contribute their _bucket, _sum and _count series.
+// source of processor/ (processor/metrics.go and the facade) and state/
+// (Pebble's figures): histograms contribute their _bucket, _sum and _count
+// series.
 func exportedSeries(t *testing.T) map[string]bool {
 	t.Helper()
 	series := map[string]bool{}
-	err := filepath.WalkDir(filepath.Join(root, "processor"), func(path string, d fs.DirEntry, err error) error {
+	for _, dir := range []string{"processor", "state"} {
+		walkMetrics(t, filepath.Join(root, dir), series)
+	}
+	for _, must := range []string{"custream_records_in_total", "custream_tasks", "custream_http_request_duration_seconds", "custream_pebble_flushes_total"} {
+		if !series[must] {
+			t.Fatalf("did not find %s in processor/ or state/: has the metrics code moved? found %v", must, series)
+		}
+	}
+	return series
+}
+
+func walkMetrics(t *testing.T, dir string, series map[string]bool) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return err
 		}
@@ -39,17 +56,14 @@ func exportedSeries(t *testing.T) map[string]bool {
 				}
 			}
 		}
+		for _, m := range metricDesc.FindAllStringSubmatch(string(b), -1) {
+			series[m[1]] = true
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, must := range []string{"custream_records_in_total", "custream_tasks", "custream_http_request_duration_seconds"} {
-		if !series[must] {
-			t.Fatalf("did not find %s in processor/: has the metrics code moved? found %v", must, series)
-		}
-	}
-	return series
 }
 
 func checkExpr(t *testing.T, where, expr string, series map[string]bool) {
