@@ -53,7 +53,7 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 	case cmd.Op == OpSubscriptions && cmd.Subscriptions != nil:
 		p, errs, err = subscriptions(cfg, st, cmd)
 	default:
-		return Outcome{}, fmt.Errorf("command %q: op %q without its body: %w", cmd.RequestID, cmd.Op, ErrBadCommand)
+		return Outcome{}, fmt.Errorf("command %q: op %s without its body: %w", cmd.RequestID, echo(string(cmd.Op)), ErrBadCommand)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("%s %q of org %d: %w", cmd.Op, cmd.RequestID, cmd.Org, err)
