@@ -18,6 +18,13 @@ func changeIdentifier(cfg Config, st Store, cmd Command) (plan, []Issue, error) 
 	if iss != nil {
 		return fail(*iss)
 	}
+	// Counts first: a list over its limit is refused without reading it.
+	var errs []Issue
+	errs = overCount(errs, "identifiers to add", len(cmd.ChangeIdentifier.Add), MaxChangeIdentifiers)
+	errs = overCount(errs, "identifiers to remove", len(cmd.ChangeIdentifier.Remove), MaxChangeIdentifiers)
+	if len(errs) > 0 {
+		return plan{}, errs, nil
+	}
 	adds, errs := normaliseIdentifiers(cfg, cmd.ChangeIdentifier.Add)
 	removes, rerrs := normaliseIdentifiers(cfg, cmd.ChangeIdentifier.Remove)
 	errs = append(errs, rerrs...)

@@ -10,9 +10,10 @@ package customer
 // comm channels, two custom fields, two extended fields and four
 // subscriptions; realistic loyalty data (a person in the four default
 // sources and a few WeChat or Facebook accounts, two or three mobiles and
-// e-mails, a few dozen custom fields configured by the org) stays far
-// below every length. What the limits stop is junk and hostility: a
-// 300,000-character name, NUL, ESC and CR/LF in names and fields.
+// e-mails, a few dozen custom fields configured by the org) stays an order
+// of magnitude below every count. What the limits stop is junk and
+// hostility: a 300,000-character name, a register with 110,000 e-mails, a
+// result listing 25,000 errors.
 //
 // Lengths of text are in characters (Unicode code points, after trimming
 // where the value is trimmed), as people count them; a character is at most
@@ -23,11 +24,48 @@ const (
 	// ids ~16 digits. Over it: 8011.
 	MaxAccountIDLen = 64
 
+	// MaxProfilesPerBody is the most profiles a register or update body may
+	// carry. Every profile of a body describes the customer in the
+	// command's scope (they are combined), so more than one is already
+	// unusual; the API doc's samples have one.
+	MaxProfilesPerBody = 10
+
+	// MaxIdentifiersPerBody is the most identifiers a register or update
+	// body may carry, over all its profiles together (they combine into the
+	// one profile of the command's scope) and counted before
+	// de-duplication. It is the limit of identifiers per profile that a
+	// command may set: "multiple identifiers of the same type" in the API
+	// doc means a couple of mobiles and e-mails, not dozens.
+	MaxIdentifiersPerBody = 20
+
+	// MaxChangeIdentifiers is the most identifiers in each of
+	// changeIdentifier's add and remove lists (so a whole profile can be
+	// swapped in one command).
+	MaxChangeIdentifiers = MaxIdentifiersPerBody
+
+	// MaxCommChannelsPerProfile is the most comm channels of a profile, in
+	// a body (all profiles together). A person has a mobile, an e-mail and
+	// a WeChat id, perhaps two of each.
+	MaxCommChannelsPerProfile = 20
+	// MaxChannelMeta is the most meta flags of one comm channel (the API doc
+	// shows residence and office). Their keys follow MaxFieldKeyLen.
+	MaxChannelMeta = 8
+
+	// MaxSubscriptionsPerBody is the most entries of a subscriptions body:
+	// 3 channels × 2 priorities is 6 per account; 50 covers eight accounts.
+	MaxSubscriptionsPerBody = 50
+
 	// MaxNameLen is the longest first name and last name, in characters.
 	// Long real names (Spanish, Portuguese, Indian with initials spelled
 	// out) stay well under 100.
 	MaxNameLen = 128
 
+	// MaxFields is the most custom fields of a profile (in a body, all
+	// profiles together); MaxExtendedFields the same for the customer's
+	// extended fields. Orgs configure a few dozen custom fields at most, and the
+	// extended fields are a fixed catalogue of the API.
+	MaxFields         = 50
+	MaxExtendedFields = 50
 	// MaxFieldKeyLen and MaxFieldValueLen bound a custom or extended
 	// field's key (a configured field name, e.g. "Favorite Color") and
 	// value (a preference, a date, a store code, an address line), in

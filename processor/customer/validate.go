@@ -191,8 +191,12 @@ type input struct {
 // accountId inside a profile are ignored: the topic and headers name the
 // scope). Names take the first non-empty value, fields and channels merge in
 // order with later values winning, identifiers are de-duplicated. Every
-// problem is reported, in body order.
+// problem is reported, in body order; a body over a count limit (8903) is
+// reported as such and none of its values is read.
 func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
+	if errs := bodyCounts(b); len(errs) > 0 {
+		return input{}, errs
+	}
 	in := input{Fields: map[string]string{}, ExtendedFields: map[string]string{}}
 	var errs []Issue
 	seenID := map[identKey]bool{}
@@ -266,6 +270,38 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 		}
 	}
 	return in, errs
+}
+
+// bodyCounts reports every list or map of a register or update body over
+// its limit (8903). It reads only lengths, so a body of 110,000 e-mails
+// costs nothing to refuse. Profiles are counted together: they combine into
+// one profile.
+func bodyCounts(b *CustomerBody) []Issue {
+	var ids, chans, fields, meta int
+	for _, p := range b.Profiles {
+		ids += len(p.Identifiers)
+		chans += len(p.CommChannels)
+		fields += len(p.Fields)
+		for _, ch := range p.CommChannels {
+			meta = max(meta, len(ch.Meta))
+		}
+	}
+	var errs []Issue
+	errs = overCount(errs, "profiles", len(b.Profiles), MaxProfilesPerBody)
+	errs = overCount(errs, "identifiers", ids, MaxIdentifiersPerBody)
+	errs = overCount(errs, "comm channels", chans, MaxCommChannelsPerProfile)
+	errs = overCount(errs, "meta flags in one comm channel", meta, MaxChannelMeta)
+	errs = overCount(errs, "custom fields", fields, MaxFields)
+	errs = overCount(errs, "extended fields", len(b.ExtendedFields), MaxExtendedFields)
+	return errs
+}
+
+// overCount appends the 8903 issue when n items of a kind exceed max.
+func overCount(errs []Issue, what string, n, max int) []Issue {
+	if n <= max {
+		return errs
+	}
+	return append(errs, Issuef(CodeTooMany, "%s: %d %s, at most %d", CodeTooMany.Message(), n, what, max))
 }
 
 // checkName appends the 8904 issue for a bad first or last name (trimmed;
