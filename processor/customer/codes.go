@@ -36,6 +36,7 @@ const (
 	CodeInvalidCreateDate    Code = 8902 // ours (DOMAIN.md gives no code): attributionV2.createDate is not RFC 3339
 	CodeTooMany              Code = 8903 // ours: a command carries more items of a kind than limits.go allows
 	CodeBadText              Code = 8904 // ours: a name, field or search text is too long or has control characters
+	CodeCustomerFull         Code = 8905 // ours: the command would grow a customer past a limit of limits.go
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -72,6 +73,7 @@ var Catalogue = []struct {
 	{CodeInvalidCreateDate, false, "attributionV2.createDate is invalid; use YYYY-MM-DDTHH:MM:SS+HH:MM"},
 	{CodeTooMany, false, "Too many items in the request"},
 	{CodeBadText, false, "Text is too long or has control characters"},
+	{CodeCustomerFull, false, "The customer would exceed a size limit"},
 }
 
 // Issue is one error or warning as the API renders it.

@@ -13,7 +13,8 @@ package customer
 // e-mails, a few dozen custom fields configured by the org) stays an order
 // of magnitude below every count. What the limits stop is junk and
 // hostility: a 300,000-character name, a register with 110,000 e-mails, a
-// result listing 25,000 errors.
+// result listing 25,000 errors, a customer grown without end by updates
+// and merges.
 //
 // Lengths of text are in characters (Unicode code points, after trimming
 // where the value is trimmed), as people count them; a character is at most
@@ -43,9 +44,11 @@ const (
 	// swapped in one command).
 	MaxChangeIdentifiers = MaxIdentifiersPerBody
 
-	// MaxCommChannelsPerProfile is the most comm channels of a profile, in
-	// a body (all profiles together). A person has a mobile, an e-mail and
-	// a WeChat id, perhaps two of each.
+	// MaxCommChannelsPerProfile is the most comm channels of a profile: in
+	// a body (all profiles together) and stored in one scope after updates
+	// and joins (update adds a channel of a new value, and there is no way
+	// to remove one). A person has a mobile, an e-mail and a WeChat id,
+	// perhaps two of each.
 	MaxCommChannelsPerProfile = 20
 	// MaxChannelMeta is the most meta flags of one comm channel (the API doc
 	// shows residence and office). Their keys follow MaxFieldKeyLen.
@@ -61,8 +64,9 @@ const (
 	MaxNameLen = 128
 
 	// MaxFields is the most custom fields of a profile (in a body, all
-	// profiles together); MaxExtendedFields the same for the customer's
-	// extended fields. Orgs configure a few dozen custom fields at most, and the
+	// profiles together; and stored in one scope after updates, which patch
+	// fields in); MaxExtendedFields the same for the customer's extended
+	// fields. Orgs configure a few dozen custom fields at most, and the
 	// extended fields are a fixed catalogue of the API.
 	MaxFields         = 50
 	MaxExtendedFields = 50
@@ -73,6 +77,24 @@ const (
 	// field).
 	MaxFieldKeyLen   = 64
 	MaxFieldValueLen = 256
+
+	// MaxIdentifiersPerCustomer is the most identifiers a customer holds
+	// over all its scopes (each is an index entry and a lookup key), after
+	// changeIdentifier adds, joins and merges. A person in every default
+	// source with several identifiers each stays under 30.
+	MaxIdentifiersPerCustomer = 100
+	// MaxProfilesPerCustomer is the most profiles of a customer, counting
+	// the conflicting profiles that merges leave behind: every one is
+	// rendered in fetch, search hits and snapshots.
+	MaxProfilesPerCustomer = 32
+	// MaxCustomerWeight bounds a stored customer's Weight: an upper bound,
+	// in bytes, of its JSON snapshot (strings counted as JSON escapes them,
+	// plus the shape's fixed text), and so of its state document and its
+	// Avro snapshot, which are smaller. 256 KiB keeps every record a
+	// customer produces far below Kafka's default 1 MB message limit, even
+	// for a customer at several count limits at once; a typical customer
+	// weighs 2–3 KB.
+	MaxCustomerWeight = 256 << 10
 
 	// MaxEchoLen is the most characters of a value a message quotes; a
 	// longer value is cut and marked with "…".

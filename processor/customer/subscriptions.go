@@ -62,7 +62,7 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 		}
 		sortedSubscriptions(c.Subscriptions)
 		c.ModifiedDate = cmd.Time.UTC()
-		pl.puts = []*Customer{c}
+		pl.puts, pl.before = []*Customer{c}, []*Customer{orig}
 	}
 	return pl, nil, nil
 }
