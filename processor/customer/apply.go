@@ -46,9 +46,14 @@ type plan struct {
 // Result with Errors and change nothing; every check runs before the first
 // write, so a command is applied whole or not at all. The last check is
 // that no document the command writes grows past the limits of limits.go
-// (8905). The error return is for store failures (and ErrBadCommand); the
-// caller then discards the batch.
+// (8905), and a result lists at most MaxIssues errors. The error return is
+// for store failures (the caller then discards the batch) and for
+// ErrBadCommand: a command the decoder should not have let through (no
+// body for its op, or a request id CheckRequestID refuses).
 func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
+	if err := CheckRequestID(cmd.RequestID); err != nil {
+		return Outcome{}, fmt.Errorf("command of org %d: %w: %w", cmd.Org, err, ErrBadCommand)
+	}
 	var p plan
 	var errs []Issue
 	var err error
@@ -70,8 +75,10 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 	res := Result{
 		RequestID: cmd.RequestID,
 		Org:       cmd.Org,
-		Source:    cmd.Source,
-		AccountID: cmd.AccountID,
+		// The scope is echoed as sent, cut like a quoted value when it is
+		// absurdly long (the rules refused it then: 8011, 8012).
+		Source:    clip(cmd.Source, MaxAccountIDLen),
+		AccountID: clip(cmd.AccountID, MaxAccountIDLen),
 		Op:        cmd.Op,
 	}
 	if len(errs) == 0 {
@@ -87,7 +94,7 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 		}
 	}
 	if len(errs) > 0 {
-		res.Errors = errs
+		res.Errors = capIssues(errs)
 		return Outcome{Result: res}, nil
 	}
 	if p.newID {

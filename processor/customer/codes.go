@@ -37,6 +37,7 @@ const (
 	CodeTooMany              Code = 8903 // ours: a command carries more items of a kind than limits.go allows
 	CodeBadText              Code = 8904 // ours: a name, field or search text is too long or has control characters
 	CodeCustomerFull         Code = 8905 // ours: the command would grow a customer past a limit of limits.go
+	CodeMoreIssues           Code = 8906 // ours: the result lists MaxIssues errors; this one counts the rest
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -74,6 +75,7 @@ var Catalogue = []struct {
 	{CodeTooMany, false, "Too many items in the request"},
 	{CodeBadText, false, "Text is too long or has control characters"},
 	{CodeCustomerFull, false, "The customer would exceed a size limit"},
+	{CodeMoreIssues, false, "More errors than a result lists"},
 }
 
 // Issue is one error or warning as the API renders it.

@@ -2,8 +2,9 @@ package customer
 
 // Limits: every record must have bounded cost. This file is the one table
 // of them, used by the rules, by the tests that document them, and by the
-// packages that check what the domain never sees (the facade can refuse
-// over-long query parameters before routing).
+// packages that check what the domain never sees (the processor checks
+// MaxRequestIDLen before a request id becomes a Pebble key; the facade can
+// refuse over-long query parameters before routing).
 //
 // The values are chosen so that no legitimate integration hits them: the
 // API doc's samples carry one profile with one to three identifiers, two
@@ -18,8 +19,17 @@ package customer
 //
 // Lengths of text are in characters (Unicode code points, after trimming
 // where the value is trimmed), as people count them; a character is at most
-// 4 bytes of UTF-8.
+// 4 bytes of UTF-8. Only the request id, which becomes a key, is measured in
+// bytes.
 const (
+	// MaxRequestIDLen is the longest request id, in bytes. The request id
+	// becomes a Pebble key (remembered for idempotency) and is echoed in
+	// the result and merge notice: UUIDs (36), ULIDs (26) and composite ids
+	// such as the loader's "load-<scope>-<sha256>-<line>" (~90) fit with
+	// room to spare. Checked by the processor at decode time (CheckRequestID)
+	// and again by Apply (ErrBadCommand).
+	MaxRequestIDLen = 256
+
 	// MaxAccountIDLen is the longest accountId (of a command, a query or a
 	// subscription entry): WeChat app ids are 18 characters, Facebook page
 	// ids ~16 digits. Over it: 8011.
@@ -96,6 +106,10 @@ const (
 	// weighs 2–3 KB.
 	MaxCustomerWeight = 256 << 10
 
+	// MaxIssues is the most errors one result lists; when there are more,
+	// the first MaxIssues-1 are listed and the last says how many were left
+	// out (8906).
+	MaxIssues = 20
 	// MaxEchoLen is the most characters of a value a message quotes; a
 	// longer value is cut and marked with "…".
 	MaxEchoLen = 64

@@ -2,6 +2,7 @@ package customer_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -296,6 +297,8 @@ func TestHostileBodies(t *testing.T) {
 		{"25k invalid e-mails", reg(1, in, "", many(25_000, func(i int) customer.Identifier { return id("email", fmt.Sprintf("bad%d", i)) })...), []int{8903}},
 		{"300,000-character name", withBody(reg(1, in, "", m1), func(b *customer.CustomerBody) { b.Profiles[0].FirstName = strings.Repeat("x", 300_000) }), []int{8904}},
 		{"1 MB identifier", reg(1, in, "", id("externalId", strings.Repeat("x", 1<<20))), []int{8064}},
+		{"1 MB accountId", reg(1, wc, strings.Repeat("7", 1<<20), m1), []int{8011}},
+		{"1 MB source", reg(1, strings.Repeat("S", 1<<20), "", m1), []int{8012}},
 		{"changeIdentifier of 50k", chg(1, 1, in, "", many(50_000, func(i int) customer.Identifier { return id("wechat", fmt.Sprint(i)) }), nil), []int{8903}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,5 +318,62 @@ func TestHostileBodies(t *testing.T) {
 				t.Fatalf("took %v", d)
 			}
 		})
+	}
+}
+
+// TestResultSizeBound: the largest result a command can produce: the most
+// errors a result lists, each quoting the longest echo of the worst
+// characters, plus the longest request id and accountId.
+func TestResultSizeBound(t *testing.T) {
+	cfg, st := testConfig(), newStore(t)
+	worst := strings.Repeat("\U0010FFFF", 1000) // quoted as \U0010ffff
+	var idents []customer.Identifier
+	for range customer.MaxIdentifiersPerBody {
+		idents = append(idents, id("externalId", worst))
+	}
+	cmd := withBody(reg(1, wc, strings.Repeat("a", customer.MaxAccountIDLen), idents...), func(b *customer.CustomerBody) {
+		b.Profiles[0].FirstName, b.Profiles[0].LastName = worst, worst
+	})
+	cmd.RequestID = strings.Repeat("r", customer.MaxRequestIDLen)
+	r := apply(t, cfg, st, cmd).Result
+	if len(r.Errors) != customer.MaxIssues || r.Errors[customer.MaxIssues-1].Code != customer.CodeMoreIssues {
+		t.Fatalf("%d errors, last %+v", len(r.Errors), r.Errors[len(r.Errors)-1])
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 32<<10 {
+		t.Fatalf("worst result is %d bytes", len(b))
+	}
+	t.Logf("worst result: %d bytes", len(b))
+}
+
+func TestCheckRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"", true},
+		{"req-2 ✓ 顧客", true},
+		{strings.Repeat("r", customer.MaxRequestIDLen), true},
+		{strings.Repeat("顧", customer.MaxRequestIDLen/3), true},
+		{strings.Repeat("r", customer.MaxRequestIDLen+1), false},
+		{strings.Repeat("顧", customer.MaxRequestIDLen/3+1), false}, // 258 bytes: the limit is in bytes
+		{"a\x00b", false},
+		{"a\tb", false},
+		{"a\xffb", false},
+	} {
+		err := customer.CheckRequestID(tc.id)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, customer.ErrBadRequestID)) {
+			t.Errorf("CheckRequestID(%.20q…, %d bytes) = %v, want ok=%v", tc.id, len(tc.id), err, tc.ok)
+		}
+		if err != nil && len(err.Error()) > 100+4*customer.MaxEchoLen {
+			t.Errorf("error of %d bytes", len(err.Error()))
+		}
+		_, aerr := customer.Apply(testConfig(), nil, customer.Command{RequestID: tc.id, Op: customer.OpRegister})
+		if !tc.ok && !errors.Is(aerr, customer.ErrBadCommand) {
+			t.Errorf("Apply with request id %.20q: %v, want ErrBadCommand", tc.id, aerr)
+		}
 	}
 }

@@ -198,6 +198,21 @@ func echo(s string) string {
 	return strconv.Quote(s)
 }
 
+// clip cuts s to at most max characters, marking a cut with "…".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -1,12 +1,43 @@
 package customer
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 )
 
-// What a stored customer may grow to (limits.go has the values and the
-// reasons).
+// What a stored customer may grow to, what one result may list, and what a
+// request id may be (limits.go has the values and the reasons).
+
+// ErrBadRequestID is returned (wrapped) by CheckRequestID.
+var ErrBadRequestID = errors.New("invalid request id")
+
+// CheckRequestID reports why id cannot be a request id: longer than
+// MaxRequestIDLen bytes, not valid UTF-8, or with control characters. The
+// empty id is fine (the processor gives a command without one a default).
+// The error's message quotes at most MaxEchoLen characters of id. The
+// processor calls it at decode time, before the id becomes a key; Apply
+// calls it again and refuses the command with ErrBadCommand.
+func CheckRequestID(id string) error {
+	if len(id) > MaxRequestIDLen {
+		return fmt.Errorf("%w: %d bytes, at most %d: %s", ErrBadRequestID, len(id), MaxRequestIDLen, echo(id))
+	}
+	if why := textProblem(id, MaxRequestIDLen); why != "" {
+		return fmt.Errorf("%w: %s %s", ErrBadRequestID, echo(id), why)
+	}
+	return nil
+}
+
+// capIssues keeps a result's error list within MaxIssues: the first
+// MaxIssues-1 issues, then one 8906 issue counting those left out.
+func capIssues(errs []Issue) []Issue {
+	if len(errs) <= MaxIssues {
+		return errs
+	}
+	out := errs[: MaxIssues-1 : MaxIssues-1]
+	more := len(errs) - len(out)
+	return append(out, Issuef(CodeMoreIssues, "%s: %d more errors not listed", CodeMoreIssues.Message(), more))
+}
 
 // Weight is an upper bound, in bytes, of c's JSON snapshot (Snapshot
 // marshalled with encoding/json): every string counted as JSON escapes it
