@@ -21,6 +21,16 @@ package customer
 // where the value is trimmed), as people count them; a character is at most
 // 4 bytes of UTF-8. Only the request id, which becomes a key, is measured in
 // bytes.
+//
+// What a command may carry is checked before any of its values is looked
+// at (8903, CodeTooMany), so validating a huge body costs nothing; what its
+// values may look like is checked next (8904, CodeBadText, for names and
+// fields; identifiers keep the API's codes, 8055, 8056, 8064, 8013, and
+// accountIds 8011); what a stored customer may grow to is checked last, on
+// the documents a command would write (8905, CodeCustomerFull). A result
+// lists at most MaxIssues errors (8906, CodeMoreIssues, says how many more
+// there were) and quotes at most MaxEchoLen characters of any value, so a
+// result stays a few kilobytes whatever the command.
 const (
 	// MaxRequestIDLen is the longest request id, in bytes. The request id
 	// becomes a Pebble key (remembered for idempotency) and is echoed in
@@ -131,3 +141,42 @@ const (
 	MaxOtherIDLen     = 128 // wechat, martjackId, fbId: ids of other systems
 	MaxCommChannelLen = 254 // a wechat comm channel; email and mobile as their identifiers
 )
+
+// Limit describes one entry of the limits table, for docs and tests.
+type Limit struct {
+	Name  string // what is limited
+	Value int
+	Unit  string // "characters", "bytes" or "" (a count)
+	Code  Code   // the error when a command exceeds it (0: ErrBadCommand, the DLQ)
+	// Stored: the limit also binds the stored customer, and a command that
+	// would grow one past it gets CodeCustomerFull (8905).
+	Stored bool
+}
+
+// LimitTable lists the limits a producer can hit, in the order of
+// docs/wire.md's table.
+var LimitTable = []Limit{
+	{"requestId length", MaxRequestIDLen, "bytes", 0, false},
+	{"accountId length", MaxAccountIDLen, "characters", CodeInvalidSourceAccount, false},
+	{"profiles per register/update body", MaxProfilesPerBody, "", CodeTooMany, false},
+	{"identifiers per register/update body (all profiles)", MaxIdentifiersPerBody, "", CodeTooMany, false},
+	{"identifiers in changeIdentifier add, and in remove", MaxChangeIdentifiers, "", CodeTooMany, false},
+	{"comm channels per body, per stored profile", MaxCommChannelsPerProfile, "", CodeTooMany, true},
+	{"meta flags per comm channel", MaxChannelMeta, "", CodeTooMany, false},
+	{"subscriptions per subscriptions body", MaxSubscriptionsPerBody, "", CodeTooMany, false},
+	{"first name, last name length", MaxNameLen, "characters", CodeBadText, false},
+	{"custom fields per body, per stored profile", MaxFields, "", CodeTooMany, true},
+	{"extended fields per body, per customer", MaxExtendedFields, "", CodeTooMany, true},
+	{"field key length (custom, extended, meta)", MaxFieldKeyLen, "characters", CodeBadText, false},
+	{"field value length (custom, extended)", MaxFieldValueLen, "characters", CodeBadText, false},
+	{"identifiers per customer", MaxIdentifiersPerCustomer, "", CodeCustomerFull, true},
+	{"profiles per customer (with conflicting profiles)", MaxProfilesPerCustomer, "", CodeCustomerFull, true},
+	{"customer weight (upper bound of its JSON snapshot)", MaxCustomerWeight, "bytes", CodeCustomerFull, true},
+	{"errors listed in one result", MaxIssues, "", CodeMoreIssues, false},
+	{"search q length", MaxSearchQueryLen, "characters", CodeBadText, false},
+	{"email length (local part 64)", MaxEmailLen, "characters", CodeInvalidEmail, false},
+	{"mobile digits, with country code", MaxMobileDigits, "", CodeInvalidMobile, false},
+	{"externalId length", MaxExternalIDLen, "characters", CodeInvalidExternalID, false},
+	{"wechat, martjackId, fbId length", MaxOtherIDLen, "characters", CodeInvalidIdentifier, false},
+	{"wechat comm channel length", MaxCommChannelLen, "characters", CodeInvalidCommChannel, false},
+}

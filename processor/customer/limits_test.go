@@ -377,3 +377,20 @@ func TestCheckRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitTable: the documented table is complete and consistent.
+func TestLimitTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, l := range customer.LimitTable {
+		if l.Value <= 0 || l.Name == "" || seen[l.Name] {
+			t.Errorf("limit %+v: want a positive value and a unique name", l)
+		}
+		seen[l.Name] = true
+		if l.Code != 0 && l.Code.Message() == fmt.Sprintf("error %d", int(l.Code)) {
+			t.Errorf("limit %q: code %d is not in the catalogue", l.Name, l.Code)
+		}
+		if l.Unit != "" && l.Unit != "bytes" && l.Unit != "characters" {
+			t.Errorf("limit %q: unit %q", l.Name, l.Unit)
+		}
+	}
+}
