@@ -25,9 +25,17 @@ type Outcome struct {
 }
 
 // plan is what a rule decided: the documents to write, in order, and what
-// to report. Rules build a plan by reading only; Apply writes it.
+// to report. Rules build a plan by reading only; Apply checks the documents
+// against the limits (growthIssue) and writes them.
 type plan struct {
-	puts      []*Customer
+	puts []*Customer
+	// before holds the stored version of each of puts (nil for a new
+	// customer), for the limits: a document may not grow past one.
+	before []*Customer
+	// newID: puts[0] is a new customer without an id yet; Apply allocates
+	// it (and sets createdID) once the limits pass, so a refused register
+	// leaves the allocator alone.
+	newID     bool
 	merges    []Merge
 	createdID int64
 	warnings  []Issue
@@ -36,10 +44,16 @@ type plan struct {
 
 // Apply runs one command's rules against st. Rule violations come back as a
 // Result with Errors and change nothing; every check runs before the first
-// write, so a command is applied whole or not at all. The error return is
-// for store failures (and ErrBadCommand); the caller then discards the
-// batch.
+// write, so a command is applied whole or not at all. The last check is
+// that no document the command writes grows past the limits of limits.go
+// (8905), and a result lists at most MaxIssues errors. The error return is
+// for store failures (the caller then discards the batch) and for
+// ErrBadCommand: a command the decoder should not have let through (no
+// body for its op, or a request id CheckRequestID refuses).
 func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
+	if err := CheckRequestID(cmd.RequestID); err != nil {
+		return Outcome{}, fmt.Errorf("command of org %d: %w: %w", cmd.Org, err, ErrBadCommand)
+	}
 	var p plan
 	var errs []Issue
 	var err error
@@ -53,7 +67,7 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 	case cmd.Op == OpSubscriptions && cmd.Subscriptions != nil:
 		p, errs, err = subscriptions(cfg, st, cmd)
 	default:
-		return Outcome{}, fmt.Errorf("command %q: op %q without its body: %w", cmd.RequestID, cmd.Op, ErrBadCommand)
+		return Outcome{}, fmt.Errorf("command %q: op %s without its body: %w", cmd.RequestID, echo(string(cmd.Op)), ErrBadCommand)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("%s %q of org %d: %w", cmd.Op, cmd.RequestID, cmd.Org, err)
@@ -61,13 +75,34 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 	res := Result{
 		RequestID: cmd.RequestID,
 		Org:       cmd.Org,
-		Source:    cmd.Source,
-		AccountID: cmd.AccountID,
+		// The scope is echoed as sent, cut like a quoted value when it is
+		// absurdly long (the rules refused it then: 8011, 8012).
+		Source:    clip(cmd.Source, MaxAccountIDLen),
+		AccountID: clip(cmd.AccountID, MaxAccountIDLen),
 		Op:        cmd.Op,
 	}
+	if len(errs) == 0 {
+		for i, c := range p.puts {
+			var before *Customer
+			if i < len(p.before) {
+				before = p.before[i]
+			}
+			if iss := growthIssue(before, c); iss != nil {
+				errs = append(errs, *iss)
+				break
+			}
+		}
+	}
 	if len(errs) > 0 {
-		res.Errors = errs
+		res.Errors = capIssues(errs)
 		return Outcome{Result: res}, nil
+	}
+	if p.newID {
+		id, err := st.NextID()
+		if err != nil {
+			return Outcome{}, fmt.Errorf("%s %q of org %d: allocating a customer id: %w", cmd.Op, cmd.RequestID, cmd.Org, err)
+		}
+		p.puts[0].ID, p.createdID = id, id
 	}
 	for _, c := range p.puts {
 		// Order matters: a victim's tombstone is written before its
@@ -218,8 +253,12 @@ func holds(ids []Identifier, id Identifier) bool {
 	return false
 }
 
-// countIdentifiers counts the identifiers c holds over all its profiles.
+// countIdentifiers counts the identifiers c holds over all its profiles (0
+// for nil).
 func countIdentifiers(c *Customer) int {
+	if c == nil {
+		return 0
+	}
 	n := 0
 	for _, p := range c.Profiles {
 		n += len(p.Identifiers)

@@ -18,6 +18,13 @@ func changeIdentifier(cfg Config, st Store, cmd Command) (plan, []Issue, error) 
 	if iss != nil {
 		return fail(*iss)
 	}
+	// Counts first: a list over its limit is refused without reading it.
+	var errs []Issue
+	errs = overCount(errs, "identifiers to add", len(cmd.ChangeIdentifier.Add), MaxChangeIdentifiers)
+	errs = overCount(errs, "identifiers to remove", len(cmd.ChangeIdentifier.Remove), MaxChangeIdentifiers)
+	if len(errs) > 0 {
+		return plan{}, errs, nil
+	}
 	adds, errs := normaliseIdentifiers(cfg, cmd.ChangeIdentifier.Add)
 	removes, rerrs := normaliseIdentifiers(cfg, cmd.ChangeIdentifier.Remove)
 	errs = append(errs, rerrs...)
@@ -106,7 +113,7 @@ func changeIdentifier(cfg Config, st Store, cmd Command) (plan, []Issue, error) 
 		if countIdentifiers(v) == 0 {
 			return fail(Issuef(CodeRemoveLastIdentifier, "%s: customer %d would have no identifier left", CodeRemoveLastIdentifier.Message(), v.ID))
 		}
-		return plan{puts: []*Customer{v}, createdID: v.ID}, nil, nil
+		return plan{puts: []*Customer{v}, before: []*Customer{orig}, createdID: v.ID}, nil, nil
 	}
 	return mergePlan(st, cmd, sc, v, others[0], toAdd)
 }
@@ -161,6 +168,7 @@ func mergePlan(st Store, cmd Command, sc scope, v *Customer, sid int64, added []
 	w := Issuef(CodeMerged, "Same identifier found in other source. Merging into the account with user id %d", s.ID)
 	return plan{
 		puts:      []*Customer{tomb, s}, // tombstone first: see Apply
+		before:    []*Customer{nil, orig},
 		merges:    []Merge{m},
 		createdID: s.ID,
 		warnings:  []Issue{w},

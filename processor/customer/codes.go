@@ -34,6 +34,10 @@ const (
 	CodeIdentifierNotAdded   Code = 8900 // warning (ours, DOMAIN.md gives no code): update ignored identifiers nobody holds
 	CodeRemoveLastIdentifier Code = 8901 // ours (DOMAIN.md gives no code): removing the last identifier is refused
 	CodeInvalidCreateDate    Code = 8902 // ours (DOMAIN.md gives no code): attributionV2.createDate is not RFC 3339
+	CodeTooMany              Code = 8903 // ours: a command carries more items of a kind than limits.go allows
+	CodeBadText              Code = 8904 // ours: a name, field or search text is too long or has control characters
+	CodeCustomerFull         Code = 8905 // ours: the command would grow a customer past a limit of limits.go
+	CodeMoreIssues           Code = 8906 // ours: the result lists MaxIssues errors; this one counts the rest
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -68,6 +72,10 @@ var Catalogue = []struct {
 	{CodeIdentifierNotAdded, true, "Identifiers not held by the customer are not added by update; use changeIdentifier"},
 	{CodeRemoveLastIdentifier, false, "The customer's last identifier cannot be removed"},
 	{CodeInvalidCreateDate, false, "attributionV2.createDate is invalid; use YYYY-MM-DDTHH:MM:SS+HH:MM"},
+	{CodeTooMany, false, "Too many items in the request"},
+	{CodeBadText, false, "Text is too long or has control characters"},
+	{CodeCustomerFull, false, "The customer would exceed a size limit"},
+	{CodeMoreIssues, false, "More errors than a result lists"},
 }
 
 // Issue is one error or warning as the API renders it.

@@ -96,6 +96,8 @@ func (c Config) Validate() error {
 			return errors.New("a source has no name")
 		case s.Name != strings.ToUpper(s.Name):
 			return fmt.Errorf("source %q: names are upper case", s.Name)
+		case len(s.Name) > MaxAccountIDLen:
+			return fmt.Errorf("source %q: names are at most %d characters", s.Name, MaxAccountIDLen)
 		case s.Name == SourceAll:
 			return fmt.Errorf("source %q is reserved for reads across all sources", s.Name)
 		case seen[s.Name]:

@@ -2,7 +2,9 @@ package customer_test
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,11 @@ import (
 // first created, so scripts do not depend on how ids are allocated.
 //
 //	register org=1 source=WECHAT [account=22232] [loyalty=non_loyalty]
+//	         [first=…] [last=…] [profiles=N] [request=…]
 //	mobile 919111111111          (identifier lines: <type> <value>)
+//	field Color Green            (custom field: field <key> [value])
+//	ext gender Male              (extended field: ext <key> [value])
+//	channel email tom@example.com [meta=residence,office]
 //	update org=1 customer=c1 source=INSTORE [loyalty=…]   (same lines)
 //	change org=1 customer=c1 source=INSTORE
 //	add email tom@example.com
@@ -28,6 +34,12 @@ import (
 //	lookup org=1 source=ALL [account=…] name=mobile value=…
 //	fetch org=1 customer=c1 [source=ALL] [account=…]
 //	search org=1 q=tom [limit=10] [offset=0]
+//
+// In arguments and lines, {s*N} is s repeated N times, a line with {a..b}
+// stands for one line per number from a to b, and backslash escapes
+// (\t, \x00, \u2028) are Go's; so limits read as what they are:
+// first={a*128}, "email u{1..21}@example.com". profiles=N gives the body
+// N-1 more, empty profiles.
 func TestRules(t *testing.T) {
 	datadriven.Walk(t, "testdata/rules", func(t *testing.T, path string) {
 		d := &driver{cfg: testConfig(), st: newStore(t), names: map[int64]string{}, ids: map[string]int64{}}
@@ -61,9 +73,45 @@ func (d *driver) name(id int64) string {
 
 func (d *driver) arg(td *datadriven.TestData, key, def string) string {
 	if a, ok := td.Arg(key); ok {
-		return strings.Join(a.Vals, ",")
+		return expand(strings.Join(a.Vals, ","))
 	}
 	return def
+}
+
+var (
+	repeatRE = regexp.MustCompile(`\{([^{}*]*)\*(\d+)\}`)
+	rangeRE  = regexp.MustCompile(`\{(\d+)\.\.(\d+)\}`)
+)
+
+// expand applies {s*N} and backslash escapes to one value.
+func expand(s string) string {
+	s = repeatRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := repeatRE.FindStringSubmatch(m)
+		return strings.Repeat(sub[1], int(atoi(sub[2])))
+	})
+	if strings.Contains(s, `\`) {
+		if u, err := strconv.Unquote(`"` + strings.ReplaceAll(s, `"`, `\"`) + `"`); err == nil {
+			s = u
+		}
+	}
+	return s
+}
+
+// expandLines turns a script's input into lines, a {a..b} line into b-a+1.
+func expandLines(input string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(input), "\n") {
+		m := rangeRE.FindStringSubmatchIndex(l)
+		if m == nil {
+			out = append(out, l)
+			continue
+		}
+		from, to := atoi(l[m[2]:m[3]]), atoi(l[m[4]:m[5]])
+		for i := from; i <= to; i++ {
+			out = append(out, expandLines(l[:m[0]]+itoa(i)+l[m[1]:])...)
+		}
+	}
+	return out
 }
 
 func (d *driver) customerArg(t *testing.T, td *datadriven.TestData) int64 {
@@ -78,12 +126,16 @@ func (d *driver) run(t *testing.T, td *datadriven.TestData) string {
 	org := atoi(d.arg(td, "org", "1"))
 	src, acct := d.arg(td, "source", "INSTORE"), d.arg(td, "account", "")
 	d.step++
-	cmd := customer.Command{RequestID: td.Pos, Org: org, Source: src, AccountID: acct, Time: t0.Add(time.Duration(d.step) * time.Second)}
-	lines := strings.Split(strings.TrimSpace(td.Input), "\n")
+	cmd := customer.Command{RequestID: d.arg(td, "request", td.Pos), Org: org, Source: src, AccountID: acct, Time: t0.Add(time.Duration(d.step) * time.Second)}
+	lines := expandLines(td.Input)
+	keyword := map[string]bool{"field": true, "ext": true, "channel": true}
 	pairs := func(prefix string) []customer.Identifier {
 		var out []customer.Identifier
 		for _, l := range lines {
 			f := strings.Fields(l)
+			if len(f) > 0 && keyword[f[0]] {
+				continue
+			}
 			if prefix != "" {
 				if len(f) == 0 || f[0] != prefix {
 					continue
@@ -91,13 +143,54 @@ func (d *driver) run(t *testing.T, td *datadriven.TestData) string {
 				f = f[1:]
 			}
 			if len(f) >= 2 {
-				out = append(out, customer.Identifier{Type: f[0], Value: strings.Join(f[1:], " ")})
+				out = append(out, customer.Identifier{Type: f[0], Value: expand(strings.Join(f[1:], " "))})
 			}
 		}
 		return out
 	}
+	// fields reads "field <key> [value]" (or ext) lines; nil when none.
+	fields := func(kind string) map[string]string {
+		var m map[string]string
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if len(f) < 2 || f[0] != kind {
+				continue
+			}
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[expand(f[1])] = expand(strings.Join(f[2:], " "))
+		}
+		return m
+	}
+	channels := func() []customer.CommChannel {
+		var out []customer.CommChannel
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if len(f) < 3 || f[0] != "channel" {
+				continue
+			}
+			ch := customer.CommChannel{Type: f[1], Value: expand(f[2])}
+			for _, o := range f[3:] {
+				if ks, ok := strings.CutPrefix(o, "meta="); ok {
+					ch.Meta = map[string]bool{}
+					for _, k := range strings.Split(ks, ",") {
+						ch.Meta[expand(k)] = true
+					}
+				}
+			}
+			out = append(out, ch)
+		}
+		return out
+	}
 	body := func() *customer.CustomerBody {
-		b := &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: d.arg(td, "first", ""), Identifiers: pairs("")}}}
+		b := &customer.CustomerBody{Profiles: []customer.ProfileInput{{
+			FirstName: d.arg(td, "first", ""), LastName: d.arg(td, "last", ""),
+			Identifiers: pairs(""), Fields: fields("field"), CommChannels: channels(),
+		}}, ExtendedFields: fields("ext")}
+		for range atoi(d.arg(td, "profiles", "1")) - 1 {
+			b.Profiles = append(b.Profiles, customer.ProfileInput{})
+		}
 		if l := d.arg(td, "loyalty", ""); l != "" {
 			b.LoyaltyInfo = &customer.LoyaltyInput{LoyaltyType: l}
 		}
@@ -115,6 +208,9 @@ func (d *driver) run(t *testing.T, td *datadriven.TestData) string {
 		cmd.Op, cmd.CustomerID = customer.OpSubscriptions, d.customerArg(t, td)
 		cmd.Subscriptions = &customer.SubscriptionsBody{}
 		for _, l := range lines {
+			if l == "" {
+				continue
+			}
 			f := append(strings.Fields(l), "", "", "", "")
 			cmd.Subscriptions.Subscriptions = append(cmd.Subscriptions.Subscriptions, customer.Subscription{Channel: f[0], Priority: f[1], Type: f[2], AccountID: f[3]})
 		}
@@ -129,6 +225,9 @@ func (d *driver) run(t *testing.T, td *datadriven.TestData) string {
 		return d.fetchText(v)
 	case "search":
 		v := search(t, d.cfg, d.st, org, d.arg(td, "q", ""), int(atoi(d.arg(td, "limit", "0"))), int(atoi(d.arg(td, "offset", "0"))))
+		if len(v.Errors) > 0 {
+			return issues("error", v.Errors)
+		}
 		var hits []string
 		for _, h := range v.Data {
 			hits = append(hits, d.name(h.UserID))
@@ -137,7 +236,13 @@ func (d *driver) run(t *testing.T, td *datadriven.TestData) string {
 	default:
 		t.Fatalf("%s: unknown command %q", td.Pos, td.Cmd)
 	}
-	out := apply(t, d.cfg, d.st, cmd)
+	out, err := d.st.apply(d.cfg, cmd)
+	if err != nil {
+		// A command the decoder should have refused (ErrBadCommand).
+		return "bad command: " + err.Error() + "\n"
+	}
+	record(out.Result.Errors...)
+	record(out.Result.Warnings...)
 	r := out.Result
 	if !r.Success {
 		return issues("error", r.Errors)

@@ -24,7 +24,7 @@ func (i *Identifier) UnmarshalJSON(b []byte) error {
 	}
 	v, err := scalarText(raw.Value)
 	if err != nil {
-		return fmt.Errorf("identifier %q value: %w", raw.Type, err)
+		return fmt.Errorf("identifier %s value: %w", echo(raw.Type), err)
 	}
 	*i = Identifier{Type: raw.Type, Value: v}
 	return nil
@@ -45,15 +45,15 @@ func (c *CommChannel) UnmarshalJSON(b []byte) error {
 	}
 	v, err := scalarText(raw.Value)
 	if err != nil {
-		return fmt.Errorf("comm channel %q value: %w", raw.Type, err)
+		return fmt.Errorf("comm channel %s value: %w", echo(raw.Type), err)
 	}
 	p, err := flexBool(raw.Primary)
 	if err != nil {
-		return fmt.Errorf("comm channel %q primary: %w", raw.Type, err)
+		return fmt.Errorf("comm channel %s primary: %w", echo(raw.Type), err)
 	}
 	ver, err := flexBool(raw.Verified)
 	if err != nil {
-		return fmt.Errorf("comm channel %q verified: %w", raw.Type, err)
+		return fmt.Errorf("comm channel %s verified: %w", echo(raw.Type), err)
 	}
 	*c = CommChannel{Type: raw.Type, Value: v, Primary: p, Verified: ver, Meta: raw.Meta}
 	return nil
@@ -105,7 +105,7 @@ func scalarMap(m map[string]json.RawMessage) (map[string]string, error) {
 	for k, raw := range m {
 		v, err := scalarText(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", k, err)
+			return nil, fmt.Errorf("%s: %w", echo(k), err)
 		}
 		out[k] = v
 	}

@@ -11,11 +11,14 @@
 // comes from Command.Time, ids from Store.NextID, and nothing depends on map
 // order. Queries (Lookup, Fetch, Search, LoyaltyDetails, SubscriptionsOf)
 // are pure functions over a Reader returning the API doc's response
-// shapes. Error and warning codes are the table in codes.go.
+// shapes. Error and warning codes are the table in codes.go; every limit
+// on what a command may carry and a customer may grow to is the table in
+// limits.go.
 //
-// Files follow DOMAIN.md's order: config.go, normalise.go and validate.go
-// (normalisation and validation), register.go, update.go,
-// changeidentifier.go, subscriptions.go (the commands; apply.go dispatches),
+// Files follow DOMAIN.md's order: config.go, limits.go (the limits),
+// normalise.go and validate.go (normalisation and validation), register.go,
+// update.go, changeidentifier.go, subscriptions.go (the commands; apply.go
+// dispatches, size.go checks what a written customer may grow to),
 // query.go and view.go (the queries and their shapes), response.go (the
 // commands' API responses), decode.go (lenient JSON of request bodies).
 //
@@ -35,7 +38,50 @@
 //     identifiers de-duplicated by (type, key).
 //   - Every validation problem of a command is reported, not just the
 //     first; then, if all is valid, every identifier conflict (8007, 8008,
-//     8015) is reported.
+//     8015) is reported. A result lists at most MaxIssues (20) errors: the
+//     first 19, then 8906 counting the rest. A message quotes at most
+//     MaxEchoLen (64) characters of a value, marking a cut with "…".
+//
+// Limits (limits.go has the values and why; none is configurable, so no
+// config change can make a replay accept what was refused, or the reverse)
+//   - Counts come first, read before any value: profiles per body (10),
+//     identifiers per register/update body over all its profiles (20), add
+//     and remove of changeIdentifier (20 each), comm channels per body (20),
+//     meta flags per channel (8), custom fields per body (50), extended
+//     fields (50), subscription entries (50). Each count over is one 8903
+//     issue and nothing else of the command is checked, so a register of
+//     110,000 e-mails costs a few length reads and gets one small error.
+//   - Names (first, last: 128 characters, trimmed), custom and extended
+//     field keys (64, not empty) and values (256, may be empty, untrimmed),
+//     and meta keys (64) refuse control characters as identifiers do: C0
+//     and C1 controls, DEL, U+2028, U+2029 and invalid UTF-8 (8904). TAB is
+//     refused too: these are single-line values shown in forms, exported to
+//     CSV and split into search words, where an invisible TAB is a
+//     producer's bug; a space says the same. Format characters (ZWJ, ZWNJ,
+//     bidi marks) are allowed: Indic and Persian names and emoji need them.
+//     Lengths are characters (code points), not bytes.
+//   - Identifier values keep the API's codes and lengths (8055, 8056, 8064,
+//     8013); accountIds are at most 64 characters (8011); Config's source
+//     names at most 64.
+//   - A written customer may not grow past: 100 identifiers over all its
+//     scopes (its index entries), 32 profiles counting conflicting ones, 50
+//     custom fields or 20 comm channels in a profile, 50 extended fields,
+//     and a Weight of 256 KiB (an upper bound of its JSON snapshot, and so
+//     of its state document and Avro snapshot). Apply checks every
+//     document a command writes, after all the rules passed; over: 8905
+//     and nothing changes (a refused register does not even allocate its
+//     id). A merge is refused like any other growth. A customer already
+//     over a limit (stored before the limits existed) may still change as
+//     long as it does not grow where it is over; an opt-out never grows
+//     one (subscription states weigh the same). Update adds channels and
+//     fields but cannot remove one, so a profile at 20 channels or 50
+//     fields takes only changes of the existing ones.
+//   - Request ids: at most 256 bytes, valid UTF-8, no control characters
+//     (CheckRequestID). The processor checks them before the id becomes a
+//     key; Apply refuses one anyway with ErrBadCommand (so the DLQ, not a
+//     result, answers it). A result echoes source and accountId cut to 64
+//     characters.
+//   - search: q is at most 256 characters (8904).
 //   - Mobile: "+" or a leading "00" marks an international number; with a
 //     default country code configured, a number with a trunk "0" or at most
 //     NationalMaxDigits (10) digits is national and gets the code. A number

@@ -27,6 +27,28 @@ type mCust struct {
 	loyalty         string
 	scopes          map[mScope]map[string]bool // scope → identifier keys ("type:canonical")
 	subs            map[string]string          // "CH|PR|ACCT" → OPTIN/OPTOUT
+	// profiles counts the customer's profiles with the conflicting ones a
+	// merge leaves: one per scope in scopes, plus every profile of every
+	// victim that landed in a scope the survivor already had.
+	profiles int
+}
+
+// full is the model of the customer limits (limits.go) that generated
+// commands can reach: a command may not take a customer past
+// MaxIdentifiersPerCustomer or MaxProfilesPerCustomer, or further past
+// one (8905). The generator carries no fields or channels, and its
+// customers weigh a few kilobytes at most.
+func full(idsBefore, idsAfter, profBefore, profAfter int) bool {
+	over := func(was, now, max int) bool { return now > max && now > was }
+	return over(idsBefore, idsAfter, customer.MaxIdentifiersPerCustomer) || over(profBefore, profAfter, customer.MaxProfilesPerCustomer)
+}
+
+func countKeys(scopes map[mScope]map[string]bool) int {
+	n := 0
+	for _, set := range scopes {
+		n += len(set)
+	}
+	return n
 }
 
 type model struct {
@@ -147,10 +169,26 @@ func (m *model) step(g gcmd, createdID int64) mResult {
 		}
 		for x := range hs {
 			c := m.custs[x]
+			after := map[string]bool{}
+			for k := range c.scopes[g.sc] {
+				after[k] = true
+			}
+			for _, k := range keys {
+				after[k] = true
+			}
+			idsAfter := countKeys(c.scopes) - len(c.scopes[g.sc]) + len(after)
+			profAfter := c.profiles
+			if c.scopes[g.sc] == nil {
+				profAfter++
+			}
+			if full(countKeys(c.scopes), idsAfter, c.profiles, profAfter) {
+				return failed(8905)
+			}
 			addKeys(c, g.sc, keys)
+			c.profiles = profAfter
 			return mResult{ok: true, codes: []int{8050}, created: x}
 		}
-		c := &mCust{id: createdID, org: org, loyalty: "loyalty", scopes: map[mScope]map[string]bool{}, subs: map[string]string{}}
+		c := &mCust{id: createdID, org: org, loyalty: "loyalty", scopes: map[mScope]map[string]bool{}, subs: map[string]string{}, profiles: 1}
 		if g.loyalty == "non_loyalty" {
 			c.loyalty = "non_loyalty"
 		}
@@ -187,6 +225,12 @@ func (m *model) step(g gcmd, createdID int64) mResult {
 		}
 		if len(codes) > 0 {
 			return failed(codes...)
+		}
+		if c.scopes[g.sc] == nil {
+			if full(0, 0, c.profiles, c.profiles+1) {
+				return failed(8905)
+			}
+			c.profiles++
 		}
 		addKeys(c, g.sc, nil)
 		if g.loyalty == "loyalty" {
@@ -256,8 +300,10 @@ func (m *model) step(g gcmd, createdID int64) mResult {
 				after[sc][k] = true
 			}
 		}
+		vprof := v.profiles
 		if after[g.sc] == nil {
 			after[g.sc] = map[string]bool{}
+			vprof++ // V gains a profile in the command's scope
 		}
 		for _, r := range removes {
 			delete(after[g.sc], r)
@@ -272,13 +318,37 @@ func (m *model) step(g gcmd, createdID int64) mResult {
 			if total == 0 {
 				return failed(8901)
 			}
-			v.scopes = after
+			if full(countKeys(v.scopes), total, v.profiles, vprof) {
+				return failed(8905)
+			}
+			v.scopes, v.profiles = after, vprof
 			return mResult{ok: true, codes: []int{}, created: v.id}
 		}
 		var s *mCust
 		for x := range others {
 			s = m.custs[x]
 		}
+		// Every profile of V moves to S (as a profile of a new scope, or
+		// as a conflicting one); S's scopes gain V's identifiers.
+		merged := map[mScope]map[string]bool{}
+		for sc, set := range s.scopes {
+			merged[sc] = map[string]bool{}
+			for k := range set {
+				merged[sc][k] = true
+			}
+		}
+		for sc, set := range after {
+			if merged[sc] == nil {
+				merged[sc] = map[string]bool{}
+			}
+			for k := range set {
+				merged[sc][k] = true
+			}
+		}
+		if full(countKeys(s.scopes), countKeys(merged), s.profiles, s.profiles+vprof) {
+			return failed(8905)
+		}
+		s.profiles += vprof
 		for sc, set := range after {
 			addKeys(s, sc, keysOf(set))
 		}
@@ -416,7 +486,7 @@ func runModel(t *testing.T, st *store, seed int64, n int) {
 		}
 	}
 	t.Logf("seed %d: %d commands, %d customers, %d merges, codes %v", seed, n, len(m.custs), merges, stats)
-	for c, least := range map[int]int{8007: 20, 8050: 20, 8051: 20, 8053: 20, 8015: 20, 8901: 1} {
+	for c, least := range map[int]int{8007: 20, 8050: 20, 8051: 20, 8053: 20, 8015: 20, 8901: 1, 8905: 1} {
 		// Short runs (go test -short) are too few commands to promise
 		// every code; the full runs check that the generator still
 		// exercises them.
@@ -457,6 +527,9 @@ func compareModel(t *testing.T, cfg customer.Config, st *store, m *model, pool [
 		}
 		if !reflect.DeepEqual(got, want) || c.LoyaltyType != mc.loyalty {
 			t.Fatalf("customer %d:\n got %v %s\nwant %v %s", id, got, c.LoyaltyType, want, mc.loyalty)
+		}
+		if n := profileCount(c.Profiles); n != mc.profiles {
+			t.Fatalf("customer %d: %d profiles with conflicting ones, model %d", id, n, mc.profiles)
 		}
 		subs := map[string]string{}
 		for _, s := range c.Subscriptions {
@@ -513,6 +586,14 @@ func compareModel(t *testing.T, cfg customer.Config, st *store, m *model, pool [
 			}
 		}
 	}
+}
+
+func profileCount(ps []customer.Profile) int {
+	n := len(ps)
+	for _, p := range ps {
+		n += profileCount(p.Conflicting)
+	}
+	return n
 }
 
 // canonical is the model's key of a stored identifier: emails compare

@@ -2,21 +2,10 @@ package customer
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
-
-// Limits of identifier values (DOMAIN.md, "Normalisation and validation").
-const (
-	maxEmailLocal  = 64
-	maxEmail       = 254
-	minMobile      = 8
-	maxMobile      = 15
-	maxExternalID  = 128
-	maxOtherID     = 128 // wechat, martjackId, fbId: ids of other systems
-	maxAccountID   = 64
-	maxCommChannel = 254
 )
 
 // knownIdentifier reports whether t is one of the API's identifier types.
@@ -48,7 +37,7 @@ func invalidCode(t string) Code {
 // back as an Issue with the type's code.
 func normaliseIdentifier(cfg Config, id Identifier) (Identifier, *Issue) {
 	if !knownIdentifier(id.Type) {
-		iss := Issuef(CodeInvalidIdentifier, "Identifier type %q is invalid; use mobile, email, externalId, wechat, martjackId or fbId", id.Type)
+		iss := Issuef(CodeInvalidIdentifier, "Identifier type %s is invalid; use mobile, email, externalId, wechat, martjackId or fbId", echo(id.Type))
 		return Identifier{}, &iss
 	}
 	trimmed := strings.TrimSpace(id.Value)
@@ -60,16 +49,16 @@ func normaliseIdentifier(cfg Config, id Identifier) (Identifier, *Issue) {
 	case IDMobile:
 		value, why = normaliseMobile(cfg, trimmed)
 	case IDExternalID:
-		value, why = checkText(trimmed, maxExternalID)
+		value, why = checkText(trimmed, MaxExternalIDLen)
 	default:
-		value, why = checkText(trimmed, maxOtherID)
+		value, why = checkText(trimmed, MaxOtherIDLen)
 	}
 	out := Identifier{Type: id.Type, Value: value}
 	if why == "" && cfg.denied(trimmed, out.Key()) {
 		why = "is a placeholder value"
 	}
 	if why != "" {
-		iss := Issuef(invalidCode(id.Type), "%s: %s %q %s", invalidCode(id.Type).Message(), id.Type, id.Value, why)
+		iss := Issuef(invalidCode(id.Type), "%s: %s %s %s", invalidCode(id.Type).Message(), id.Type, echo(id.Value), why)
 		return Identifier{}, &iss
 	}
 	return out, nil
@@ -83,8 +72,8 @@ func normaliseEmail(s string) (string, string) {
 	switch {
 	case s == "":
 		return "", "is empty"
-	case len(s) > maxEmail:
-		return "", fmt.Sprintf("is longer than %d characters", maxEmail)
+	case len(s) > MaxEmailLen:
+		return "", fmt.Sprintf("is longer than %d characters", MaxEmailLen)
 	case strings.Count(s, "@") != 1:
 		return "", "must have exactly one @"
 	case strings.ContainsAny(s, " <>\"(),;:[]\\"):
@@ -99,8 +88,8 @@ func normaliseEmail(s string) (string, string) {
 	switch {
 	case local == "":
 		return "", "has an empty local part"
-	case len(local) > maxEmailLocal:
-		return "", fmt.Sprintf("has a local part longer than %d characters", maxEmailLocal)
+	case len(local) > MaxEmailLocalLen:
+		return "", fmt.Sprintf("has a local part longer than %d characters", MaxEmailLocalLen)
 	case !strings.Contains(domain, "."):
 		return "", "has no dot in the domain"
 	case strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, ".."):
@@ -141,8 +130,8 @@ func normaliseMobile(cfg Config, s string) (string, string) {
 		(strings.HasPrefix(d, "0") || len(d) <= cfg.NationalMaxDigits) {
 		d = cfg.DefaultCountryCode + strings.TrimLeft(d, "0")
 	}
-	if len(d) < minMobile || len(d) > maxMobile {
-		return "", fmt.Sprintf("must have %d to %d digits with country code", minMobile, maxMobile)
+	if len(d) < MinMobileDigits || len(d) > MaxMobileDigits {
+		return "", fmt.Sprintf("must have %d to %d digits with country code", MinMobileDigits, MaxMobileDigits)
 	}
 	if d[0] == '0' {
 		return "", "has no country code"
@@ -151,22 +140,77 @@ func normaliseMobile(cfg Config, s string) (string, string) {
 }
 
 // checkText checks a free-text identifier (already trimmed): non-empty, at
-// most max characters, no control characters.
+// most max characters, valid UTF-8 without control characters (textProblem).
 func checkText(s string, max int) (string, string) {
-	switch {
-	case s == "":
+	if s == "" {
 		return "", "is empty"
-	case utf8.RuneCountInString(s) > max:
-		return "", fmt.Sprintf("is longer than %d characters", max)
-	case !utf8.ValidString(s):
-		return "", "is not valid UTF-8"
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", "contains control characters"
-		}
+	if why := textProblem(s, max); why != "" {
+		return "", why
 	}
 	return s, ""
+}
+
+// textProblem says what makes s unfit to store as text of at most max
+// characters, or "" when it is fine (empty is fine: callers that need a
+// value check that). Refused: invalid UTF-8, C0 and C1 control characters
+// (NUL, ESC, CR, LF, DEL, … and TAB too) and the Unicode line and paragraph
+// separators U+2028 and U+2029. Names, fields and identifiers are
+// single-line values shown in forms, exported to CSV and matched by
+// search: a control character there is a producer's bug (or an attack on
+// a log or terminal), never data. TAB is no exception: it is invisible, it
+// splits CSV and TSV exports, and it makes "Tom\tSawyer" differ from "Tom
+// Sawyer"; a producer that means a space can send one. Format characters
+// (ZWJ, ZWNJ, bidi marks) are allowed: names in Indic, Persian and emoji
+// need them.
+func textProblem(s string, max int) string {
+	// A UTF-8 character is at most 4 bytes: longer than 4×max bytes is
+	// too long without counting.
+	if len(s) > 4*max || utf8.RuneCountInString(s) > max {
+		return fmt.Sprintf("is longer than %d characters", max)
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return "is not valid UTF-8"
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+			return "contains control characters"
+		}
+		i += n
+	}
+	return ""
+}
+
+// echo quotes a value for a message, cut to MaxEchoLen characters (marked
+// with "…" after the quote), so a message never carries a huge value back.
+func echo(s string) string {
+	if len(s) <= MaxEchoLen {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == MaxEchoLen {
+			return strconv.Quote(s[:i]) + "…"
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// clip cuts s to at most max characters, marking a cut with "…".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }
 
 func allDigits(s string) bool {

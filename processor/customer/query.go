@@ -3,6 +3,7 @@ package customer
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Search limits (DOMAIN.md, "search").
@@ -25,7 +26,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 		return v, nil
 	}
 	if !knownIdentifier(idName) {
-		v.Errors = []Issue{Issuef(CodeInvalidIdentifier, "Customer identifier is invalid: identifierName %q; use mobile, email, externalId, wechat, martjackId or fbId", idName)}
+		v.Errors = []Issue{Issuef(CodeInvalidIdentifier, "Customer identifier is invalid: identifierName %s; use mobile, email, externalId, wechat, martjackId or fbId", echo(idName))}
 		return v, nil
 	}
 	id, iss := normaliseIdentifier(cfg, Identifier{Type: idName, Value: idValue})
@@ -37,27 +38,27 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	if sc.Source == SourceAll {
 		hs, err := r.Holders(org, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %q in org %d: %w", idName, idValue, org, err)
+			return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
 		}
 		if len(hs) == 0 {
-			v.Errors = []Issue{Issuef(CodeNotFoundByIdentifier, "No customer found with the given identifier: %s %q", idName, idValue)}
+			v.Errors = []Issue{Issuef(CodeNotFoundByIdentifier, "No customer found with the given identifier: %s %s", idName, echo(idValue))}
 			return v, nil
 		}
 		owner = hs[0].CustomerID
 	} else {
 		o, ok, err := r.OwnerInScope(org, sc.Source, sc.AccountID, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %q in %s of org %d: %w", idName, idValue, sc, org, err)
+			return v, fmt.Errorf("lookup of %s %s in %s of org %d: %w", echo(idName), echo(idValue), sc, org, err)
 		}
 		if !ok {
-			v.Errors = []Issue{Issuef(CodeNotFoundInSource, "No customer found in the given source with the given identifier: %s %q in %s", idName, idValue, sc)}
+			v.Errors = []Issue{Issuef(CodeNotFoundInSource, "No customer found in the given source with the given identifier: %s %s in %s", idName, echo(idValue), sc)}
 			return v, nil
 		}
 		owner = o
 	}
 	s, err := survivor(r, owner)
 	if err != nil {
-		return v, fmt.Errorf("lookup of %s %q in org %d: %w", idName, idValue, org, err)
+		return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
 	}
 	v.Entity = s
 	return v, nil
@@ -146,7 +147,8 @@ func deref(iss *Issue) Issue {
 // limits above 100 are capped, a negative offset counts as 0. A query of
 // several words matches customers matching every word; a query that looks
 // like a phone number ("+91 91111") is searched as its digits. An empty
-// query finds nothing.
+// query finds nothing; one longer than MaxSearchQueryLen characters is
+// refused (8904): every word of it is a prefix scan.
 func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (SearchView, error) {
 	if limit <= 0 {
 		limit = DefaultSearchLimit
@@ -154,6 +156,10 @@ func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (Searc
 	limit = min(limit, MaxSearchLimit)
 	offset = max(offset, 0)
 	v := SearchView{Pagination: Pagination{Limit: limit, Offset: offset}, Data: []SearchHit{}, Warnings: []Issue{}, Errors: []Issue{}}
+	if q = strings.TrimSpace(q); len(q) > MaxSearchQueryLen && utf8.RuneCountInString(q) > MaxSearchQueryLen {
+		v.Errors = []Issue{Issuef(CodeBadText, "%s: q %s is longer than %d characters", CodeBadText.Message(), echo(q), MaxSearchQueryLen)}
+		return v, nil
+	}
 	words := searchWords(q)
 	if len(words) == 0 {
 		return v, nil
@@ -163,18 +169,18 @@ func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (Searc
 	if len(words) == 1 {
 		ids, v.Pagination.Total, err = r.Search(org, words[0], limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %q in org %d: %w", q, org, err)
+			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
 		}
 	} else {
 		ids, v.Pagination.Total, err = searchAll(r, org, words, limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %q in org %d: %w", q, org, err)
+			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
 		}
 	}
 	for _, id := range ids {
 		c, ok, err := r.Customer(id)
 		if err != nil {
-			return v, fmt.Errorf("search %q in org %d: reading customer %d: %w", q, org, id, err)
+			return v, fmt.Errorf("search %s in org %d: reading customer %d: %w", echo(q), org, id, err)
 		}
 		if ok {
 			v.Data = append(v.Data, searchHit(c, words))

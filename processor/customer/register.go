@@ -47,7 +47,7 @@ func register(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	}
 	switch len(others) {
 	case 0:
-		return registerFresh(cfg, st, cmd, sc, in)
+		return registerFresh(cfg, cmd, sc, in)
 	case 1:
 		return registerJoin(st, cmd, sc, in, others[0])
 	default:
@@ -78,11 +78,9 @@ func holdersElsewhere(st Reader, org int64, ids []Identifier, except int64) ([]i
 	return out, nil
 }
 
-func registerFresh(cfg Config, st Store, cmd Command, sc scope, in input) (plan, []Issue, error) {
-	id, err := st.NextID()
-	if err != nil {
-		return plan{}, nil, fmt.Errorf("allocating a customer id: %w", err)
-	}
+// registerFresh plans a new customer; Apply gives it its id once the
+// limits pass (plan.newID).
+func registerFresh(cfg Config, cmd Command, sc scope, in input) (plan, []Issue, error) {
 	now := cmd.Time.UTC()
 	created := now
 	if !in.CreateDate.IsZero() {
@@ -95,7 +93,6 @@ func registerFresh(cfg Config, st Store, cmd Command, sc scope, in input) (plan,
 	p := newProfile(sc, in, created, now)
 	p.Identifiers = in.Identifiers // see input: no copy needed
 	c := &Customer{
-		ID:             id,
 		Org:            cmd.Org,
 		LoyaltyType:    loyalty,
 		Profiles:       []Profile{p},
@@ -104,7 +101,7 @@ func registerFresh(cfg Config, st Store, cmd Command, sc scope, in input) (plan,
 		CreateDate:     created,
 		ModifiedDate:   now,
 	}
-	return plan{puts: []*Customer{c}, createdID: id}, nil, nil
+	return plan{puts: []*Customer{c}, newID: true}, nil, nil
 }
 
 // registerJoin adds the registration to customer x. Register does not
@@ -150,7 +147,7 @@ func registerJoin(st Store, cmd Command, sc scope, in input, xid int64) (plan, [
 	fillMap(&x.ExtendedFields, in.ExtendedFields)
 	x.ModifiedDate = now
 	w := NewIssue(CodeJoined, "")
-	return plan{puts: []*Customer{x}, createdID: x.ID, warnings: []Issue{w}}, nil, nil
+	return plan{puts: []*Customer{x}, before: []*Customer{orig}, createdID: x.ID, warnings: []Issue{w}}, nil, nil
 }
 
 func joinIDs(ids []int64) string {

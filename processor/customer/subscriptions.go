@@ -14,6 +14,9 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	if err != nil || iss != nil {
 		return failOrErr(iss, err)
 	}
+	if n := len(cmd.Subscriptions.Subscriptions); n > MaxSubscriptionsPerBody {
+		return plan{}, overCount(nil, "subscriptions", n, MaxSubscriptionsPerBody), nil
+	}
 	var errs []Issue
 	var order []subsKey
 	want := map[subsKey]Subscription{}
@@ -59,7 +62,7 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 		}
 		sortedSubscriptions(c.Subscriptions)
 		c.ModifiedDate = cmd.Time.UTC()
-		pl.puts = []*Customer{c}
+		pl.puts, pl.before = []*Customer{c}, []*Customer{orig}
 	}
 	return pl, nil, nil
 }

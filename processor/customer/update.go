@@ -77,7 +77,7 @@ func update(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	}
 	c.ModifiedDate = now
 
-	pl := plan{puts: []*Customer{c}, createdID: c.ID}
+	pl := plan{puts: []*Customer{c}, before: []*Customer{orig}, createdID: c.ID}
 	if len(notAdded) > 0 {
 		pl.warnings = append(pl.warnings, Issuef(CodeIdentifierNotAdded, "%s: %s", CodeIdentifierNotAdded.Message(), describe(notAdded)))
 	}

@@ -2,7 +2,7 @@ package customer
 
 import (
 	"cmp"
-	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +44,7 @@ func checkScope(cfg Config, source, accountID string, allowAll bool) (scope, *Is
 	}
 	src, ok := cfg.source(name)
 	if !ok {
-		iss := Issuef(CodeInvalidSource, "Source is invalid: %q is not a configured source", source)
+		iss := Issuef(CodeInvalidSource, "Source is invalid: %s is not a configured source", echo(source))
 		return scope{}, &iss
 	}
 	acct := strings.TrimSpace(accountID)
@@ -53,12 +53,12 @@ func checkScope(cfg Config, source, accountID string, allowAll bool) (scope, *Is
 		iss := Issuef(CodeMissingAccountID, "Account id is not passed: source %s has several accounts", name)
 		return scope{}, &iss
 	case !src.MultiAccount && acct != "":
-		iss := Issuef(CodeInvalidSourceAccount, "Source account is invalid: source %s has no accounts, got accountId %q", name, accountID)
+		iss := Issuef(CodeInvalidSourceAccount, "Source account is invalid: source %s has no accounts, got accountId %s", name, echo(accountID))
 		return scope{}, &iss
 	}
 	if acct != "" {
-		if _, why := checkText(acct, maxAccountID); why != "" {
-			iss := Issuef(CodeInvalidSourceAccount, "Source account is invalid: accountId %q %s", accountID, why)
+		if _, why := checkText(acct, MaxAccountIDLen); why != "" {
+			iss := Issuef(CodeInvalidSourceAccount, "Source account is invalid: accountId %s %s", echo(accountID), why)
 			return scope{}, &iss
 		}
 	}
@@ -70,7 +70,7 @@ func checkScope(cfg Config, source, accountID string, allowAll bool) (scope, *Is
 func checkWriteSource(cfg Config, source string) *Issue {
 	name := strings.ToUpper(strings.TrimSpace(source))
 	if _, ok := cfg.source(name); !ok || name == SourceAll {
-		iss := Issuef(CodeInvalidSource, "Source is invalid: %q", source)
+		iss := Issuef(CodeInvalidSource, "Source is invalid: %s", echo(source))
 		return &iss
 	}
 	return nil
@@ -93,15 +93,25 @@ func normaliseChannel(cfg Config, ch CommChannel) (CommChannel, *Issue) {
 		out.Value, why = normaliseMobile(cfg, v)
 		code = CodeInvalidChannelMobile
 	case IDWechat:
-		out.Value, why = checkText(v, maxCommChannel)
+		out.Value, why = checkText(v, MaxCommChannelLen)
 		code = CodeInvalidCommChannel
 	default:
-		iss := Issuef(CodeInvalidCommChannel, "Communication channel is invalid: type %q; use email, mobile or wechat", ch.Type)
+		iss := Issuef(CodeInvalidCommChannel, "Communication channel is invalid: type %s; use email, mobile or wechat", echo(ch.Type))
 		return CommChannel{}, &iss
 	}
 	if why != "" {
-		iss := Issuef(code, "%s: %s %q %s", code.Message(), out.Type, ch.Value, why)
+		iss := Issuef(code, "%s: %s %s %s", code.Message(), out.Type, echo(ch.Value), why)
 		return CommChannel{}, &iss
+	}
+	if len(ch.Meta) > 0 {
+		// Meta keys are field names: the same rule, checked in key order
+		// so the first bad one reported does not depend on map order.
+		for _, k := range slices.Sorted(maps.Keys(ch.Meta)) {
+			if why := keyProblem(k); why != "" {
+				iss := Issuef(CodeBadText, "%s: meta key %s of %s channel %s %s", CodeBadText.Message(), echo(k), out.Type, echo(out.Value), why)
+				return CommChannel{}, &iss
+			}
+		}
 	}
 	return out, nil
 }
@@ -126,15 +136,15 @@ func normaliseSubscription(s Subscription) (Subscription, *Issue) {
 	var iss Issue
 	switch {
 	case out.Channel != "SMS" && out.Channel != "EMAIL" && out.Channel != "WECHAT":
-		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription channel %q; use SMS, EMAIL or WECHAT", s.Channel)
+		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription channel %s; use SMS, EMAIL or WECHAT", echo(s.Channel))
 	case out.Priority != "TRANS" && out.Priority != "BULK":
-		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription priority %q; use TRANS or BULK", s.Priority)
+		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription priority %s; use TRANS or BULK", echo(s.Priority))
 	case out.Type != "OPTIN" && out.Type != "OPTOUT":
-		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription type %q; use OPTIN or OPTOUT", s.Type)
+		iss = Issuef(CodeInvalidCommChannel, "Communication channel is invalid: subscription type %s; use OPTIN or OPTOUT", echo(s.Type))
 	default:
 		if out.AccountID != "" {
-			if _, why := checkText(out.AccountID, maxAccountID); why != "" {
-				iss = Issuef(CodeInvalidSourceAccount, "Source account is invalid: subscription accountId %q %s", s.AccountID, why)
+			if _, why := checkText(out.AccountID, MaxAccountIDLen); why != "" {
+				iss = Issuef(CodeInvalidSourceAccount, "Source account is invalid: subscription accountId %s %s", echo(s.AccountID), why)
 				return Subscription{}, &iss
 			}
 		}
@@ -181,8 +191,12 @@ type input struct {
 // accountId inside a profile are ignored: the topic and headers name the
 // scope). Names take the first non-empty value, fields and channels merge in
 // order with later values winning, identifiers are de-duplicated. Every
-// problem is reported, in body order.
+// problem is reported, in body order; a body over a count limit (8903) is
+// reported as such and none of its values is read.
 func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
+	if errs := bodyCounts(b); len(errs) > 0 {
+		return input{}, errs
+	}
 	in := input{Fields: map[string]string{}, ExtendedFields: map[string]string{}}
 	var errs []Issue
 	seenID := map[identKey]bool{}
@@ -197,12 +211,16 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 		in.Identifiers = make([]Identifier, 0, n)
 	}
 	for _, p := range b.Profiles {
+		first, last := strings.TrimSpace(p.FirstName), strings.TrimSpace(p.LastName)
+		errs = checkName(errs, "firstName", first)
+		errs = checkName(errs, "lastName", last)
 		if in.FirstName == "" {
-			in.FirstName = strings.TrimSpace(p.FirstName)
+			in.FirstName = first
 		}
 		if in.LastName == "" {
-			in.LastName = strings.TrimSpace(p.LastName)
+			in.LastName = last
 		}
+		errs = checkFields(errs, "custom field", p.Fields)
 		for k, v := range p.Fields {
 			in.Fields[k] = v
 		}
@@ -232,6 +250,7 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 			in.Channels = append(in.Channels, ch)
 		}
 	}
+	errs = checkFields(errs, "extended field", b.ExtendedFields)
 	for k, v := range b.ExtendedFields {
 		in.ExtendedFields[k] = v
 	}
@@ -245,12 +264,86 @@ func readBody(cfg Config, b *CustomerBody) (input, []Issue) {
 	if b.AttributionV2 != nil && strings.TrimSpace(b.AttributionV2.CreateDate) != "" {
 		t, err := time.Parse(time.RFC3339, strings.TrimSpace(b.AttributionV2.CreateDate))
 		if err != nil {
-			errs = append(errs, Issuef(CodeInvalidCreateDate, "%s: %q", CodeInvalidCreateDate.Message(), b.AttributionV2.CreateDate))
+			errs = append(errs, Issuef(CodeInvalidCreateDate, "%s: %s", CodeInvalidCreateDate.Message(), echo(b.AttributionV2.CreateDate)))
 		} else {
 			in.CreateDate = t.UTC()
 		}
 	}
 	return in, errs
+}
+
+// bodyCounts reports every list or map of a register or update body over
+// its limit (8903). It reads only lengths, so a body of 110,000 e-mails
+// costs nothing to refuse. Profiles are counted together: they combine into
+// one profile.
+func bodyCounts(b *CustomerBody) []Issue {
+	var ids, chans, fields, meta int
+	for _, p := range b.Profiles {
+		ids += len(p.Identifiers)
+		chans += len(p.CommChannels)
+		fields += len(p.Fields)
+		for _, ch := range p.CommChannels {
+			meta = max(meta, len(ch.Meta))
+		}
+	}
+	var errs []Issue
+	errs = overCount(errs, "profiles", len(b.Profiles), MaxProfilesPerBody)
+	errs = overCount(errs, "identifiers", ids, MaxIdentifiersPerBody)
+	errs = overCount(errs, "comm channels", chans, MaxCommChannelsPerProfile)
+	errs = overCount(errs, "meta flags in one comm channel", meta, MaxChannelMeta)
+	errs = overCount(errs, "custom fields", fields, MaxFields)
+	errs = overCount(errs, "extended fields", len(b.ExtendedFields), MaxExtendedFields)
+	return errs
+}
+
+// overCount appends the 8903 issue when n items of a kind exceed max.
+func overCount(errs []Issue, what string, n, max int) []Issue {
+	if n <= max {
+		return errs
+	}
+	return append(errs, Issuef(CodeTooMany, "%s: %d %s, at most %d", CodeTooMany.Message(), n, what, max))
+}
+
+// checkName appends the 8904 issue for a bad first or last name (trimmed;
+// empty is fine: it means "not given").
+func checkName(errs []Issue, what, s string) []Issue {
+	if why := textProblem(s, MaxNameLen); why != "" {
+		errs = append(errs, Issuef(CodeBadText, "%s: %s %s %s", CodeBadText.Message(), what, echo(s), why))
+	}
+	return errs
+}
+
+// checkFields appends an 8904 issue for every bad key or value of a custom
+// or extended fields map, in key order (map order must not show). Values
+// are stored as given, so they are checked untrimmed.
+func checkFields(errs []Issue, what string, m map[string]string) []Issue {
+	bad := false
+	for k, v := range m {
+		if keyProblem(k) != "" || textProblem(v, MaxFieldValueLen) != "" {
+			bad = true
+			break
+		}
+	}
+	if !bad {
+		return errs
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if why := keyProblem(k); why != "" {
+			errs = append(errs, Issuef(CodeBadText, "%s: %s key %s %s", CodeBadText.Message(), what, echo(k), why))
+		}
+		if why := textProblem(m[k], MaxFieldValueLen); why != "" {
+			errs = append(errs, Issuef(CodeBadText, "%s: %s %s value %s %s", CodeBadText.Message(), what, echo(k), echo(m[k]), why))
+		}
+	}
+	return errs
+}
+
+// keyProblem checks the key of a field or meta flag: a name, so not empty.
+func keyProblem(k string) string {
+	if k == "" {
+		return "is empty"
+	}
+	return textProblem(k, MaxFieldKeyLen)
 }
 
 // normaliseIdentifiers validates a list of identifiers (changeIdentifier's
@@ -282,7 +375,7 @@ func idKey(id Identifier) identKey { return identKey{id.Type, id.Key()} }
 func describe(ids []Identifier) string {
 	parts := make([]string, len(ids))
 	for i, id := range ids {
-		parts[i] = fmt.Sprintf("%s %q", id.Type, id.Value)
+		parts[i] = id.Type + " " + echo(id.Value)
 	}
 	return strings.Join(parts, ", ")
 }
