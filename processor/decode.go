@@ -82,6 +82,9 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (
 	if cmd.RequestID == "" {
 		cmd.RequestID = schemas.DefaultRequestID(r.Topic, r.Partition, r.Offset)
 	}
+	if err := customer.CheckRequestID(cmd.RequestID); err != nil {
+		return customer.Command{}, &BadRecord{schemas.ErrCodeBadRequestID, err.Error()}, nil
+	}
 	return cmd, nil, nil
 }
 

@@ -31,6 +31,11 @@ const (
 	// ErrCodeBadKey: the record key is not an org id (a positive decimal
 	// integer).
 	ErrCodeBadKey = "bad-key"
+	// ErrCodeBadRequestID: the requestId is too long for a key of the
+	// request table, or has control characters or invalid UTF-8
+	// (customer.CheckRequestID). Refused before it becomes a key or is
+	// echoed in a result.
+	ErrCodeBadRequestID = "bad-request-id"
 	// ErrCodeMisrouted: the org does not hash to the partition the record
 	// arrived on (decided by the processor, listed here so the DLQ codes
 	// live in one place).
