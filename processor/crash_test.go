@@ -49,7 +49,7 @@ type child struct {
 	done chan error
 }
 
-func (h *harness) startChild(t *testing.T, dir, logPath string) *child {
+func (h *harness) startChild(t *testing.T, dir, logPath string, extra ...string) *child {
 	t.Helper()
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -60,7 +60,8 @@ func (h *harness) startChild(t *testing.T, dir, logPath string) *child {
 		"--group", h.group, "--topic-prefix", h.group,
 		"--state-dir", dir, "--instance-id", "crash",
 		"--batch-records", "500", "--transaction-timeout", "10s", "--session-timeout", "6s",
-		"--cache-mb", "32")
+		"--cache-mb", "32", "--http-addr", "127.0.0.1:0")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child must not inherit a CUSTREAM_* setting of the developer.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
