@@ -1,5 +1,10 @@
 package customer
 
+import (
+	"fmt"
+	"strconv"
+)
+
 // Limits: every record must have bounded cost. This file is the one table
 // of them, used by the rules, by the tests that document them, and by the
 // packages that check what the domain never sees (the processor checks
@@ -179,4 +184,21 @@ var LimitTable = []Limit{
 	{"externalId length", MaxExternalIDLen, "characters", CodeInvalidExternalID, false},
 	{"wechat, martjackId, fbId length", MaxOtherIDLen, "characters", CodeInvalidIdentifier, false},
 	{"wechat comm channel length", MaxCommChannelLen, "characters", CodeInvalidCommChannel, false},
+}
+
+// LimitRow is l as a row of docs/wire.md's table of command limits:
+// | what | at most | over it |. A test holds the doc to these rows.
+func LimitRow(l Limit) string {
+	v := strconv.Itoa(l.Value)
+	if l.Unit != "" {
+		v += " " + l.Unit
+	}
+	over := "DLQ `bad-request-id`"
+	if l.Code != 0 {
+		over = fmt.Sprintf("%d %s", int(l.Code), l.Code.Message())
+		if l.Stored && l.Code != CodeCustomerFull {
+			over += fmt.Sprintf("; a command that would grow a stored customer past it: %d", int(CodeCustomerFull))
+		}
+	}
+	return fmt.Sprintf("| %s | %s | %s |", l.Name, v, over)
 }

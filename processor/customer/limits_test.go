@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -391,6 +392,20 @@ func TestLimitTable(t *testing.T) {
 		}
 		if l.Unit != "" && l.Unit != "bytes" && l.Unit != "characters" {
 			t.Errorf("limit %q: unit %q", l.Name, l.Unit)
+		}
+	}
+}
+
+// TestLimitsDocumented holds docs/wire.md's table of command limits to
+// LimitTable, row by row: the code owns the limits, the doc shows them.
+func TestLimitsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/wire.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range customer.LimitTable {
+		if row := customer.LimitRow(l); !strings.Contains(string(doc), row+"\n") {
+			t.Errorf("docs/wire.md lacks the row\n%s", row)
 		}
 	}
 }
