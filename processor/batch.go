@@ -37,10 +37,11 @@ type taskBatch struct {
 
 // tally counts one task batch's effects.
 type tally struct {
-	in      map[string]int    // records by topic
-	results map[[2]string]int // (op, code)
-	dlq     map[string]int    // by reason
-	merges  int
+	in            map[string]int    // records by topic
+	results       map[[2]string]int // (op, code)
+	dlq           map[string]int    // by reason
+	repartitioned map[string]int    // forwarded records by the topic they arrived on
+	merges        int
 }
 
 func (t *tally) add(m *Metrics) {
@@ -52,6 +53,9 @@ func (t *tally) add(m *Metrics) {
 	}
 	for reason, n := range t.dlq {
 		m.dlq.WithLabelValues(reason).Add(float64(n))
+	}
+	for topic, n := range t.repartitioned {
+		m.repartitioned.WithLabelValues(topic).Add(float64(n))
 	}
 	m.merges.Add(float64(t.merges))
 }
@@ -216,6 +220,7 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	m.txns.WithLabelValues("committed").Inc()
 	m.txnSeconds.Observe(time.Since(began).Seconds())
 	m.batchRecords.Observe(float64(fs.NumRecords()))
+	p.noteConsumed(fs)
 	// Refused records are answered now; their next arrival is a repeat.
 	for _, tb := range batches {
 		for _, id := range tb.refused {
@@ -287,7 +292,7 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		return nil, fmt.Errorf("task %d: %w", g.task, err)
 	}
 	tb := &taskBatch{task: t, id: g.task, batch: batch, lastChangelog: -1,
-		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}}}
+		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}, repartitioned: map[string]int{}}}
 	dec := p.decodeAhead(g.records)
 	defer dec.wait()
 	// changed maps each customer the batch changed to the last input
@@ -365,7 +370,14 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer, changed map[int64]recordID) error {
 	b := tb.batch
 	id := idOf(r)
-	origin := sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+	if d.forward >= 0 {
+		// Another task's org: forwarded unchanged in this transaction, so
+		// a crash neither loses nor doubles it.
+		tb.tally.repartitioned[r.Topic]++
+		pr.produce(sink.Forward(p.cfg.Topology.Repartition, r, d.forward), &id, nil)
+		return nil
+	}
+	origin := d.origin
 	cmd, bad := d.cmd, d.bad
 	if bad != nil {
 		tb.tally.dlq[bad.Code]++
@@ -377,7 +389,7 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 		return fmt.Errorf("task %d: reading request %q of org %d: %w", r.Partition, cmd.RequestID, cmd.Org, err)
 	} else if ok {
 		// A repeated requestId gets its first result again, changing nothing.
-		rec, err := p.enc.StoredResult(prev, origin)
+		rec, err := p.enc.StoredResult(prev, origin, r.Partition)
 		if err != nil {
 			return fmt.Errorf("task %d: re-encoding the stored result of request %q: %w", r.Partition, cmd.RequestID, err)
 		}
@@ -385,7 +397,7 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 		return nil
 	}
 	if why, ok := p.poison[id]; ok {
-		return p.answerTooLarge(tb, r, cmd, why, pr)
+		return p.answerTooLarge(tb, r, cmd, origin, why, pr)
 	}
 
 	out, err := customer.Apply(p.cfg.Domain, b, cmd)
@@ -401,7 +413,7 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 		return fmt.Errorf("task %d: applying %s %q of org %d (%s[%d]@%d): %w",
 			r.Partition, cmd.Op, cmd.RequestID, cmd.Org, r.Topic, r.Partition, r.Offset, err)
 	}
-	rec, stored, err := p.enc.ResultAndStored(out.Result, origin)
+	rec, stored, err := p.enc.ResultAndStored(out.Result, origin, r.Partition)
 	if err != nil {
 		return fmt.Errorf("task %d: encoding the result of request %q: %w", r.Partition, cmd.RequestID, err)
 	}
@@ -444,14 +456,14 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 // answerTooLarge answers a poisoned command: a small error result, its
 // request id remembered with it, no state change, and its input record to
 // the DLQ, so the request id still gets exactly one result.
-func (p *Processor) answerTooLarge(tb *taskBatch, r *kgo.Record, cmd customer.Command, why string, pr *producer) error {
+func (p *Processor) answerTooLarge(tb *taskBatch, r *kgo.Record, cmd customer.Command, origin sink.Origin, why string, pr *producer) error {
 	id := idOf(r)
 	res := customer.Result{
 		RequestID: cmd.RequestID, Org: cmd.Org, Source: cmd.Source, AccountID: cmd.AccountID, Op: cmd.Op,
 		Errors: []customer.Issue{customer.Issuef(schemas.ResultCodeOutputTooLarge,
 			"The command was not applied: %s; the input record is in the DLQ (%s)", why, schemas.ErrCodeOutputTooLarge)},
 	}
-	rec, stored, err := p.enc.ResultAndStored(res, sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	rec, stored, err := p.enc.ResultAndStored(res, origin, r.Partition)
 	if err != nil {
 		return fmt.Errorf("task %d: encoding the output-too-large result of request %q: %w", r.Partition, cmd.RequestID, err)
 	}
@@ -466,10 +478,32 @@ func (p *Processor) answerTooLarge(tb *taskBatch, r *kgo.Record, cmd customer.Co
 	return nil
 }
 
-// decoded is one record's decoding.
+// decoded is one record's decoding: a command and its origin, or a bad
+// record, or (forward ≥ 0) a record of another task's org to forward
+// there through the repartition topic.
 type decoded struct {
-	cmd customer.Command
-	bad *BadRecord
+	cmd     customer.Command
+	origin  sink.Origin
+	bad     *BadRecord
+	forward int32
+}
+
+// decode routes r and, if it is this task's, decodes it.
+func (p *Processor) decode(r *kgo.Record) (decoded, error) {
+	org, task, bad := p.dec.Route(r, p.partitions)
+	if bad != nil {
+		return decoded{bad: bad, forward: -1, origin: originOf(r)}, nil
+	}
+	if task != r.Partition {
+		if r.Topic != p.cfg.Topology.Repartition && p.cfg.Misrouted == MisroutedRepartition {
+			return decoded{forward: task}, nil
+		}
+		return decoded{forward: -1, origin: originOf(r), bad: &BadRecord{schemas.ErrCodeMisrouted, fmt.Sprintf(
+			"org %d belongs to partition %d (murmur2 of its canonical key, as Kafka's default partitioner), but arrived on partition %d; produce with the default partitioner, or run with --misrouted=repartition",
+			org, task, r.Partition)}}, nil
+	}
+	cmd, origin, bad, err := p.dec.Decode(context.Background(), r)
+	return decoded{cmd: cmd, origin: origin, bad: bad, forward: -1}, err
 }
 
 // decodeChunk is how many records a decoding goroutine takes at a time,
@@ -505,12 +539,12 @@ func (p *Processor) decodeAhead(records []*kgo.Record) *decoding {
 					return
 				}
 				for i := c * decodeChunk; i < min((c+1)*decodeChunk, len(records)); i++ {
-					cmd, bad, err := p.dec.Decode(context.Background(), records[i], p.partitions)
+					dr, err := p.decode(records[i])
 					if err != nil {
 						d.errs[c] = err
 						break
 					}
-					d.out[i] = decoded{cmd, bad}
+					d.out[i] = dr
 				}
 				close(d.done[c])
 			}

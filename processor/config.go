@@ -44,6 +44,12 @@ type Config struct {
 	// when no schema registry is configured (such values then go to the
 	// DLQ as no-registry).
 	Confluent *schemas.Confluent
+	// Misrouted says what happens to a command on a partition that is not
+	// its org's task: MisroutedRepartition (the default) forwards it to
+	// that task through the repartition topic, as Kafka Streams does;
+	// MisroutedDLQ dead-letters it as misrouted, for deployments whose
+	// producers must partition by murmur2 of the org.
+	Misrouted string
 	// MaxBatchRecords bounds the input records of one transaction. Larger
 	// batches amortise the commit; smaller ones keep transactions short and
 	// latency low. Default 5000.
@@ -78,7 +84,16 @@ type Config struct {
 	Metrics *Metrics
 }
 
+// The values of Config.Misrouted.
+const (
+	MisroutedRepartition = "repartition"
+	MisroutedDLQ         = "dlq"
+)
+
 func (c *Config) ensureDefaults() {
+	if c.Misrouted == "" {
+		c.Misrouted = MisroutedRepartition
+	}
 	if c.MaxBatchRecords <= 0 {
 		c.MaxBatchRecords = 5000
 	}
@@ -113,6 +128,10 @@ func (c *Config) Validate() error {
 		return errors.New("no instance id")
 	case len(c.Topology.Inputs) == 0:
 		return errors.New("no input topics")
+	case c.Misrouted != MisroutedRepartition && c.Misrouted != MisroutedDLQ:
+		return fmt.Errorf("misrouted %q: want %s or %s", c.Misrouted, MisroutedRepartition, MisroutedDLQ)
+	case c.Topology.Repartition == "":
+		return errors.New("no repartition topic")
 	}
 	if err := c.Domain.Validate(); err != nil {
 		return fmt.Errorf("domain config: %w", err)

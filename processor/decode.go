@@ -3,11 +3,13 @@ package processor
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
+	"github.com/custream/custream/sink"
 )
 
 // BadRecord says why an input record cannot become a command; it goes to
@@ -17,9 +19,10 @@ type BadRecord struct {
 	Message string
 }
 
-// Decoder turns input records into commands: the org from the key, the
-// source from the topic, the rest from the value (JSON with headers, Avro
-// single-object, or the Confluent wire format when a registry is set).
+// Decoder turns input records into commands: the org from the key (or the
+// org header), the source from the topic, the rest from the value (JSON
+// with headers, Avro single-object, or the Confluent wire format when a
+// registry is set).
 type Decoder struct {
 	topo Topology
 	cf   *schemas.Confluent // nil without a schema registry
@@ -30,48 +33,64 @@ func NewDecoder(topo Topology, cf *schemas.Confluent) *Decoder {
 	return &Decoder{topo: topo, cf: cf}
 }
 
-// Decode decodes r, which arrived on a topic with partitions partitions.
-// A retryable error (the schema registry is down) is returned as err: the
-// batch must be retried, the record is not at fault.
-func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (customer.Command, *BadRecord, error) {
-	src, ok := d.topo.SourceOf(r.Topic)
-	if !ok {
-		return customer.Command{}, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}, nil
+// Route reads the org of r and returns the task it belongs to
+// (TaskOfOrg), which is r's own partition unless a producer partitioned it
+// otherwise. A record whose org cannot be read is bad (bad-key), and so is
+// one too large to be worth forwarding (too-large).
+func (d *Decoder) Route(r *kgo.Record, partitions int32) (org int64, task int32, bad *BadRecord) {
+	if _, ok := d.sourceOf(r); !ok {
+		return 0, -1, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}
 	}
 	// The budget of one record is set by its size after decompression,
 	// which the broker's limit (on compressed batches) does not bound.
 	if n := recordBytes(r); n > schemas.MaxRecordBytes {
-		return customer.Command{}, &BadRecord{schemas.ErrCodeTooLarge, fmt.Sprintf(
+		return 0, -1, &BadRecord{schemas.ErrCodeTooLarge, fmt.Sprintf(
+			"record of %d bytes (value and headers, after decompression), over the limit of %d", n, schemas.MaxRecordBytes)}
+	}
+	org, err := schemas.ParseOrg(r.Key, headers(r))
+	if err != nil {
+		return 0, -1, &BadRecord{schemas.ErrorCode(err), err.Error()}
+	}
+	return org, TaskOfOrg(org, partitions), nil
+}
+
+// Decode decodes r into a command, whatever partition it is on (Route
+// says where it belongs). Its origin — the input record the command's
+// default requestId and its result name — is where the producer put it:
+// the origin headers of a record forwarded through the repartition topic
+// or replayed from the DLQ, else r's own coordinates. A retryable error
+// (the schema registry is down) is returned as err: the batch must be
+// retried, the record is not at fault.
+func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (customer.Command, sink.Origin, *BadRecord, error) {
+	origin := originOf(r)
+	src, ok := d.sourceOf(r)
+	if !ok {
+		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}, nil
+	}
+	if n := recordBytes(r); n > schemas.MaxRecordBytes {
+		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeTooLarge, fmt.Sprintf(
 			"record of %d bytes (value and headers, after decompression), over the limit of %d", n, schemas.MaxRecordBytes)}, nil
 	}
-	org, err := schemas.ParseOrgKey(r.Key)
+	hs := headers(r)
+	org, err := schemas.ParseOrg(r.Key, hs)
 	if err != nil {
-		return customer.Command{}, &BadRecord{schemas.ErrorCode(err), err.Error()}, nil
-	}
-	if want := TaskOfOrg(org, partitions); want != r.Partition {
-		return customer.Command{}, &BadRecord{schemas.ErrCodeMisrouted, fmt.Sprintf(
-			"org %d belongs to partition %d (murmur2 of the key, as Kafka's default partitioner), but arrived on partition %d; produce with the default partitioner",
-			org, want, r.Partition)}, nil
-	}
-	hs := make([]schemas.Header, len(r.Headers))
-	for i, h := range r.Headers {
-		hs[i] = schemas.Header{Key: h.Key, Value: h.Value}
+		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), err.Error()}, nil
 	}
 	cmd, enc, err := schemas.Decode(ctx, d.cf, hs, r.Value)
 	if err != nil {
 		if schemas.Retryable(err) {
-			return customer.Command{}, nil, fmt.Errorf("decoding %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			return customer.Command{}, origin, nil, fmt.Errorf("decoding %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		return customer.Command{}, &BadRecord{schemas.ErrorCode(err), fmt.Sprintf("%s value: %v", enc, err)}, nil
+		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), fmt.Sprintf("%s value: %v", enc, err)}, nil
 	}
 	if enc != schemas.EncodingJSON {
 		// The Avro envelope repeats the org and source; a disagreement
 		// with the key or topic means a confused producer.
 		if cmd.Org != 0 && cmd.Org != org {
-			return customer.Command{}, &BadRecord{schemas.ErrCodeBadKey, fmt.Sprintf("envelope org %d differs from the record key's org %d", cmd.Org, org)}, nil
+			return customer.Command{}, origin, &BadRecord{schemas.ErrCodeBadKey, fmt.Sprintf("envelope org %d differs from the record key's org %d", cmd.Org, org)}, nil
 		}
 		if cmd.Source != "" && cmd.Source != src.Name {
-			return customer.Command{}, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("envelope source %q differs from the topic's source %s", cmd.Source, src.Name)}, nil
+			return customer.Command{}, origin, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("envelope source %q differs from the topic's source %s", cmd.Source, src.Name)}, nil
 		}
 	}
 	cmd.Org = org
@@ -80,12 +99,71 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record, partitions int32) (
 		cmd.Time = r.Timestamp
 	}
 	if cmd.RequestID == "" {
-		cmd.RequestID = schemas.DefaultRequestID(r.Topic, r.Partition, r.Offset)
+		cmd.RequestID = schemas.DefaultRequestID(origin.Topic, origin.Partition, origin.Offset)
 	}
 	if err := customer.CheckRequestID(cmd.RequestID); err != nil {
-		return customer.Command{}, &BadRecord{schemas.ErrCodeBadRequestID, err.Error()}, nil
+		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeBadRequestID, err.Error()}, nil
 	}
-	return cmd, nil, nil
+	return cmd, origin, nil, nil
+}
+
+// sourceOf is the source of r's commands: its topic's, or for a record
+// forwarded through the repartition topic, its origin topic's.
+func (d *Decoder) sourceOf(r *kgo.Record) (customer.Source, bool) {
+	if r.Topic == d.topo.Repartition {
+		o, ok := originHeaders(r)
+		if !ok {
+			return customer.Source{}, false
+		}
+		return d.topo.SourceOf(o.Topic)
+	}
+	return d.topo.SourceOf(r.Topic)
+}
+
+// originOf is where the producer put r: its origin headers when it carries
+// them whole, else its own coordinates.
+func originOf(r *kgo.Record) sink.Origin {
+	if o, ok := originHeaders(r); ok {
+		return o
+	}
+	return sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+}
+
+// originHeaders reads the origin.topic, origin.partition and origin.offset
+// headers that sink.Forward and DLQ replays set; ok only if all three are
+// there and well formed.
+func originHeaders(r *kgo.Record) (o sink.Origin, ok bool) {
+	var seen int
+	for _, h := range r.Headers {
+		switch h.Key {
+		case sink.HeaderOriginTopic:
+			o.Topic = string(h.Value)
+			seen |= 1
+		case sink.HeaderOriginPartition:
+			p, err := strconv.ParseInt(string(h.Value), 10, 32)
+			if err != nil || p < 0 {
+				return sink.Origin{}, false
+			}
+			o.Partition = int32(p)
+			seen |= 2
+		case sink.HeaderOriginOffset:
+			off, err := strconv.ParseInt(string(h.Value), 10, 64)
+			if err != nil || off < 0 {
+				return sink.Origin{}, false
+			}
+			o.Offset = off
+			seen |= 4
+		}
+	}
+	return o, seen == 7 && o.Topic != ""
+}
+
+func headers(r *kgo.Record) []schemas.Header {
+	hs := make([]schemas.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		hs[i] = schemas.Header{Key: h.Key, Value: h.Value}
+	}
+	return hs
 }
 
 // recordBytes is what schemas.MaxRecordBytes counts of r: its value and its

@@ -161,20 +161,21 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("042"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
 		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte("+42"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
 		{schemas.ErrCodeBadKey, &kgo.Record{Key: []byte(" 42"), Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
-		{schemas.ErrCodeMisrouted, &kgo.Record{Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}}},
 	}
-	// The misrouted record needs a manual partition; the rest go where the
-	// default partitioner sends them.
 	manual := h.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for _, b := range bad {
 		b.rec.Topic = topic
-		if b.code != schemas.ErrCodeMisrouted {
-			// Where a default-partitioning producer sends the raw key.
-			b.rec.Partition = int32(kgo.StickyKeyPartitioner(nil).ForTopic(topic).Partition(b.rec, int(h.partitions)))
-		}
+		// Where a default-partitioning producer sends the raw key.
+		b.rec.Partition = int32(kgo.StickyKeyPartitioner(nil).ForTopic(topic).Partition(b.rec, int(h.partitions)))
 		if err := manual.ProduceSync(context.Background(), b.rec).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A good command on the wrong partition is not bad input: it is
+	// forwarded to its task and gets its result like any other.
+	misrouted := &kgo.Record{Topic: topic, Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}}
+	if err := manual.ProduceSync(context.Background(), misrouted).FirstErr(); err != nil {
+		t.Fatal(err)
 	}
 	h.produce(t, good[20:])
 
@@ -206,14 +207,17 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 	if !reflect.DeepEqual(gotCodes, wantCodes) {
 		t.Errorf("DLQ codes %v, want %v", gotCodes, wantCodes)
 	}
-	results := h.readTopic(t, h.topo.Results, len(good), 2*time.Minute)
-	h.check(t, results, len(good))
+	results := h.readTopic(t, h.topo.Results, len(good)+1, 2*time.Minute)
+	h.check(t, results, len(good)+1)
+	if got := m.counter(t, "custream_repartitioned_records_total", map[string]string{"topic": topic}); got != 1 {
+		t.Errorf("custream_repartitioned_records_total{topic=%q} = %v, want 1", topic, got)
+	}
 	for reason, n := range wantCodes {
 		if got := m.counter(t, "custream_dlq_total", map[string]string{"reason": reason}); got != float64(n) {
 			t.Errorf("custream_dlq_total{reason=%q} = %v, want %d", reason, got, n)
 		}
 	}
-	if got := m.counter(t, "custream_results_total", nil); got != float64(len(good)) {
-		t.Errorf("custream_results_total = %v, want %d", got, len(good))
+	if got := m.counter(t, "custream_results_total", nil); got != float64(len(good)+1) {
+		t.Errorf("custream_results_total = %v, want %d", got, len(good)+1)
 	}
 }

@@ -382,11 +382,11 @@ func (h *harness) readInputs(t *testing.T) map[schemas.Origin]customer.Command {
 			continue
 		}
 		for _, r := range h.readTopic(t, topic, want, 60*time.Second) {
-			cmd, bad, err := dec.Decode(context.Background(), r, h.partitions)
+			cmd, origin, bad, err := dec.Decode(context.Background(), r)
 			if err != nil || bad != nil {
 				continue // DLQ material; it has no result
 			}
-			out[schemas.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}] = cmd
+			out[origin] = cmd
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 //	custream_records_in_total{topic}                 input records processed (committed)
 //	custream_results_total{op,code}                  results committed, code "ok" or the first error code
 //	custream_dlq_total{reason}                       records sent to the DLQ, by error.code
+//	custream_repartitioned_records_total{topic}      misrouted records forwarded to the repartition topic, by the topic they arrived on
 //	custream_merges_total                            merge notices committed
 //	custream_transactions_total{outcome}             transactions: committed, aborted
 //	custream_transaction_seconds                     begin → end of a committed transaction
@@ -24,6 +25,7 @@ type Metrics struct {
 	recordsIn      *prometheus.CounterVec
 	results        *prometheus.CounterVec
 	dlq            *prometheus.CounterVec
+	repartitioned  *prometheus.CounterVec
 	merges         prometheus.Counter
 	txns           *prometheus.CounterVec
 	txnSeconds     prometheus.Histogram
@@ -49,6 +51,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Results committed, by op and code (ok, or the first error code)."}, []string{"op", "code"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_dlq_total",
 			Help: "Input records sent to the DLQ in committed transactions, by reason (error.code)."}, []string{"reason"}),
+		repartitioned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_repartitioned_records_total",
+			Help: "Misrouted input records forwarded to the repartition topic in committed transactions, by the topic they arrived on: the producers of these topics partition otherwise than by murmur2 of the org."}, []string{"topic"}),
 		merges: prometheus.NewCounter(prometheus.CounterOpts{Name: "custream_merges_total",
 			Help: "Merge notices committed."}),
 		txns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_transactions_total",
@@ -70,6 +74,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
-	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
+	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

@@ -38,6 +38,12 @@ type Processor struct {
 	// output-too-large result instead. Only the loop goroutine touches it.
 	poison map[recordID]string
 
+	// consumed and purged are, per repartition partition, the offset
+	// after the last record a committed transaction consumed, and the low
+	// watermark the last purge left (purge.go). Loop goroutine only.
+	consumed, purged map[int32]int64
+	lastPurge        time.Time
+
 	mu       sync.Mutex
 	assigned map[int32]bool // tasks the group gave us, always within gen
 	pending  map[int32]bool // assigned tasks not yet restored
@@ -76,6 +82,8 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		pending:  map[int32]bool{},
 		ready:    map[int32]*state.Task{},
 		poison:   map[recordID]string{},
+		consumed: map[int32]int64{},
+		purged:   map[int32]int64{},
 	}
 	adm, closeAdm, err := p.admin()
 	if err != nil {
@@ -86,7 +94,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		return nil, err
 	}
 	t := cfg.Topology
-	if p.maxBytes, err = MaxMessageBytes(ctx, adm, t.Results, t.Merges, t.Snapshots, t.DLQ, t.Changelog); err != nil {
+	if p.maxBytes, err = MaxMessageBytes(ctx, adm, t.Results, t.Merges, t.Snapshots, t.DLQ, t.Changelog, t.Repartition); err != nil {
 		return nil, err
 	}
 	p.enc = sink.NewEncoder(cfg.OutputFormat, sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
@@ -96,7 +104,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.InstanceID(cfg.InstanceID),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.ConsumeTopics(cfg.Topology.InputTopics()...),
+		kgo.ConsumeTopics(cfg.Topology.ConsumedTopics()...),
 		// Partition p of every input topic goes to one member: a whole
 		// task (docs/exactly-once.md).
 		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration}),
@@ -296,6 +304,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		if err := p.processBatch(fs); err != nil {
 			return err
 		}
+		p.maybePurge(ctx)
 	}
 	return nil
 }

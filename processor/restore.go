@@ -94,7 +94,7 @@ func (p *Processor) restoreOne(ctx context.Context, task int32) error {
 	p.mu.Unlock()
 	if stillOurs {
 		resume := map[string][]int32{}
-		for _, topic := range p.cfg.Topology.InputTopics() {
+		for _, topic := range p.cfg.Topology.ConsumedTopics() {
 			resume[topic] = []int32{task}
 		}
 		p.sess.Client().ResumeFetchPartitions(resume)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/schemas"
 )
 
 // Topology names every topic of one deployment.
@@ -23,6 +24,9 @@ type Topology struct {
 	Snapshots string // compacted, key = customer id
 	DLQ       string
 	Changelog string // compacted, internal
+	// Repartition is the internal topic misrouted commands are forwarded
+	// to: partition task(org), consumed by that task beside its inputs.
+	Repartition string
 }
 
 // Input is one per-source command topic.
@@ -35,11 +39,12 @@ type Input struct {
 // customers.results/merges/snapshots/dlq, and <group>-changelog.
 func DefaultTopology(prefix, group string, sources []customer.Source) Topology {
 	t := Topology{
-		Results:   prefix + ".results",
-		Merges:    prefix + ".merges",
-		Snapshots: prefix + ".snapshots",
-		DLQ:       prefix + ".dlq",
-		Changelog: group + "-changelog",
+		Results:     prefix + ".results",
+		Merges:      prefix + ".merges",
+		Snapshots:   prefix + ".snapshots",
+		DLQ:         prefix + ".dlq",
+		Changelog:   group + "-changelog",
+		Repartition: group + "-repartition",
 	}
 	for _, s := range sources {
 		t.Inputs = append(t.Inputs, Input{Topic: prefix + "." + strings.ToLower(s.Name), Source: s})
@@ -56,6 +61,12 @@ func (t Topology) InputTopics() []string {
 	return out
 }
 
+// ConsumedTopics lists every topic the processor consumes: the inputs and
+// the repartition topic.
+func (t Topology) ConsumedTopics() []string {
+	return append(t.InputTopics(), t.Repartition)
+}
+
 // SourceOf returns the source whose commands arrive on topic.
 func (t Topology) SourceOf(topic string) (customer.Source, bool) {
 	for _, in := range t.Inputs {
@@ -70,6 +81,23 @@ func (t Topology) SourceOf(topic string) (customer.Source, bool) {
 type TopicSpec struct {
 	Name      string
 	Compacted bool
+	// Configs are set when custream creates the topic.
+	Configs map[string]string
+}
+
+// repartitionConfigs are the repartition topic's: records are deleted once
+// consumed (custream deletes them up to the committed offsets, as Kafka
+// Streams purges its repartition topics), never by age, so a task that is
+// down or restoring for days loses none. Records are at most
+// schemas.MaxRecordBytes plus the origin headers: larger ones are refused
+// on arrival, not forwarded.
+func repartitionConfigs() map[string]string {
+	return map[string]string{
+		"cleanup.policy":    "delete",
+		"retention.ms":      "-1",
+		"retention.bytes":   "-1",
+		"max.message.bytes": strconv.Itoa(schemas.MaxRecordBytes + 64<<10),
+	}
 }
 
 // Specs lists every topic with its cleanup policy. Every topic has the same
@@ -88,6 +116,7 @@ func (t Topology) Specs() []TopicSpec {
 		TopicSpec{Name: t.Snapshots, Compacted: true},
 		TopicSpec{Name: t.DLQ},
 		TopicSpec{Name: t.Changelog, Compacted: true},
+		TopicSpec{Name: t.Repartition, Configs: repartitionConfigs()},
 	)
 }
 
@@ -104,10 +133,13 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topology, partitions 
 		if _, ok := details[s.Name]; ok {
 			continue
 		}
-		var configs map[string]*string
+		configs := map[string]*string{}
+		for k, v := range s.Configs {
+			configs[k] = &v
+		}
 		if s.Compacted {
 			compact := "compact"
-			configs = map[string]*string{"cleanup.policy": &compact}
+			configs["cleanup.policy"] = &compact
 		}
 		resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, configs, s.Name)
 		if err == nil {

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -86,20 +87,78 @@ func DefaultRequestID(topic string, partition int32, offset int64) string {
 	return topic + "/" + strconv.FormatInt(int64(partition), 10) + "/" + strconv.FormatInt(offset, 10)
 }
 
-// ParseOrgKey reads a command's record key: the org id in its canonical
-// decimal form, the only spelling of an org (strconv.FormatInt(org) ==
-// key): no sign, no leading zeros, no spaces. Routing hashes that form, so
-// a lenient parse would let "042" and "42" name one org and land in two
-// tasks.
-func ParseOrgKey(key []byte) (int64, error) {
-	org, err := strconv.ParseInt(string(key), 10, 64)
+// HeaderOrg carries the org of a record produced without a key.
+const HeaderOrg = "org"
+
+// keyEncodings says what ParseOrg accepts, for its error messages.
+const keyEncodings = "the org id as its canonical decimal string (\"42\"), as an 8-byte big-endian integer (Java's LongSerializer), or an empty key with an org header holding the decimal string"
+
+// ParseOrg reads a command's org from its record key, in one of the forms
+// producers write it:
+//
+//   - the canonical decimal string, the only spelling of an org
+//     (strconv.FormatInt(org) == key): no sign, no leading zeros, no
+//     spaces, so "042" and "42" cannot name one org twice;
+//   - 8 bytes, not all ASCII digits: a big-endian int64, as Java's
+//     LongSerializer writes it (8 ASCII digits read as decimal: an org
+//     whose binary form is eight digits would be above 3.4e18);
+//   - an empty key, with the org in an org header (canonical decimal).
+//
+// Routing never hashes these bytes: it hashes the canonical form of the
+// org parsed here (processor.TaskOfOrg).
+func ParseOrg(key []byte, hs []Header) (int64, error) {
 	switch {
-	case err != nil || org <= 0:
-		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key: want the org id as a positive decimal integer, got %q", clip(key))}
-	case strconv.FormatInt(org, 10) != string(key):
-		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key %q: write the org id in its canonical form %q (no sign, leading zeros or spaces), so that one org has one key", clip(key), strconv.FormatInt(org, 10))}
+	case len(key) == 0:
+		var vals [][]byte
+		for _, h := range hs {
+			if strings.EqualFold(h.Key, HeaderOrg) {
+				vals = append(vals, h.Value)
+			}
+		}
+		switch {
+		case len(vals) == 0:
+			return 0, &Error{Code: ErrCodeBadKey, Msg: "the record has no key and no org header; send " + keyEncodings}
+		case len(vals) > 1:
+			return 0, &Error{Code: ErrCodeBadKey, Msg: "the record has no key and more than one org header; send " + keyEncodings}
+		}
+		org, err := parseDecimalOrg(vals[0])
+		if err != nil {
+			return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("org header: %v; send %s", err, keyEncodings)}
+		}
+		return org, nil
+	case len(key) == 8 && !allDigits(key):
+		org := int64(binary.BigEndian.Uint64(key))
+		if org <= 0 {
+			return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key: an 8-byte integer key holds %d, not a positive org id; send %s", org, keyEncodings)}
+		}
+		return org, nil
+	}
+	org, err := parseDecimalOrg(key)
+	if err != nil {
+		return 0, &Error{Code: ErrCodeBadKey, Msg: fmt.Sprintf("record key: %v; send %s", err, keyEncodings)}
 	}
 	return org, nil
+}
+
+// parseDecimalOrg reads the canonical decimal form of an org id.
+func parseDecimalOrg(b []byte) (int64, error) {
+	org, err := strconv.ParseInt(string(b), 10, 64)
+	switch {
+	case err != nil || org <= 0:
+		return 0, fmt.Errorf("%q is not a positive decimal integer", clip(b))
+	case strconv.FormatInt(org, 10) != string(b):
+		return 0, fmt.Errorf("%q is not in canonical form: write %q (no sign, leading zeros or spaces), so that one org has one key", clip(b), strconv.FormatInt(org, 10))
+	}
+	return org, nil
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // clip shortens a value quoted in an error message.

@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -50,13 +51,41 @@ func TestParseHeaders(t *testing.T) {
 	}
 }
 
-func TestParseOrgKey(t *testing.T) {
-	if org, err := ParseOrgKey([]byte("7")); err != nil || org != 7 {
-		t.Errorf("ParseOrgKey(7) = %d, %v", org, err)
+// TestParseOrg: the key encodings producers write, and what is refused
+// with a message that lists them.
+func TestParseOrg(t *testing.T) {
+	long := func(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+	org := func(v string) []Header { return []Header{{Key: "org", Value: []byte(v)}} }
+	for _, tc := range []struct {
+		key  []byte
+		hs   []Header
+		want int64
+	}{
+		{[]byte("7"), nil, 7},
+		{[]byte("9223372036854775807"), nil, 9223372036854775807},
+		{long(42), nil, 42},
+		{long(1 << 40), nil, 1 << 40},
+		{[]byte("12345678"), nil, 12345678}, // eight ASCII digits are decimal
+		{nil, org("42"), 42},
+		{[]byte{}, []Header{{Key: "Org", Value: []byte("43")}}, 43},
+		{[]byte("7"), org("8"), 7}, // a key wins over the header
+	} {
+		if got, err := ParseOrg(tc.key, tc.hs); err != nil || got != tc.want {
+			t.Errorf("ParseOrg(%q, %v) = %d, %v; want %d", tc.key, tc.hs, got, err, tc.want)
+		}
 	}
-	for _, k := range []string{"", "0", "-3", "x", "1e3"} {
-		if _, err := ParseOrgKey([]byte(k)); ErrorCode(err) != ErrCodeBadKey {
-			t.Errorf("ParseOrgKey(%q): %v", k, err)
+	for _, tc := range []struct {
+		key []byte
+		hs  []Header
+	}{
+		{nil, nil}, {[]byte("0"), nil}, {[]byte("-3"), nil}, {[]byte("x"), nil}, {[]byte("1e3"), nil},
+		{[]byte("042"), nil}, {[]byte("+42"), nil}, {[]byte(" 42"), nil}, {[]byte("42 "), nil},
+		{long(0), nil}, {long(-5), nil}, {[]byte("\x01\x02\x03"), nil},
+		{nil, org("042")}, {nil, org("x")}, {nil, append(org("1"), org("2")...)},
+	} {
+		_, err := ParseOrg(tc.key, tc.hs)
+		if ErrorCode(err) != ErrCodeBadKey || !strings.Contains(err.Error(), "LongSerializer") {
+			t.Errorf("ParseOrg(%q, %v): %v, want a bad-key error listing the encodings", tc.key, tc.hs, err)
 		}
 	}
 }

@@ -79,9 +79,11 @@ func RecordBatchBytes(r *kgo.Record) int {
 
 func orgKey(org int64) []byte { return strconv.AppendInt(nil, org, 10) }
 
-// Result is the customers.results record of one command.
-func (e *Encoder) Result(r customer.Result, o Origin) (*kgo.Record, error) {
-	rec, _, err := e.ResultAndStored(r, o)
+// Result is the customers.results record of one command of task: it goes
+// to partition task (which is o's partition unless the command was
+// forwarded from another partition).
+func (e *Encoder) Result(r customer.Result, o Origin, task int32) (*kgo.Record, error) {
+	rec, _, err := e.ResultAndStored(r, o, task)
 	return rec, err
 }
 
@@ -89,7 +91,7 @@ func (e *Encoder) Result(r customer.Result, o Origin) (*kgo.Record, error) {
 // the bytes the request table keeps for it (Avro, whatever the output
 // format: compact, and its schema is ours). With Avro output both are the
 // same bytes, encoded once.
-func (e *Encoder) ResultAndStored(r customer.Result, o Origin) (*kgo.Record, []byte, error) {
+func (e *Encoder) ResultAndStored(r customer.Result, o Origin, task int32) (*kgo.Record, []byte, error) {
 	rr := schemas.ResultRecord{Result: r, Origin: o}
 	stored, err := schemas.EncodeResult(rr)
 	if err != nil {
@@ -101,17 +103,17 @@ func (e *Encoder) ResultAndStored(r customer.Result, o Origin) (*kgo.Record, []b
 			return nil, nil, err
 		}
 	}
-	return &kgo.Record{Topic: e.topics.Results, Partition: o.Partition, Key: orgKey(r.Org), Value: v}, stored, nil
+	return &kgo.Record{Topic: e.topics.Results, Partition: task, Key: orgKey(r.Org), Value: v}, stored, nil
 }
 
 // StoredResult re-emits a remembered result for a repeated requestId; the
 // origin is the repeat's, so a consumer can tell the two records apart.
-func (e *Encoder) StoredResult(stored []byte, o Origin) (*kgo.Record, error) {
+func (e *Encoder) StoredResult(stored []byte, o Origin, task int32) (*kgo.Record, error) {
 	rr, err := schemas.DecodeResult(stored)
 	if err != nil {
 		return nil, fmt.Errorf("decoding a stored result: %w", err)
 	}
-	rec, err := e.Result(rr.Result, o)
+	rec, err := e.Result(rr.Result, o, task)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +160,30 @@ const (
 	HeaderOriginPartition = "origin.partition"
 	HeaderOriginOffset    = "origin.offset"
 )
+
+// Forward is the repartition-topic copy of an input record that arrived on
+// a partition other than its org's task: its key, value, headers and
+// timestamp unchanged, to partition task of topic, plus the origin headers
+// (origin.topic, origin.partition, origin.offset) of where its producer put
+// it, unless it carries them already (a replayed DLQ record). They keep
+// its default requestId, its source and its result's origin those of the
+// original record.
+func Forward(topic string, r *kgo.Record, task int32) *kgo.Record {
+	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+3)
+	hs = append(hs, r.Headers...)
+	has := false
+	for _, h := range r.Headers {
+		has = has || h.Key == HeaderOriginTopic
+	}
+	if !has {
+		hs = append(hs,
+			kgo.RecordHeader{Key: HeaderOriginTopic, Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+			kgo.RecordHeader{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+		)
+	}
+	return &kgo.Record{Topic: topic, Partition: task, Key: r.Key, Value: r.Value, Headers: hs, Timestamp: r.Timestamp}
+}
 
 // HeaderTruncated is set on a DLQ record that had to be cut to fit the DLQ
 // topic: it says what was cut. The whole original stays readable at its

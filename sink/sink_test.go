@@ -47,7 +47,7 @@ func TestResultFormats(t *testing.T) {
 	o := Origin{Topic: "customers.instore", Partition: 1, Offset: 7}
 
 	avro := NewEncoder(Avro, topics, customer.DefaultConfig(), 0)
-	rec, stored, err := avro.ResultAndStored(res, o)
+	rec, stored, err := avro.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestResultFormats(t *testing.T) {
 	}
 
 	js := NewEncoder(JSON, topics, customer.DefaultConfig(), 0)
-	rec, stored, err = js.ResultAndStored(res, o)
+	rec, stored, err = js.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestResultFormats(t *testing.T) {
 
 	// A repeat carries the first result, its own origin, and a marker.
 	o2 := Origin{Topic: "customers.instore", Partition: 1, Offset: 9}
-	dup, err := avro.StoredResult(stored, o2)
+	dup, err := avro.StoredResult(stored, o2, o2.Partition)
 	if err != nil {
 		t.Fatal(err)
 	}

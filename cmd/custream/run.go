@@ -56,6 +56,7 @@ type runFlags struct {
 	sessionTO    time.Duration
 	stayOnClose  bool
 	diskFullWait time.Duration
+	misrouted    string
 	http         httpFlags
 }
 
@@ -73,6 +74,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.sessionTO, "session-timeout", 45*time.Second, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
 	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache, shared by all tasks")
+	fs.StringVar(&f.misrouted, "misrouted", processor.MisroutedRepartition, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
 	fs.DurationVar(&f.diskFullWait, "disk-full-wait", 10*time.Minute, "how long processing waits for space when the state disk is full before custream exits with status 3")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
@@ -187,6 +189,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		Topology:           topo,
 		Domain:             domain,
 		OutputFormat:       format,
+		Misrouted:          f.misrouted,
 		MaxBatchRecords:    f.batch,
 		TransactionTimeout: f.txnTimeout,
 		SessionTimeout:     f.sessionTO,
