@@ -381,7 +381,7 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 	cmd, bad := d.cmd, d.bad
 	if bad != nil {
 		tb.tally.dlq[bad.Code]++
-		pr.produce(p.enc.DLQ(r, bad.Code, bad.Message), &id, nil)
+		pr.produce(p.enc.DLQ(r, d.origin, bad.Code, bad.Message), &id, nil)
 		return nil
 	}
 
@@ -403,7 +403,7 @@ func (p *Processor) handle(tb *taskBatch, r *kgo.Record, d decoded, pr *producer
 	out, err := customer.Apply(p.cfg.Domain, b, cmd)
 	if errors.Is(err, customer.ErrBadCommand) {
 		tb.tally.dlq[schemas.ErrCodeUndecodable]++
-		pr.produce(p.enc.DLQ(r, schemas.ErrCodeUndecodable, err.Error()), &id, nil)
+		pr.produce(p.enc.DLQ(r, origin, schemas.ErrCodeUndecodable, err.Error()), &id, nil)
 		return nil
 	}
 	if errors.Is(err, state.ErrTooLarge) {
@@ -471,7 +471,7 @@ func (p *Processor) answerTooLarge(tb *taskBatch, r *kgo.Record, cmd customer.Co
 		return fmt.Errorf("task %d: remembering request %q: %w", r.Partition, cmd.RequestID, err)
 	}
 	pr.produce(rec, nil, nil)
-	pr.produce(p.enc.DLQ(r, schemas.ErrCodeOutputTooLarge, why), nil, nil)
+	pr.produce(p.enc.DLQ(r, origin, schemas.ErrCodeOutputTooLarge, why), nil, nil)
 	tb.tally.results[[2]string{string(cmd.Op), strconv.Itoa(schemas.ResultCodeOutputTooLarge)}]++
 	tb.tally.dlq[schemas.ErrCodeOutputTooLarge]++
 	tb.refused = append(tb.refused, id)

@@ -97,8 +97,13 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 	if p.maxBytes, err = MaxMessageBytes(ctx, adm, t.Results, t.Merges, t.Snapshots, t.DLQ, t.Changelog, t.Repartition); err != nil {
 		return nil, err
 	}
-	p.enc = sink.NewEncoder(cfg.OutputFormat, sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
-		cfg.Domain, int(p.maxBytes[t.DLQ]))
+	p.enc = sink.NewEncoder(sink.Options{
+		Format:      cfg.OutputFormat,
+		Topics:      sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
+		Domain:      cfg.Domain,
+		MaxDLQBytes: int(p.maxBytes[t.DLQ]),
+		Instance:    cfg.InstanceID,
+	})
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),

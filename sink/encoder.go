@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -50,19 +51,41 @@ type Topics struct {
 	Results, Merges, Snapshots, DLQ string
 }
 
-// Encoder builds output records. Safe for concurrent use.
-type Encoder struct {
-	format Format
-	topics Topics
-	domain customer.Config // renders snapshots in the fetch shape
-	maxDLQ int             // bytes a DLQ record may take (RecordBatchBytes); 0: no bound
+// Options configure an Encoder.
+type Options struct {
+	// Format is the encoding of results, merges and snapshots.
+	Format Format
+	// Topics names the output topics.
+	Topics Topics
+	// Domain renders snapshots in the fetch shape.
+	Domain customer.Config
+	// MaxDLQBytes is the DLQ topic's max.message.bytes: DLQ records are
+	// cut to fit it (see DLQ). 0: no bound.
+	MaxDLQBytes int
+	// Instance names this member in the error.instance header of DLQ
+	// records, so an operator can find the log of the member that
+	// refused a record.
+	Instance string
+	// Now stamps error.time; default time.Now.
+	Now func() time.Time
 }
 
-// NewEncoder returns an encoder writing format to topics. maxDLQ is the
-// DLQ topic's max.message.bytes (0 when unknown): DLQ records are cut to
-// fit it (see DLQ).
-func NewEncoder(format Format, topics Topics, domain customer.Config, maxDLQ int) *Encoder {
-	return &Encoder{format: format, topics: topics, domain: domain, maxDLQ: maxDLQ}
+// Encoder builds output records. Safe for concurrent use.
+type Encoder struct {
+	format   Format
+	topics   Topics
+	domain   customer.Config
+	maxDLQ   int
+	instance string
+	now      func() time.Time
+}
+
+// NewEncoder returns an encoder configured by o.
+func NewEncoder(o Options) *Encoder {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Encoder{format: o.Format, topics: o.Topics, domain: o.Domain, maxDLQ: o.MaxDLQBytes, instance: o.Instance, now: o.Now}
 }
 
 // RecordBatchBytes bounds from above the bytes of a record batch holding r
@@ -152,14 +175,22 @@ func (e *Encoder) Snapshot(c *customer.Customer, partition int32) (*kgo.Record, 
 	return &kgo.Record{Topic: e.topics.Snapshots, Partition: partition, Key: strconv.AppendInt(nil, c.ID, 10), Value: v}, nil
 }
 
-// DLQ headers added to the original record's.
+// DLQ headers added to the original record's. The origin headers are also
+// what a forwarded record carries (Forward) and what a DLQ replay keeps.
 const (
 	HeaderErrorCode       = "error.code"
 	HeaderErrorMessage    = "error.message"
+	HeaderErrorTime       = "error.time"     // when it was refused, RFC 3339 in UTC, milliseconds
+	HeaderErrorInstance   = "error.instance" // the member that refused it
 	HeaderOriginTopic     = "origin.topic"
 	HeaderOriginPartition = "origin.partition"
 	HeaderOriginOffset    = "origin.offset"
 )
+
+// isOriginHeader tells the headers DLQ sets afresh from the record's origin.
+func isOriginHeader(k string) bool {
+	return k == HeaderOriginTopic || k == HeaderOriginPartition || k == HeaderOriginOffset
+}
 
 // Forward is the repartition-topic copy of an input record that arrived on
 // a partition other than its org's task: its key, value, headers and
@@ -195,43 +226,53 @@ const HeaderTruncated = "error.truncated"
 const maxErrorMessage = 2048
 
 // DLQ is the customers.dlq record for an input record that could not
-// become a command: its key, value and headers unchanged, plus why and
-// where it came from. A record that would not fit the DLQ topic (the input
-// was compressed, or the added headers tip it over) loses first its largest
-// headers, then the tail of its value, and says so in error.truncated, so
-// the record always reaches the DLQ.
-func (e *Encoder) DLQ(r *kgo.Record, code, message string) *kgo.Record {
+// become a command: its key, value and headers unchanged, plus why, when,
+// by whom, and where its producer put it (origin: the record's own
+// coordinates, or those a forwarded or replayed record carries). A record
+// that would not fit the DLQ topic (the input was compressed, or the added
+// headers tip it over) loses first its largest headers, then the tail of
+// its value, and says so in error.truncated, so the record always reaches
+// the DLQ.
+func (e *Encoder) DLQ(r *kgo.Record, origin Origin, code, message string) *kgo.Record {
 	if len(message) > maxErrorMessage {
 		message = strings.ToValidUTF8(message[:maxErrorMessage], "") + "…"
 	}
 	added := []kgo.RecordHeader{
 		{Key: HeaderErrorCode, Value: []byte(code)},
 		{Key: HeaderErrorMessage, Value: []byte(message)},
-		{Key: HeaderOriginTopic, Value: []byte(r.Topic)},
-		{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
-		{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+		{Key: HeaderErrorTime, Value: []byte(e.now().UTC().Format("2006-01-02T15:04:05.000Z07:00"))},
+		{Key: HeaderErrorInstance, Value: []byte(e.instance)},
+		{Key: HeaderOriginTopic, Value: []byte(origin.Topic)},
+		{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(origin.Partition), 10)},
+		{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, origin.Offset, 10)},
+	}
+	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+len(added)+1)
+	for _, h := range r.Headers {
+		if !isOriginHeader(h.Key) {
+			hs = append(hs, h)
+		}
 	}
 	out := &kgo.Record{
 		Topic:     e.topics.DLQ,
 		Partition: r.Partition,
 		Key:       r.Key,
 		Value:     r.Value,
-		Headers:   append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(added)+1), r.Headers...), added...),
+		Headers:   append(hs, added...),
 		Timestamp: r.Timestamp,
 	}
 	if e.maxDLQ <= 0 || RecordBatchBytes(out) <= e.maxDLQ {
 		return out
 	}
-	return e.cutDLQ(out, r, added)
+	return e.cutDLQ(out, hs, added)
 }
 
 // cutDLQ makes a DLQ record fit maxDLQ: large original headers (1 KiB and
 // more) go first, largest first, then the tail of the value, then the
 // remaining original headers.
-func (e *Encoder) cutDLQ(out, r *kgo.Record, added []kgo.RecordHeader) *kgo.Record {
+func (e *Encoder) cutDLQ(out *kgo.Record, original, added []kgo.RecordHeader) *kgo.Record {
 	// Room for error.truncated's own header and text.
 	budget := e.maxDLQ - 256
-	kept := slices.Clone(r.Headers)
+	kept := slices.Clone(original)
 	slices.SortStableFunc(kept, func(a, b kgo.RecordHeader) int { return (len(b.Key) + len(b.Value)) - (len(a.Key) + len(a.Value)) })
 	var notes []string
 	size := func() int {

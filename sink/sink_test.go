@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -46,7 +47,7 @@ func TestResultFormats(t *testing.T) {
 		Warnings: []customer.Issue{customer.NewIssue(customer.CodeJoined, "")}}
 	o := Origin{Topic: "customers.instore", Partition: 1, Offset: 7}
 
-	avro := NewEncoder(Avro, topics, customer.DefaultConfig(), 0)
+	avro := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"})
 	rec, stored, err := avro.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func TestResultFormats(t *testing.T) {
 		t.Fatalf("decoded %+v, %v", rr, err)
 	}
 
-	js := NewEncoder(JSON, topics, customer.DefaultConfig(), 0)
+	js := NewEncoder(Options{Format: JSON, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"})
 	rec, stored, err = js.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
@@ -88,15 +89,42 @@ func TestResultFormats(t *testing.T) {
 	}
 }
 
+// TestDLQOfAForwardedRecord: a record that came through the repartition
+// topic (or a replay) is dead-lettered with its producer's origin, once.
+func TestDLQOfAForwardedRecord(t *testing.T) {
+	in := &kgo.Record{Topic: "customers.instore", Partition: 3, Offset: 9, Key: []byte("100"), Value: []byte("garbage")}
+	fwd := Forward("g-repartition", in, 1)
+	fwd.Offset = 77
+	if fwd.Topic != "g-repartition" || fwd.Partition != 1 || len(fwd.Headers) != 3 {
+		t.Fatalf("forwarded %+v", fwd)
+	}
+	if again := Forward("g-repartition", fwd, 1); len(again.Headers) != 3 {
+		t.Fatalf("forwarding a forwarded record added origin headers again: %v", again.Headers)
+	}
+	r := NewEncoder(Options{Topics: topics}).DLQ(fwd, Origin{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}, "undecodable", "x")
+	n := map[string]int{}
+	got := map[string]string{}
+	for _, h := range r.Headers {
+		n[h.Key]++
+		got[h.Key] = string(h.Value)
+	}
+	if n[HeaderOriginTopic] != 1 || got[HeaderOriginTopic] != "customers.instore" || got[HeaderOriginPartition] != "3" || got[HeaderOriginOffset] != "9" {
+		t.Fatalf("DLQ headers %v (counts %v)", got, n)
+	}
+	if _, err := time.Parse(time.RFC3339, got[HeaderErrorTime]); err != nil {
+		t.Errorf("error.time %q: %v", got[HeaderErrorTime], err)
+	}
+}
+
 func TestDLQKeepsTheRecord(t *testing.T) {
 	in := &kgo.Record{Topic: "customers.wechat", Partition: 2, Offset: 41, Key: []byte("100"), Value: []byte("garbage"),
 		Headers: []kgo.RecordHeader{{Key: "op", Value: []byte("register")}}}
-	r := NewEncoder(Avro, topics, customer.DefaultConfig(), 0).DLQ(in, "undecodable", "not JSON")
+	r := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).DLQ(in, Origin{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}, "undecodable", "not JSON")
 	if r.Topic != "d" || r.Partition != 2 || string(r.Key) != "100" || string(r.Value) != "garbage" {
 		t.Fatalf("dlq record %+v", r)
 	}
 	want := map[string]string{"op": "register", HeaderErrorCode: "undecodable", HeaderErrorMessage: "not JSON",
-		HeaderOriginTopic: "customers.wechat", HeaderOriginPartition: "2", HeaderOriginOffset: "41"}
+		HeaderOriginTopic: "customers.wechat", HeaderOriginPartition: "2", HeaderOriginOffset: "41", HeaderErrorInstance: "m1"}
 	got := map[string]string{}
 	for _, h := range r.Headers {
 		got[h.Key] = string(h.Value)
@@ -113,7 +141,7 @@ func TestDLQKeepsTheRecord(t *testing.T) {
 // and says what it lost; it always fits.
 func TestDLQFitsItsTopic(t *testing.T) {
 	const limit = 4096
-	enc := NewEncoder(Avro, topics, customer.DefaultConfig(), limit)
+	enc := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: limit, Instance: "m1"})
 	small := kgo.RecordHeader{Key: "op", Value: []byte("register")}
 	large := kgo.RecordHeader{Key: "trace", Value: bytes.Repeat([]byte("t"), 3000)}
 	for _, tc := range []struct {
@@ -131,7 +159,7 @@ func TestDLQFitsItsTopic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := &kgo.Record{Topic: "customers.instore", Partition: 1, Offset: 7, Key: []byte("100"),
 				Value: bytes.Repeat([]byte("v"), tc.value), Headers: tc.headers}
-			r := enc.DLQ(in, "undecodable", strings.Repeat("m", 10_000))
+			r := enc.DLQ(in, Origin{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}, "undecodable", strings.Repeat("m", 10_000))
 			if n := RecordBatchBytes(r); n > limit {
 				t.Fatalf("DLQ record is %d bytes, over %d", n, limit)
 			}
@@ -163,7 +191,7 @@ func TestSnapshotFormats(t *testing.T) {
 	c := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom",
 		Identifiers: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}}}
 	for _, f := range []Format{Avro, JSON} {
-		r, err := NewEncoder(f, topics, customer.DefaultConfig(), 0).Snapshot(c, 1)
+		r, err := NewEncoder(Options{Format: f, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).Snapshot(c, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +203,7 @@ func TestSnapshotFormats(t *testing.T) {
 		}
 	}
 	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
-	r, err := NewEncoder(JSON, topics, customer.DefaultConfig(), 0).Snapshot(victim, 1)
+	r, err := NewEncoder(Options{Format: JSON, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).Snapshot(victim, 1)
 	if err != nil || !bytes.Contains(r.Value, []byte(`9`)) {
 		t.Fatalf("victim snapshot %s, %v", r.Value, err)
 	}
