@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
@@ -138,23 +139,20 @@ func (p *Processor) fits(r *kgo.Record, from recordID, what string) error {
 // The transaction commits only if every record it produced was
 // acknowledged: it flushes, looks at every produce error, and only then
 // ends. The error return is for failures that must stop the processor.
-func (p *Processor) processBatch(fs kgo.Fetches) error {
+func (p *Processor) processBatch(groups []taskRecords, n int) error {
 	// The transaction must end even when the processor is shutting down,
 	// so End gets its own deadline rather than Run's context.
 	endCtx, cancel := context.WithTimeout(context.Background(), p.cfg.TransactionTimeout)
 	defer cancel()
+	// The commit covers what was applied, not all that was fetched.
+	endCtx = kgo.PreTxnCommitFnContext(endCtx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		p.queues.lowerCommit(req)
+		return nil
+	})
 
-	groups, ok := p.splitByTask(fs)
 	began := time.Now()
 	if err := p.sess.Begin(); err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
-	}
-	if !ok {
-		// Records of a task that is not restored yet: abort, which rewinds
-		// the consumer to the committed offsets, and restore first.
-		_, err := p.sess.End(endCtx, kgo.TryAbort)
-		p.markAllPending()
-		return wrapEnd(err)
 	}
 
 	pr := &producer{sess: p.sess}
@@ -219,8 +217,10 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	}
 	m.txns.WithLabelValues("committed").Inc()
 	m.txnSeconds.Observe(time.Since(began).Seconds())
-	m.batchRecords.Observe(float64(fs.NumRecords()))
-	p.noteConsumed(fs)
+	m.batchRecords.Observe(float64(n))
+	for _, g := range groups {
+		p.noteConsumed(g.records)
+	}
 	// Refused records are answered now; their next arrival is a repeat.
 	for _, tb := range batches {
 		for _, id := range tb.refused {
@@ -238,7 +238,7 @@ func (p *Processor) processBatch(fs kgo.Fetches) error {
 	for _, tb := range batches {
 		tb.tally.add(m)
 	}
-	p.log.Debug("batch committed", "records", fs.NumRecords(), "tasks", len(batches),
+	p.log.Debug("batch committed", "records", n, "tasks", len(batches),
 		"process", processed.Sub(began), "end", ended.Sub(processed), "wait-pebble", time.Since(ended))
 	p.startApply(batches)
 	return nil

@@ -50,6 +50,13 @@ type Config struct {
 	// MisroutedDLQ dead-letters it as misrouted, for deployments whose
 	// producers must partition by murmur2 of the org.
 	Misrouted string
+	// MaxTaskIdle bounds how long a task waits for a partition that has
+	// nothing buffered but more to come before it applies its other
+	// partitions' records without it (order.go; Kafka Streams'
+	// max.task.idle.ms). Longer keeps a backlog in timestamp order across
+	// partitions through slow fetches; shorter keeps latency low when one
+	// partition is slow. Default 2s.
+	MaxTaskIdle time.Duration
 	// MaxBatchRecords bounds the input records of one transaction. Larger
 	// batches amortise the commit; smaller ones keep transactions short and
 	// latency low. Default 5000.
@@ -93,6 +100,9 @@ const (
 func (c *Config) ensureDefaults() {
 	if c.Misrouted == "" {
 		c.Misrouted = MisroutedRepartition
+	}
+	if c.MaxTaskIdle <= 0 {
+		c.MaxTaskIdle = 2 * time.Second
 	}
 	if c.MaxBatchRecords <= 0 {
 		c.MaxBatchRecords = 5000

@@ -34,7 +34,13 @@ type partitionReader struct {
 	leader  int32 // -1: look it up
 	pos     int64
 	dec     kgo.Decompressor
+	// maxWait is how long the broker may hold a fetch for data to come
+	// (Fetch's MaxWaitMillis). Default 500 ms.
+	maxWait int32
 }
+
+// nopLogger discards: probes have nothing an operator would act on.
+var nopLogger = slog.New(slog.DiscardHandler)
 
 // errOutOfRange means the partition no longer holds the reader's position:
 // its log start moved past it (records deleted, or the topic recreated).
@@ -45,7 +51,16 @@ func newPartitionReader(cl *kgo.Client, topic string, part int32, from int64, lo
 		onWait = func(bool) {}
 	}
 	return &partitionReader{cl: cl, topic: topic, part: part, log: log, onWait: onWait,
-		leader: -1, pos: from, dec: kgo.DefaultDecompressor()}
+		leader: -1, pos: from, dec: kgo.DefaultDecompressor(), maxWait: 500}
+}
+
+// probe is one fetch from the position, without retrying: where the
+// partition stands now, or an error.
+func (r *partitionReader) probe(ctx context.Context) (fetched, error) {
+	if err := r.lookup(ctx); err != nil {
+		return fetched{}, err
+	}
+	return r.fetchOnce(ctx)
 }
 
 // fetched is one Fetch response's worth of a partition.
@@ -109,7 +124,7 @@ func (r *partitionReader) fetch(ctx context.Context) (fetched, error) {
 
 func (r *partitionReader) fetchOnce(ctx context.Context) (fetched, error) {
 	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis = 500
+	req.MaxWaitMillis = r.maxWait
 	req.MinBytes = 1
 	req.MaxBytes = 64 << 20
 	req.IsolationLevel = 1 // read_committed

@@ -36,6 +36,8 @@ type harness struct {
 	partitions int32
 	domain     customer.Config
 	producer   *kgo.Client
+	// tune, if set, adjusts every member's config before it starts.
+	tune func(*processor.Config)
 }
 
 // topicConfig sets broker configs of some of a harness's topics before it
@@ -98,6 +100,23 @@ func newHarness(t *testing.T, partitions int32, tcs ...topicConfig) *harness {
 	return h
 }
 
+// rerun is another deployment over the same input topics: a group of its
+// own, with its own outputs, changelog and repartition topic, so the same
+// input is processed again from scratch.
+func (h *harness) rerun(t *testing.T, name string) *harness {
+	t.Helper()
+	r := *h
+	r.group = h.group + "-" + name
+	r.topo = processor.DefaultTopology(r.group, r.group, customer.DefaultSources())
+	r.topo.Inputs = h.topo.Inputs
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := processor.EnsureTopics(ctx, h.c.Admin(t), r.topo, h.partitions, -1); err != nil {
+		t.Fatalf("creating the topics of %s: %v", name, err)
+	}
+	return &r
+}
+
 func (h *harness) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 	return h.c.Client(t, opts...)
 }
@@ -147,6 +166,9 @@ func (h *harness) startMemberOn(t *testing.T, name, dir string, opts state.Optio
 		TransactionTimeout: 10 * time.Second,
 		SessionTimeout:     6 * time.Second,
 		Logger:             slog.New(slog.NewTextHandler(testWriter{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	if h.tune != nil {
+		h.tune(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := processor.New(ctx, cfg, db)

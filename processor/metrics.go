@@ -20,22 +20,26 @@ import (
 //	custream_restore_remaining{task}                 changelog offsets a running restore has left
 //	custream_restore_waiting{task}                   1 while a restore waits for a broker that does not answer
 //	custream_tasks{state}                            tasks of this member: assigned, restoring, ready
+//	custream_order_waits_total                       times a task held back its records for a lagging partition (order.go)
+//	custream_order_idle_expired_total                times a task went on after waiting --max-task-idle for a lagging partition
 //	custream_input_lag{topic,partition}              records behind the partition's high watermark, at the last poll
 type Metrics struct {
-	recordsIn      *prometheus.CounterVec
-	results        *prometheus.CounterVec
-	dlq            *prometheus.CounterVec
-	repartitioned  *prometheus.CounterVec
-	merges         prometheus.Counter
-	txns           *prometheus.CounterVec
-	txnSeconds     prometheus.Histogram
-	pebbleSeconds  prometheus.Histogram
-	batchRecords   prometheus.Histogram
-	restored       *prometheus.CounterVec
-	remaining      *prometheus.GaugeVec
-	restoreWaiting *prometheus.GaugeVec
-	tasks          *prometheus.GaugeVec
-	lag            *prometheus.GaugeVec
+	recordsIn        *prometheus.CounterVec
+	results          *prometheus.CounterVec
+	dlq              *prometheus.CounterVec
+	repartitioned    *prometheus.CounterVec
+	merges           prometheus.Counter
+	txns             *prometheus.CounterVec
+	txnSeconds       prometheus.Histogram
+	pebbleSeconds    prometheus.Histogram
+	batchRecords     prometheus.Histogram
+	restored         *prometheus.CounterVec
+	remaining        *prometheus.GaugeVec
+	restoreWaiting   *prometheus.GaugeVec
+	tasks            *prometheus.GaugeVec
+	lag              *prometheus.GaugeVec
+	orderWaits       prometheus.Counter
+	orderIdleExpired prometheus.Counter
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -72,8 +76,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_tasks",
 			Help: "Tasks of this member by state: assigned, restoring, ready."}, []string{"state"}),
 	}
+	m.orderWaits = prometheus.NewCounter(prometheus.CounterOpts{Name: "custream_order_waits_total",
+		Help: "Times a task held back its records because one of its partitions had nothing buffered but more to come (records are applied in timestamp order across a task's partitions)."})
+	m.orderIdleExpired = prometheus.NewCounter(prometheus.CounterOpts{Name: "custream_order_idle_expired_total",
+		Help: "Times a task applied records after waiting --max-task-idle in vain for a lagging partition: the order across its partitions may then differ from their timestamps."})
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
-	reg.MustRegister(m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
+	reg.MustRegister(m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

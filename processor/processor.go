@@ -44,6 +44,13 @@ type Processor struct {
 	consumed, purged map[int32]int64
 	lastPurge        time.Time
 
+	// queues are the ready tasks' fetched records not applied yet, and
+	// started the tasks whose queues know where their partitions stand
+	// (order.go). Loop goroutine only.
+	queues    *queues
+	started   map[int32]bool
+	moreReady bool // the last batch was full: more may be buffered and ready
+
 	mu       sync.Mutex
 	assigned map[int32]bool // tasks the group gave us, always within gen
 	pending  map[int32]bool // assigned tasks not yet restored
@@ -84,6 +91,8 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		poison:   map[recordID]string{},
 		consumed: map[int32]int64{},
 		purged:   map[int32]int64{},
+		queues:   newQueues(cfg.Topology),
+		started:  map[int32]bool{},
 	}
 	adm, closeAdm, err := p.admin()
 	if err != nil {
@@ -286,7 +295,34 @@ func (p *Processor) loop(ctx context.Context) error {
 			cancel()
 			continue
 		}
-		fs := p.sess.PollRecords(pctx, p.cfg.MaxBatchRecords)
+		if err := p.startReady(ctx); err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				break
+			}
+			p.log.Warn("reading the positions of newly ready tasks failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		var fs kgo.Fetches
+		switch {
+		case p.queues.full():
+			// Buffers full: apply before fetching more.
+		case p.moreReady:
+			// The last batch was full and more may be ready: take what is
+			// fetched already, without waiting.
+			fs = p.sess.PollRecords(nil, p.cfg.MaxBatchRecords)
+		default:
+			if wait, ok := p.pollWait(); ok {
+				// A task waits for a lagging partition: poll no longer
+				// than its wait has left, then decide again.
+				wctx, cancelWait := context.WithTimeout(pctx, wait)
+				fs = p.sess.PollRecords(wctx, p.cfg.MaxBatchRecords)
+				cancelWait()
+			} else {
+				fs = p.sess.PollRecords(pctx, p.cfg.MaxBatchRecords)
+			}
+		}
 		cancel()
 		if fs.IsClientClosed() {
 			return errors.New("the Kafka client closed")
@@ -297,16 +333,30 @@ func (p *Processor) loop(ctx context.Context) error {
 			}
 			p.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
 		})
-		if fs.NumRecords() == 0 {
-			continue
-		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if n := len(fp.Records); n > 0 {
 				behind := fp.HighWatermark - (fp.Records[n-1].Offset + 1)
 				p.cfg.Metrics.lag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(behind, 0)))
 			}
 		})
-		if err := p.processBatch(fs); err != nil {
+		if !p.allReady(fs) {
+			// Records of a task that is not restored yet (assigned after
+			// the poll began): abort, which rewinds the consumer to the
+			// committed offsets, and restore first.
+			if err := p.rewind(); err != nil {
+				return err
+			}
+			continue
+		}
+		p.queues.add(fs)
+		groups, n := p.selectBatch(ctx)
+		// Fewer than a full batch: every task took what it could, and the
+		// rest waits for a lagging partition or for new records.
+		p.moreReady = n >= p.cfg.MaxBatchRecords
+		if n == 0 {
+			continue
+		}
+		if err := p.processBatch(groups, n); err != nil {
 			return err
 		}
 		p.maybePurge(ctx)
@@ -314,28 +364,38 @@ func (p *Processor) loop(ctx context.Context) error {
 	return nil
 }
 
-// taskRecords is one task's share of a poll, in offset order per topic.
+// taskRecords is one task's records of a transaction, in the order they
+// are applied (order.go).
 type taskRecords struct {
 	task    int32
 	records []*kgo.Record
 }
 
-// splitByTask groups the polled records by task, tasks in ascending order.
-// ok is false when a record belongs to a task that is not ready (assigned
-// after the poll began, or not restored yet).
-func (p *Processor) splitByTask(fs kgo.Fetches) (out []taskRecords, ok bool) {
-	byTask := map[int32][]*kgo.Record{}
-	fs.EachRecord(func(r *kgo.Record) { byTask[r.Partition] = append(byTask[r.Partition], r) })
+// allReady reports whether every polled record belongs to a ready task.
+func (p *Processor) allReady(fs kgo.Fetches) bool {
+	ok := true
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ok = true
-	for _, t := range sortedKeys(byTask) {
-		if p.ready[t] == nil {
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) > 0 && p.ready[fp.Partition] == nil {
 			ok = false
 		}
-		out = append(out, taskRecords{task: t, records: byTask[t]})
+	})
+	return ok
+}
+
+// rewind aborts an empty transaction, which sends the consumer back to the
+// committed offsets, drops every buffered record with it, and makes every
+// task restore first.
+func (p *Processor) rewind() error {
+	endCtx, cancel := context.WithTimeout(context.Background(), p.cfg.TransactionTimeout)
+	defer cancel()
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
 	}
-	return out, ok
+	_, err := p.sess.End(endCtx, kgo.TryAbort)
+	p.markAllPending()
+	return wrapEnd(err)
 }
 
 func (p *Processor) readyTask(t int32) *state.Task {
@@ -345,8 +405,12 @@ func (p *Processor) readyTask(t int32) *state.Task {
 }
 
 // markAllPending makes every assigned task restore before it goes on: after
-// a transaction that did not commit, the changelog says what happened.
+// a transaction that did not commit, the changelog says what happened. The
+// consumer was rewound to the committed offsets, so the buffered records
+// go too.
 func (p *Processor) markAllPending() {
+	p.queues.drop(0, true)
+	p.started = map[int32]bool{}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for t := range p.assigned {

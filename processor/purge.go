@@ -19,17 +19,15 @@ const purgeInterval = 30 * time.Second
 // keeping them for a retention time, which the topic does not have (its
 // retention.ms is -1: a task down for days loses nothing).
 
-// noteConsumed records the offsets a committed transaction consumed of the
+// noteConsumed records the offsets a committed transaction applied of the
 // repartition topic: the offset after the last record per partition. Only
 // the loop goroutine calls it.
-func (p *Processor) noteConsumed(fs kgo.Fetches) {
-	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if n := len(fp.Records); n > 0 && fp.Topic == p.cfg.Topology.Repartition {
-			if next := fp.Records[n-1].Offset + 1; next > p.consumed[fp.Partition] {
-				p.consumed[fp.Partition] = next
-			}
+func (p *Processor) noteConsumed(records []*kgo.Record) {
+	for _, r := range records {
+		if r.Topic == p.cfg.Topology.Repartition && r.Offset+1 > p.consumed[r.Partition] {
+			p.consumed[r.Partition] = r.Offset + 1
 		}
-	})
+	}
 }
 
 // maybePurge deletes the consumed records of the repartition topic, at most
