@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"reflect"
-	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -489,17 +487,6 @@ func (g *gen) batch(n int) []customer.Command {
 	}
 	return out
 }
-
-func sortedParts(m map[int32]int64) []int32 {
-	out := make([]int32, 0, len(m))
-	for p := range m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-var _ = os.Getenv
 
 // counter sums a metric family's counters whose labels include want.
 func (m *member) counter(t *testing.T, name string, want map[string]string) float64 {
