@@ -488,7 +488,14 @@ func (g *gen) batch(n int) []customer.Command {
 	return out
 }
 
-// counter sums a metric family's counters whose labels include want.
+// gauge sums a metric family's gauges whose labels include want.
+func (m *member) gauge(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	return m.counter(t, name, want)
+}
+
+// counter sums a metric family's counters (or gauges) whose labels include
+// want.
 func (m *member) counter(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := m.metrics.Gather()
@@ -511,7 +518,7 @@ func (m *member) counter(t *testing.T, name string, want map[string]string) floa
 					continue metric
 				}
 			}
-			sum += x.GetCounter().GetValue()
+			sum += x.GetCounter().GetValue() + x.GetGauge().GetValue()
 		}
 	}
 	return sum
