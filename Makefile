@@ -5,6 +5,10 @@ PKGS     ?= ./...
 # go test's own timeout: far above a normal run, far below CI's 90 minutes.
 TESTFLAGS ?= -timeout 30m
 FUZZTIME ?= 30s
+# staticcheck at a fixed version: go run fetches and builds it from the Go
+# module proxy on first use (about a minute), later from the build cache.
+# It stays out of go.mod, so its dependencies never reach custream's build.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build run test test-short bench lint fuzz kafka-up kafka-down clean
 
@@ -26,9 +30,10 @@ test-short: ## fast unit tests only, no broker
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck (CI runs it before the tests)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@for pkg in $$($(GO) list $(PKGS)); do \

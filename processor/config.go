@@ -38,17 +38,18 @@ type Config struct {
 	// Domain configures the rules.
 	Domain customer.Config
 	// OutputFormat is the encoding of the output topics. Default
-	// sink.Avro (single-object).
+	// sink.DefaultFormat (Avro single-object).
 	OutputFormat sink.Format
 	// Confluent decodes input values in the Confluent wire format; nil
 	// when no schema registry is configured (such values then go to the
 	// DLQ as no-registry).
 	Confluent *schemas.Confluent
 	// Misrouted says what happens to a command on a partition that is not
-	// its org's task: MisroutedRepartition (the default) forwards it to
+	// its org's task: MisroutedRepartition forwards it to
 	// that task through the repartition topic, as Kafka Streams does;
 	// MisroutedDLQ dead-letters it as misrouted, for deployments whose
-	// producers must partition by murmur2 of the org.
+	// producers must partition by murmur2 of the org. Default
+	// DefaultMisrouted.
 	Misrouted string
 	// MaxTaskIdle bounds how long a task waits for a partition that has
 	// nothing buffered but more to come before it applies its other
@@ -59,16 +60,16 @@ type Config struct {
 	MaxTaskIdle time.Duration
 	// MaxBatchRecords bounds the input records of one transaction. Larger
 	// batches amortise the commit; smaller ones keep transactions short and
-	// latency low. Default 5000.
+	// latency low. Default DefaultMaxBatchRecords.
 	MaxBatchRecords int
 	// TransactionTimeout is the broker-side timeout of a transaction; a
 	// member that dies mid-transaction blocks its task's next owner at most
-	// this long. Default 30s.
+	// this long. Default DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating. Members are static (their InstanceID is the group
 	// instance id), so a member restarted within this time gets its tasks
-	// back without a rebalance. Default 45s.
+	// back without a rebalance. Default DefaultSessionTimeout.
 	SessionTimeout time.Duration
 	// StayInGroupOnClose keeps a cleanly stopped member in the group until
 	// its session times out, for restarts that should not move tasks.
@@ -79,7 +80,7 @@ type Config struct {
 	// idempotency, by the processor's clock (Now) from when the command
 	// was processed: record timestamps are the producer's to set, and one
 	// far in the future would otherwise expire every remembered id.
-	// Default 7 days.
+	// Default DefaultRequestRetention.
 	RequestRetention time.Duration
 	// Now is the processor's clock, used only for request-id retention.
 	// Default time.Now; tests move it.
@@ -97,24 +98,34 @@ const (
 	MisroutedDLQ         = "dlq"
 )
 
+// The defaults of Config, stated once: ensureDefaults fills a zero field
+// with them, and cmd/custream's flags show them as their defaults.
+const (
+	DefaultMisrouted          = MisroutedRepartition
+	DefaultMaxBatchRecords    = 5000
+	DefaultTransactionTimeout = 30 * time.Second
+	DefaultSessionTimeout     = 45 * time.Second
+	DefaultRequestRetention   = 7 * 24 * time.Hour
+)
+
 func (c *Config) ensureDefaults() {
 	if c.Misrouted == "" {
-		c.Misrouted = MisroutedRepartition
+		c.Misrouted = DefaultMisrouted
 	}
 	if c.MaxTaskIdle <= 0 {
 		c.MaxTaskIdle = 2 * time.Second
 	}
 	if c.MaxBatchRecords <= 0 {
-		c.MaxBatchRecords = 5000
+		c.MaxBatchRecords = DefaultMaxBatchRecords
 	}
 	if c.TransactionTimeout <= 0 {
-		c.TransactionTimeout = 30 * time.Second
+		c.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = 45 * time.Second
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.RequestRetention <= 0 {
-		c.RequestRetention = 7 * 24 * time.Hour
+		c.RequestRetention = DefaultRequestRetention
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -2,7 +2,9 @@ package processor_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -98,13 +100,21 @@ func checkSnapshots(t *testing.T, h *harness, direct *state.DB) {
 
 // TestRebalance: two members share the load, a third joins and the first
 // leaves mid-stream; every requestId still has exactly one committed
-// result, equal to the direct application's.
+// result, equal to the direct application's. Each step waits until the
+// group has settled on the new members (waitOwners), so the test knows a
+// rebalance happened rather than hoping a sleep was long enough.
 func TestRebalance(t *testing.T) {
 	skipShort(t)
 	h := newHarness(t, 4)
 	g := newGen(2, 12, h.partitions)
+	for p := int32(0); p < h.partitions; p++ {
+		if !slices.ContainsFunc(g.orgs, func(org int64) bool { return processor.TaskOfOrg(org, h.partitions) == p }) {
+			t.Fatalf("no org of the load is on task %d: every member would not get input", p)
+		}
+	}
 	m1 := h.startMember(t, "m1", t.TempDir())
 	m2 := h.startMember(t, "m2", t.TempDir())
+	h.waitOwners(t, m1, m2)
 
 	total := 0
 	send := func(n int) {
@@ -112,17 +122,69 @@ func TestRebalance(t *testing.T) {
 		total += n
 	}
 	send(4000)
-	time.Sleep(2 * time.Second)
 	m3 := h.startMember(t, "m3", t.TempDir())
+	h.waitOwners(t, m1, m2, m3)
 	send(4000)
-	time.Sleep(2 * time.Second)
 	m1.stop(t)
+	h.waitOwners(t, m2, m3)
 	send(4000)
 
 	results := h.readTopic(t, h.topo.Results, total, 4*time.Minute)
 	h.check(t, results, total)
 	m2.stop(t)
 	m3.stop(t)
+	for _, m := range []*member{m1, m2, m3} {
+		if n := m.counter(t, "custream_records_in_total", nil); n == 0 {
+			t.Errorf("member %s committed no input record", m.name)
+		}
+	}
+}
+
+// waitOwners waits until members, and only they, own the tasks: each
+// holds at least one in the current generation, together they hold every
+// task exactly once, and every member has restored all of its own, in
+// Processor.Tasks and in its custream_tasks gauges alike.
+func (h *harness) waitOwners(t *testing.T, members ...*member) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		why := h.owners(t, members)
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group did not settle on %d members within 2 minutes: %s", len(members), why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// owners says why members do not own the tasks as waitOwners wants, or "".
+func (h *harness) owners(t *testing.T, members []*member) string {
+	t.Helper()
+	owner := map[int32]string{}
+	for _, m := range members {
+		gen, ready := m.p.Tasks()
+		switch {
+		case len(gen) == 0:
+			return fmt.Sprintf("member %s has no tasks", m.name)
+		case !slices.Equal(gen, ready):
+			return fmt.Sprintf("member %s owns tasks %v and has restored %v", m.name, gen, ready)
+		case m.gauge(t, "custream_tasks", map[string]string{"state": "ready"}) != float64(len(ready)) ||
+			m.gauge(t, "custream_tasks", map[string]string{"state": "restoring"}) != 0:
+			return fmt.Sprintf("member %s's custream_tasks gauges do not show its %d ready tasks yet", m.name, len(ready))
+		}
+		for _, task := range gen {
+			if other, ok := owner[task]; ok {
+				return fmt.Sprintf("task %d is owned by %s and %s", task, other, m.name)
+			}
+			owner[task] = m.name
+		}
+	}
+	if len(owner) != int(h.partitions) {
+		return fmt.Sprintf("the members own %d of %d tasks: %v", len(owner), h.partitions, owner)
+	}
+	return ""
 }
 
 // TestBadInputGoesToDLQ: malformed records of every kind land in the DLQ

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"reflect"
-	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -512,18 +510,14 @@ func (g *gen) batch(n int) []customer.Command {
 	return out
 }
 
-func sortedParts(m map[int32]int64) []int32 {
-	out := make([]int32, 0, len(m))
-	for p := range m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+// gauge sums a metric family's gauges whose labels include want.
+func (m *member) gauge(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	return m.counter(t, name, want)
 }
 
-var _ = os.Getenv
-
-// counter sums a metric family's counters whose labels include want.
+// counter sums a metric family's counters (or gauges) whose labels include
+// want.
 func (m *member) counter(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := m.metrics.Gather()
@@ -546,7 +540,7 @@ func (m *member) counter(t *testing.T, name string, want map[string]string) floa
 					continue metric
 				}
 			}
-			sum += x.GetCounter().GetValue()
+			sum += x.GetCounter().GetValue() + x.GetGauge().GetValue()
 		}
 	}
 	return sum

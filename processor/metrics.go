@@ -5,24 +5,8 @@ import (
 )
 
 // Metrics are the processor's Prometheus metrics. Every name starts with
-// custream_; docs/operations.md lists them with their labels.
-//
-//	custream_records_in_total{topic}                 input records processed (committed)
-//	custream_results_total{op,code}                  results committed, code "ok" or the first error code
-//	custream_dlq_total{reason}                       records sent to the DLQ, by error.code
-//	custream_repartitioned_records_total{topic}      misrouted records forwarded to the repartition topic, by the topic they arrived on
-//	custream_merges_total                            merge notices committed
-//	custream_transactions_total{outcome}             transactions: committed, aborted
-//	custream_transaction_seconds                     begin → end of a committed transaction
-//	custream_pebble_apply_seconds                    writing a committed transaction to Pebble (background)
-//	custream_batch_records                           input records per transaction
-//	custream_restore_records_total{task}             changelog records applied by restores
-//	custream_restore_remaining{task}                 changelog offsets a running restore has left
-//	custream_restore_waiting{task}                   1 while a restore waits for a broker that does not answer
-//	custream_tasks{state}                            tasks of this member: assigned, restoring, ready
-//	custream_order_waits_total                       times a task held back its records for a lagging partition (order.go)
-//	custream_order_idle_expired_total                times a task went on after waiting --max-task-idle for a lagging partition
-//	custream_input_lag{topic,partition}              records behind the partition's high watermark, at the last poll
+// custream_; the package doc lists them, docs/operations.md with their
+// labels and what to do about them.
 type Metrics struct {
 	recordsIn        *prometheus.CounterVec
 	results          *prometheus.CounterVec

@@ -432,15 +432,6 @@ func (t *jsonTape) unquote(v jsonV, buf []byte) (content, grown []byte) {
 	return buf, buf
 }
 
-// elems calls fn with each element of array v, in order.
-func (t *jsonTape) elems(v jsonV, fn func(i int, e jsonV)) {
-	e := v + 1
-	for i := range t.count(v) {
-		fn(i, e)
-		e = t.next(e)
-	}
-}
-
 // visit calls fn with each member of object v, in order: its key (decoded,
 // valid until fn returns) and value.
 func (t *jsonTape) visit(v jsonV, fn func(k []byte, val jsonV)) {

@@ -30,7 +30,7 @@ func ChangelogKV(r *kgo.Record) (state.KV, error) {
 	if len(r.Key) == 0 {
 		return state.KV{}, errors.New("changelog record without a key")
 	}
-	if r.Value == nil || len(r.Value) == 0 {
+	if len(r.Value) == 0 {
 		return state.KV{Key: r.Key}, nil // a delete
 	}
 	if r.Value[0] != changelogSet {

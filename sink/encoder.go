@@ -25,10 +25,16 @@ const (
 	JSON
 )
 
-// ParseFormat reads "avro" or "json".
+// DefaultFormat is the output format when none is chosen: Format's zero
+// value, so an unset Options.Format is Avro too.
+const DefaultFormat = Avro
+
+// ParseFormat reads "avro" or "json"; "" is DefaultFormat.
 func ParseFormat(s string) (Format, error) {
 	switch s {
-	case "avro", "":
+	case "":
+		return DefaultFormat, nil
+	case "avro":
 		return Avro, nil
 	case "json":
 		return JSON, nil

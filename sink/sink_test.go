@@ -3,6 +3,8 @@ package sink
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,25 +189,54 @@ func TestDLQFitsItsTopic(t *testing.T) {
 	}
 }
 
+// TestSnapshotFormats decodes the snapshot records of a customer and of a
+// merged-away one in both output formats and checks what they say: Avro
+// carries the customer itself, JSON the fetch view with source ALL.
 func TestSnapshotFormats(t *testing.T) {
+	mobile := customer.Identifier{Type: "mobile", Value: "919111111111"}
 	c := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom",
-		Identifiers: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}}}
-	for _, f := range []Format{Avro, JSON} {
+		Identifiers: []customer.Identifier{mobile}}}}
+	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
+	snapshot := func(f Format, c *customer.Customer) []byte {
+		t.Helper()
 		r, err := NewEncoder(Options{Format: f, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).Snapshot(c, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(r.Key) != "9" || r.Topic != "s" || r.Partition != 1 {
-			t.Fatalf("%s snapshot record %+v", f, r)
+		if want := strconv.FormatInt(c.ID, 10); string(r.Key) != want || r.Topic != "s" || r.Partition != 1 {
+			t.Fatalf("%s snapshot record of %d: key %q, %s[%d]", f, c.ID, r.Key, r.Topic, r.Partition)
 		}
-		if f == JSON && !bytes.Contains(r.Value, []byte(`"profiles"`)) {
-			t.Fatalf("json snapshot %s lacks the fetch shape", r.Value)
+		return r.Value
+	}
+
+	for _, want := range []*customer.Customer{c, victim} {
+		got, err := schemas.DecodeSnapshot(snapshot(Avro, want))
+		if err != nil {
+			t.Fatalf("decoding the Avro snapshot of %d: %v", want.ID, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Avro snapshot decodes to\n%+v\nwant\n%+v", got, want)
 		}
 	}
-	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
-	r, err := NewEncoder(Options{Format: JSON, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).Snapshot(victim, 1)
-	if err != nil || !bytes.Contains(r.Value, []byte(`9`)) {
-		t.Fatalf("victim snapshot %s, %v", r.Value, err)
+
+	var v customer.FetchView
+	if err := json.Unmarshal(snapshot(JSON, c), &v); err != nil {
+		t.Fatalf("decoding the JSON snapshot: %v", err)
+	}
+	if v.ID != 9 || v.MergedInto != 0 || v.LoyaltyInfo.LoyaltyType != "loyalty" || len(v.Profiles) != 1 || v.SubscriptionInfo == nil {
+		t.Fatalf("JSON snapshot %+v", v)
+	}
+	if p := v.Profiles[0]; p.Source != "INSTORE" || p.AccountID != "" || p.FirstName != "Tom" || p.UserID != 9 ||
+		!reflect.DeepEqual(p.Identifiers, []customer.Identifier{mobile}) {
+		t.Errorf("JSON snapshot profile %+v", p)
+	}
+
+	var tomb customer.FetchView
+	if err := json.Unmarshal(snapshot(JSON, victim), &tomb); err != nil {
+		t.Fatalf("decoding the JSON snapshot of the victim: %v", err)
+	}
+	if tomb.ID != 13 || tomb.MergedInto != 9 || len(tomb.Profiles) != 0 {
+		t.Errorf("JSON snapshot of the victim %+v, want id 13 merged into 9 without profiles", tomb)
 	}
 }
 

@@ -20,15 +20,16 @@ type Options struct {
 	// FS is the filesystem Pebble runs on. Nil means the real disk; tests
 	// about logic pass vfs.NewMem().
 	FS vfs.FS
-	// CacheBytes sizes the block cache shared by every task. Default 256 MiB.
-	// Point reads (identifier lookups, customers, request ids) are served
-	// from it once warm; give it roughly the hot part of the data.
+	// CacheBytes sizes the block cache shared by every task. Default
+	// DefaultCacheBytes. Point reads (identifier lookups, customers,
+	// request ids) are served from it once warm; give it roughly the hot
+	// part of the data.
 	CacheBytes int64
-	// MemTableBytes is the size of one memtable. Default 64 MiB: custream
-	// bench measured ~25k commands/s against ~22k with 32 MiB and ~17k
-	// with 8 MiB (fewer flushes and L0 files for reads to probe), and a
-	// restart replays little WAL. Pebble keeps up to 4 in flight before
-	// stalling.
+	// MemTableBytes is the size of one memtable. Default
+	// DefaultMemTableBytes (64 MiB): custream bench measured ~25k
+	// commands/s against ~22k with 32 MiB and ~17k with 8 MiB (fewer
+	// flushes and L0 files for reads to probe), and a restart replays
+	// little WAL. Pebble keeps up to 4 in flight before stalling.
 	MemTableBytes uint64
 	// SyncCommits fsyncs the WAL on every Task.Commit. Default off: the
 	// Kafka changelog is the durable log and local state is only written
@@ -41,9 +42,10 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// DiskFullWait is how long a write waits for space on a full disk
-	// before OnDiskFullGiveUp is called (diskfull.go). Default 10 minutes:
-	// long enough for an operator or an autoscaler to make room, short
-	// enough that an orchestrator sees a process that cannot work.
+	// before OnDiskFullGiveUp is called (diskfull.go). Default
+	// DefaultDiskFullWait: long enough for an operator or an autoscaler
+	// to make room, short enough that an orchestrator sees a process that
+	// cannot work.
 	DiskFullWait time.Duration
 	// OnDiskFullGiveUp is called with why when a write waited DiskFullWait
 	// in vain; it should stop the process (custream run exits with status
@@ -69,10 +71,12 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	panic("pebble: " + msg)
 }
 
+// The defaults of Options, stated once: Open fills a zero field with them,
+// and cmd/custream's flags show them as their defaults.
 const (
-	defaultCacheBytes    = 256 << 20
-	defaultMemTableBytes = 64 << 20
-	defaultDiskFullWait  = 10 * time.Minute
+	DefaultCacheBytes    = 256 << 20 // 256 MiB
+	DefaultMemTableBytes = 64 << 20  // 64 MiB
+	DefaultDiskFullWait  = 10 * time.Minute
 )
 
 // DB is the process's Pebble instance. Tasks (Task) are keyspaces in it;
@@ -90,16 +94,16 @@ type DB struct {
 // Open opens (creating if needed) the Pebble store in dir.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.CacheBytes <= 0 {
-		opts.CacheBytes = defaultCacheBytes
+		opts.CacheBytes = DefaultCacheBytes
 	}
 	if opts.MemTableBytes == 0 {
-		opts.MemTableBytes = defaultMemTableBytes
+		opts.MemTableBytes = DefaultMemTableBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.DiskFullWait <= 0 {
-		opts.DiskFullWait = defaultDiskFullWait
+		opts.DiskFullWait = DefaultDiskFullWait
 	}
 	if opts.FS == nil {
 		opts.FS = vfs.Default

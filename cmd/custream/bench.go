@@ -52,10 +52,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	f.kafka.register(fs)
 	fs.IntVar(&f.commands, "commands", 200_000, "commands for the throughput runs")
 	fs.IntVar(&f.partitions, "partitions", 1, "partitions (tasks); 1 measures one partition's pipeline")
-	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
+	fs.IntVar(&f.batch, "batch-records", processor.DefaultMaxBatchRecords, "input records per transaction at most")
 	fs.IntVar(&f.latencyRate, "latency-rate", 0, "commands/s of the latency run (default: half the measured throughput)")
 	fs.DurationVar(&f.latencyDur, "latency-duration", 10*time.Second, "length of the latency run")
-	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache")
+	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache")
 	fs.IntVar(&f.orgs, "orgs", 1, "orgs the commands are spread over")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parseFlags(fs, args); err != nil {

@@ -35,7 +35,7 @@ type kafkaFlags struct {
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", "", "Kafka seed brokers, comma-separated; none starts the embedded broker on 127.0.0.1:9092 (run only)")
 	fs.StringVar(&k.group, "group", "custream", "consumer group; also names the changelog topic <group>-changelog")
-	fs.StringVar(&k.sources, "sources", "INSTORE,MARTJACK,WECHAT:multi,FACEBOOK:multi",
+	fs.StringVar(&k.sources, "sources", formatSources(customer.DefaultSources()),
 		"sources, comma-separated; NAME:multi marks a multi-account source (needs accountId)")
 	fs.StringVar(&k.topicPrefix, "topic-prefix", "customers", "prefix of every topic but the changelog: <prefix>.<source>, <prefix>.results, …")
 	fs.BoolVar(&k.tls, "kafka-tls", false, "use TLS to the brokers")
@@ -77,6 +77,18 @@ func parseSources(s string) ([]customer.Source, error) {
 		return nil, errors.New("no sources")
 	}
 	return out, nil
+}
+
+// formatSources is parseSources' inverse, for the default of --sources.
+func formatSources(sources []customer.Source) string {
+	out := make([]string, len(sources))
+	for i, s := range sources {
+		out[i] = s.Name
+		if s.MultiAccount {
+			out[i] += ":multi"
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func (k *kafkaFlags) topology() (processor.Topology, []customer.Source, error) {

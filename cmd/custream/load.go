@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/custream/custream/processor/ingest"
 )
@@ -25,7 +24,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	account := fs.String("account", "", "accountId for multi-account sources; a row's own accountId wins")
 	format := fs.String("format", "", "csv or jsonl (default: jsonl for .jsonl/.ndjson files, else csv)")
 	rejects := fs.String("rejects", "", "reject report CSV (default <FILE>.rejects.csv)")
-	wait := fs.Duration("wait", 2*time.Minute, "give up waiting for results after this long without a new one")
+	wait := fs.Duration("wait", ingest.DefaultWait, "give up waiting for results after this long without a new one")
 	// parseFlags installs the generic usage; load's needs the column list.
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
@@ -69,7 +68,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	cfg.ResultsTopic = topo.Results
 	cfg.Brokers = kf.brokerList()
 	if len(cfg.Brokers) == 0 {
-		cfg.Brokers = []string{"127.0.0.1:9092"} // the embedded broker of `custream run`
+		cfg.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", embeddedPort)} // the embedded broker of `custream run`
 	}
 	if cfg.ClientOpts, err = kf.clientOpts(os.Getenv); err != nil {
 		fmt.Fprintln(stderr, "custream load:", err)

@@ -41,6 +41,13 @@ const exitDiskFull = 3
 // find it at the usual address.
 const embeddedPort = 9092
 
+// Partitions of the topics run and topics create: DESIGN.md's 12, and 4
+// on the embedded broker (one node, for trying things out).
+const (
+	defaultPartitions  = 12
+	embeddedPartitions = 4
+)
+
 type runFlags struct {
 	kafka        kafkaFlags
 	stateDir     string
@@ -66,16 +73,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	f.kafka.register(fs)
 	fs.StringVar(&f.stateDir, "state-dir", "./data", "Pebble state (and the embedded broker's data)")
-	fs.StringVar(&f.outputFormat, "output-format", "avro", "encoding of output topics: avro (single-object) or json")
-	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the topics custream creates (default 12; embedded broker 4)")
+	fs.StringVar(&f.outputFormat, "output-format", sink.DefaultFormat.String(), "encoding of output topics: avro (single-object) or json")
+	fs.IntVar(&f.partitions, "partitions", 0, fmt.Sprintf("partitions of the topics custream creates (default %d; embedded broker %d)", defaultPartitions, embeddedPartitions))
 	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
-	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
-	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 30*time.Second, "broker-side transaction timeout")
-	fs.DurationVar(&f.sessionTO, "session-timeout", 45*time.Second, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
+	fs.IntVar(&f.batch, "batch-records", processor.DefaultMaxBatchRecords, "input records per transaction at most")
+	fs.DurationVar(&f.txnTimeout, "transaction-timeout", processor.DefaultTransactionTimeout, "broker-side transaction timeout")
+	fs.DurationVar(&f.sessionTO, "session-timeout", processor.DefaultSessionTimeout, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
-	fs.IntVar(&f.cacheMB, "cache-mb", 256, "Pebble block cache, shared by all tasks")
-	fs.StringVar(&f.misrouted, "misrouted", processor.MisroutedRepartition, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
-	fs.DurationVar(&f.diskFullWait, "disk-full-wait", 10*time.Minute, "how long processing waits for space when the state disk is full before custream exits with status 3")
+	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache, shared by all tasks")
+	fs.StringVar(&f.misrouted, "misrouted", processor.DefaultMisrouted, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
+	fs.DurationVar(&f.diskFullWait, "disk-full-wait", state.DefaultDiskFullWait, "how long processing waits for space when the state disk is full before custream exits with status 3")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
@@ -131,11 +138,11 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		defer b.Close()
 		brokers = []string{b.Addr()}
 		if partitions == 0 {
-			partitions = 4
+			partitions = embeddedPartitions
 		}
 	}
 	if partitions == 0 {
-		partitions = 12
+		partitions = defaultPartitions
 	}
 
 	adm, closeAdm, err := newAdmin(brokers, clientOpts)

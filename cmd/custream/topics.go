@@ -28,7 +28,7 @@ func runTopics(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("topics "+action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	k.register(fs)
-	fs.IntVar(&partitions, "partitions", 12, "partitions of every topic created")
+	fs.IntVar(&partitions, "partitions", defaultPartitions, "partitions of every topic created")
 	fs.IntVar(&rf, "replication-factor", -1, "replication factor of topics created (-1: the broker's default)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return 2

@@ -1,5 +1,6 @@
 // Package customer is custream's domain: the rules of the customer
-// registry, free of Kafka, Pebble, Avro and HTTP (a test enforces it).
+// registry, free of Kafka, Pebble, Avro and HTTP (cmd/custream's TestImports
+// enforces it, with the rest of the package graph).
 //
 // Commands go in through Apply, which reads and writes state only through
 // the Store interface (state/ implements it over a Pebble indexed batch)

@@ -87,7 +87,6 @@ var (
 	m2 = id("mobile", "919222222222")
 	e1 = id("email", "tom@example.com")
 	e2 = id("email", "huck@example.com")
-	x1 = id("externalId", "EXT-1")
 )
 
 func withBody(c customer.Command, f func(b *customer.CustomerBody)) customer.Command {

@@ -343,7 +343,7 @@ func notInProgram(id, programID int64) Issue {
 func subscriptionViews(subs []Subscription) []SubscriptionView {
 	out := make([]SubscriptionView, 0, len(subs))
 	for _, s := range subs {
-		out = append(out, SubscriptionView{Channel: s.Channel, AccountID: s.AccountID, Priority: s.Priority, Type: s.Type})
+		out = append(out, SubscriptionView(s))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

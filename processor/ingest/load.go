@@ -44,11 +44,15 @@ type Config struct {
 	// Wait bounds how long Load waits for results while none arrive: a
 	// processor that is down or far behind should not hang a script for
 	// ever. Lines still without a result are reported as no-result, and
-	// loading the same file again collects them. Default 2 minutes.
+	// loading the same file again collects them. Default DefaultWait.
 	Wait time.Duration
 	// Progress shows producing and awaiting results; nil shows nothing.
 	Progress *Progress
 }
+
+// DefaultWait is Config.Wait's default: a processor that answers nothing
+// for this long is down or far behind.
+const DefaultWait = 2 * time.Minute
 
 func (c *Config) ensureDefaults() error {
 	if len(c.Brokers) == 0 {
@@ -70,7 +74,7 @@ func (c *Config) ensureDefaults() error {
 		c.RejectsPath = c.Path + ".rejects.csv"
 	}
 	if c.Wait <= 0 {
-		c.Wait = 2 * time.Minute
+		c.Wait = DefaultWait
 	}
 	return nil
 }

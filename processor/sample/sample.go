@@ -51,11 +51,10 @@ type Generator struct {
 }
 
 type person struct {
-	org          int64
-	first, last  string
-	email        string
-	mobile       string
-	registeredAt string // source of the first registration
+	org         int64
+	first, last string
+	email       string
+	mobile      string
 }
 
 // New returns a generator for cfg.
