@@ -79,7 +79,7 @@ func newHarness(t *testing.T, partitions int32, tcs ...topicConfig) *harness {
 			t.Fatalf("creating topic %s with %v: %v", name, tc.configs, err)
 		}
 	}
-	if _, err := processor.EnsureTopics(ctx, c.Admin(t), h.topo, partitions, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, c.Admin(t), h.topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
 	t.Cleanup(func() {

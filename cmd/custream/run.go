@@ -37,6 +37,14 @@ import (
 // --disk-full-wait.
 const exitDiskFull = 3
 
+// embeddedPartitions is the partition count of a topology first created on
+// the embedded broker (one member on a laptop).
+const embeddedPartitions = 4
+
+// partitionsUsage is --partitions of run and topics: 0 lets existing
+// topics decide (processor.EnsureTopics).
+var partitionsUsage = fmt.Sprintf("partitions of the topics custream creates, when no topic exists yet (default %d; embedded broker %d); existing input topics decide otherwise, and a count that disagrees with them is refused", processor.DefaultPartitions, embeddedPartitions)
+
 // embeddedPort is where the embedded broker listens, so kcat and friends
 // find it at the usual address.
 const embeddedPort = 9092
@@ -67,7 +75,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	f.kafka.register(fs)
 	fs.StringVar(&f.stateDir, "state-dir", "./data", "Pebble state (and the embedded broker's data)")
 	fs.StringVar(&f.outputFormat, "output-format", "avro", "encoding of output topics: avro (single-object) or json")
-	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the topics custream creates (default 12; embedded broker 4)")
+	fs.IntVar(&f.partitions, "partitions", 0, partitionsUsage)
 	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
 	fs.IntVar(&f.batch, "batch-records", 5000, "input records per transaction at most")
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 30*time.Second, "broker-side transaction timeout")
@@ -122,7 +130,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	// clients go without.
 	sessionOpts := []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("custream_kafka", kprom.Registerer(reg)))}
 	brokers := f.kafka.brokerList()
-	partitions := f.partitions
+	topics := processor.TopicsConfig{Partitions: int32(f.partitions), ReplicationFactor: -1}
 	if len(brokers) == 0 {
 		b, err := embedded.Start(filepath.Join(f.stateDir, "kafka"), embeddedPort, log)
 		if err != nil {
@@ -130,26 +138,19 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		}
 		defer b.Close()
 		brokers = []string{b.Addr()}
-		if partitions == 0 {
-			partitions = 4
-		}
-	}
-	if partitions == 0 {
-		partitions = 12
+		topics.DefaultPartitions = embeddedPartitions
 	}
 
 	adm, closeAdm, err := newAdmin(brokers, clientOpts)
 	if err != nil {
 		return err
 	}
-	created, err := processor.EnsureTopics(ctx, adm, topo, int32(partitions), -1)
+	plan, err := processor.EnsureTopics(ctx, adm, topo, topics)
 	closeAdm()
 	if err != nil {
-		return err
+		return fmt.Errorf("topics: %w", err)
 	}
-	if len(created) > 0 {
-		log.Info("created topics", "topics", strings.Join(created, ","), "partitions", partitions)
-	}
+	log.Info("topics ready", "partitions", plan.Partitions, "partitions_from", plan.From, "created", strings.Join(plan.Created, ","))
 
 	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{
 		CacheBytes:   int64(f.cacheMB) << 20,
