@@ -69,6 +69,13 @@ type runFlags struct {
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runRunCtx(ctx, args, stdout, stderr)
+}
+
+// runRunCtx is `custream run` until ctx is done.
+func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,8 +99,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, f.logLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := runProcessor(ctx, f, log, stderr); err != nil {
 		log.Error("custream stopped", "err", err)
 		return 1
