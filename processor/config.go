@@ -56,7 +56,7 @@ type Config struct {
 	// partitions' records without it (order.go; Kafka Streams'
 	// max.task.idle.ms). Longer keeps a backlog in timestamp order across
 	// partitions through slow fetches; shorter keeps latency low when one
-	// partition is slow. Default 2s.
+	// partition is slow. Default DefaultMaxTaskIdle.
 	MaxTaskIdle time.Duration
 	// MaxBatchRecords bounds the input records of one transaction. Larger
 	// batches amortise the commit; smaller ones keep transactions short and
@@ -106,6 +106,7 @@ const (
 	DefaultTransactionTimeout = 30 * time.Second
 	DefaultSessionTimeout     = 45 * time.Second
 	DefaultRequestRetention   = 7 * 24 * time.Hour
+	DefaultMaxTaskIdle        = 2 * time.Second
 )
 
 func (c *Config) ensureDefaults() {
@@ -113,7 +114,7 @@ func (c *Config) ensureDefaults() {
 		c.Misrouted = DefaultMisrouted
 	}
 	if c.MaxTaskIdle <= 0 {
-		c.MaxTaskIdle = 2 * time.Second
+		c.MaxTaskIdle = DefaultMaxTaskIdle
 	}
 	if c.MaxBatchRecords <= 0 {
 		c.MaxBatchRecords = DefaultMaxBatchRecords

@@ -79,7 +79,7 @@ func newHarness(t *testing.T, partitions int32, tcs ...topicConfig) *harness {
 			t.Fatalf("creating topic %s with %v: %v", name, tc.configs, err)
 		}
 	}
-	if _, err := processor.EnsureTopics(ctx, c.Admin(t), h.topo, partitions, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, c.Admin(t), h.topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
 	t.Cleanup(func() {
@@ -109,7 +109,7 @@ func (h *harness) rerun(t *testing.T, name string) *harness {
 	r.topo.Inputs = h.topo.Inputs
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := processor.EnsureTopics(ctx, h.c.Admin(t), r.topo, h.partitions, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, h.c.Admin(t), r.topo, processor.TopicsConfig{Partitions: h.partitions}); err != nil {
 		t.Fatalf("creating the topics of %s: %v", name, err)
 	}
 	return &r

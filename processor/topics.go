@@ -2,15 +2,11 @@ package processor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
@@ -118,128 +114,6 @@ func (t Topology) Specs() []TopicSpec {
 		TopicSpec{Name: t.Changelog, Compacted: true},
 		TopicSpec{Name: t.Repartition, Configs: repartitionConfigs()},
 	)
-}
-
-// EnsureTopics creates the missing topics with the given partition count
-// (replicationFactor -1 takes the broker's default) and then checks them all.
-// It returns the names it created.
-func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topology, partitions int32, replicationFactor int16) ([]string, error) {
-	details, err := adm.ListTopics(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing topics: %w", err)
-	}
-	var created []string
-	for _, s := range t.Specs() {
-		if _, ok := details[s.Name]; ok {
-			continue
-		}
-		configs := map[string]*string{}
-		for k, v := range s.Configs {
-			configs[k] = &v
-		}
-		if s.Compacted {
-			compact := "compact"
-			configs["cleanup.policy"] = &compact
-		}
-		resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, configs, s.Name)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return created, fmt.Errorf("creating topic %s with %d partitions: %w", s.Name, partitions, err)
-		}
-		created = append(created, s.Name)
-	}
-	if len(created) == 0 {
-		_, err := CheckTopics(ctx, adm, t)
-		return created, err
-	}
-	// New topics reach every broker's metadata asynchronously: check until
-	// they show, bounded.
-	err = nil
-	for try := 0; try < 100; try++ {
-		if _, err = CheckTopics(ctx, adm, t); err == nil {
-			return created, nil
-		}
-		select {
-		case <-ctx.Done():
-			return created, err
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return created, err
-}
-
-// CheckTopics verifies that every topic exists, that all have the same
-// partition count (returned), and that the compacted ones are compacted.
-func CheckTopics(ctx context.Context, adm *kadm.Client, t Topology) (int32, error) {
-	specs := t.Specs()
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.Name
-	}
-	details, err := adm.ListTopics(ctx, names...)
-	if err != nil {
-		return 0, fmt.Errorf("describing topics: %w", err)
-	}
-	var missing []string
-	counts := map[int32][]string{}
-	for _, n := range names {
-		d, ok := details[n]
-		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			missing = append(missing, n)
-			continue
-		}
-		if d.Err != nil {
-			return 0, fmt.Errorf("describing topic %s: %w", n, d.Err)
-		}
-		counts[int32(len(d.Partitions))] = append(counts[int32(len(d.Partitions))], n)
-	}
-	if len(missing) > 0 {
-		return 0, fmt.Errorf("missing topics %s (create them with `custream topics create`)", strings.Join(missing, ", "))
-	}
-	if len(counts) != 1 {
-		var parts []string
-		for n, ts := range counts {
-			parts = append(parts, fmt.Sprintf("%d partitions: %s", n, strings.Join(ts, ", ")))
-		}
-		sort.Strings(parts)
-		return 0, fmt.Errorf("topics must all have the same partition count, since task p is partition p of every topic; found %s", strings.Join(parts, "; "))
-	}
-	var partitions int32
-	for n := range counts {
-		partitions = n
-	}
-
-	var compacted []string
-	for _, s := range specs {
-		if s.Compacted {
-			compacted = append(compacted, s.Name)
-		}
-	}
-	rc, err := adm.DescribeTopicConfigs(ctx, compacted...)
-	if err != nil {
-		return 0, fmt.Errorf("describing topic configs: %w", err)
-	}
-	for _, n := range compacted {
-		r, err := rc.On(n, nil)
-		if err == nil {
-			err = r.Err
-		}
-		if err != nil {
-			return 0, fmt.Errorf("describing configs of %s: %w", n, err)
-		}
-		policy := ""
-		for _, c := range r.Configs {
-			if c.Key == "cleanup.policy" && c.Value != nil {
-				policy = *c.Value
-			}
-		}
-		if !strings.Contains(policy, "compact") {
-			return 0, fmt.Errorf("topic %s must have cleanup.policy=compact, has %q", n, policy)
-		}
-	}
-	return partitions, nil
 }
 
 // defaultMaxMessageBytes is Kafka's default message.max.bytes, used for a

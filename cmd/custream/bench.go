@@ -113,7 +113,7 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	name := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	topo := processor.DefaultTopology(name, name, customer.DefaultSources())
 	P := int32(f.partitions)
-	if _, err := processor.EnsureTopics(ctx, adm, topo, P, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, adm, topo, processor.TopicsConfig{Partitions: P}); err != nil {
 		return err
 	}
 	defer deleteTopics(adm, topo)

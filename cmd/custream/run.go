@@ -37,16 +37,17 @@ import (
 // --disk-full-wait.
 const exitDiskFull = 3
 
+// embeddedPartitions is the partition count of a topology first created on
+// the embedded broker (one member on a laptop).
+const embeddedPartitions = 4
+
+// partitionsUsage is --partitions of run and topics: 0 lets existing
+// topics decide (processor.EnsureTopics).
+var partitionsUsage = fmt.Sprintf("partitions of the topics custream creates, when no topic exists yet (default %d; embedded broker %d); existing input topics decide otherwise, and a count that disagrees with them is refused", processor.DefaultPartitions, embeddedPartitions)
+
 // embeddedPort is where the embedded broker listens, so kcat and friends
 // find it at the usual address.
 const embeddedPort = 9092
-
-// Partitions of the topics run and topics create: DESIGN.md's 12, and 4
-// on the embedded broker (one node, for trying things out).
-const (
-	defaultPartitions  = 12
-	embeddedPartitions = 4
-)
 
 type runFlags struct {
 	kafka        kafkaFlags
@@ -64,17 +65,25 @@ type runFlags struct {
 	stayOnClose  bool
 	diskFullWait time.Duration
 	misrouted    string
+	maxTaskIdle  time.Duration
 	http         httpFlags
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runRunCtx(ctx, args, stdout, stderr)
+}
+
+// runRunCtx is `custream run` until ctx is done.
+func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.kafka.register(fs)
 	fs.StringVar(&f.stateDir, "state-dir", "./data", "Pebble state (and the embedded broker's data)")
 	fs.StringVar(&f.outputFormat, "output-format", sink.DefaultFormat.String(), "encoding of output topics: avro (single-object) or json")
-	fs.IntVar(&f.partitions, "partitions", 0, fmt.Sprintf("partitions of the topics custream creates (default %d; embedded broker %d)", defaultPartitions, embeddedPartitions))
+	fs.IntVar(&f.partitions, "partitions", 0, partitionsUsage)
 	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
 	fs.IntVar(&f.batch, "batch-records", processor.DefaultMaxBatchRecords, "input records per transaction at most")
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", processor.DefaultTransactionTimeout, "broker-side transaction timeout")
@@ -82,6 +91,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
 	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache, shared by all tasks")
 	fs.StringVar(&f.misrouted, "misrouted", processor.DefaultMisrouted, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
+	fs.DurationVar(&f.maxTaskIdle, "max-task-idle", processor.DefaultMaxTaskIdle, "how long a task waits for one of its partitions that has more to come before it applies the others' records without it (records are applied in timestamp order across a task's partitions)")
 	fs.DurationVar(&f.diskFullWait, "disk-full-wait", state.DefaultDiskFullWait, "how long processing waits for space when the state disk is full before custream exits with status 3")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
@@ -91,8 +101,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, f.logLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := runProcessor(ctx, f, log, stderr); err != nil {
 		log.Error("custream stopped", "err", err)
 		return 1
@@ -129,7 +137,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	// clients go without.
 	sessionOpts := []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("custream_kafka", kprom.Registerer(reg)))}
 	brokers := f.kafka.brokerList()
-	partitions := f.partitions
+	topics := processor.TopicsConfig{Partitions: int32(f.partitions), ReplicationFactor: -1}
 	if len(brokers) == 0 {
 		b, err := embedded.Start(filepath.Join(f.stateDir, "kafka"), embeddedPort, log)
 		if err != nil {
@@ -137,26 +145,19 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		}
 		defer b.Close()
 		brokers = []string{b.Addr()}
-		if partitions == 0 {
-			partitions = embeddedPartitions
-		}
-	}
-	if partitions == 0 {
-		partitions = defaultPartitions
+		topics.DefaultPartitions = embeddedPartitions
 	}
 
 	adm, closeAdm, err := newAdmin(brokers, clientOpts)
 	if err != nil {
 		return err
 	}
-	created, err := processor.EnsureTopics(ctx, adm, topo, int32(partitions), -1)
+	plan, err := processor.EnsureTopics(ctx, adm, topo, topics)
 	closeAdm()
 	if err != nil {
-		return err
+		return fmt.Errorf("topics: %w", err)
 	}
-	if len(created) > 0 {
-		log.Info("created topics", "topics", strings.Join(created, ","), "partitions", partitions)
-	}
+	log.Info("topics ready", "partitions", plan.Partitions, "partitions_from", plan.From, "created", strings.Join(plan.Created, ","))
 
 	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{
 		CacheBytes:   int64(f.cacheMB) << 20,
@@ -197,6 +198,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		Domain:             domain,
 		OutputFormat:       format,
 		Misrouted:          f.misrouted,
+		MaxTaskIdle:        f.maxTaskIdle,
 		MaxBatchRecords:    f.batch,
 		TransactionTimeout: f.txnTimeout,
 		SessionTimeout:     f.sessionTO,

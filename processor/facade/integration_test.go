@@ -159,7 +159,7 @@ func TestTwoMembersForward(t *testing.T) {
 	topo := processor.DefaultTopology(group, group, customer.DefaultSources())
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, partitions, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
 	t.Cleanup(func() {

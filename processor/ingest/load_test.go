@@ -53,7 +53,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	domain := customer.DefaultConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, partitions, -1); err != nil {
+	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
 	t.Cleanup(func() {
