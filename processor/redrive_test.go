@@ -154,10 +154,12 @@ func TestDLQRedrive(t *testing.T) {
 		t.Errorf("dlq list printed %d lines, want a header, %d rows and a summary", lines, misrouted+garbage+longKeys+2)
 	}
 	out = h.custream(t, "dlq", "list", "--code", "bad-key", "--since", "72h", "--until", "24h", "--limit", "3")
+	t.Logf("dlq list --code bad-key --since 72h --until 24h --limit 3:\n%s", out)
 	if want := fmt.Sprintf("%d records (bad-key: %d) selected (code=bad-key", longKeys, longKeys); !strings.Contains(out, want) || strings.Count(out, "\n") != 5 {
 		t.Errorf("dlq list --code bad-key --since 72h --until 24h --limit 3: want 3 rows and %q:\n%s", want, out)
 	}
 	out = h.custream(t, "dlq", "show", "--code", "bad-key", "--limit", "1")
+	t.Logf("dlq show --code bad-key --limit 1:\n%s", out)
 	for _, want := range []string{"code:      bad-key", "(int64 1000)", `"op": register`, "origin:    " + instore + "/1/500000 (requestId " + instore + "/1/500000)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dlq show lacks %q:\n%s", want, out)
