@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -129,33 +128,11 @@ func originOf(r *kgo.Record) sink.Origin {
 	return sink.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
 }
 
-// originHeaders reads the origin.topic, origin.partition and origin.offset
-// headers that sink.Forward and DLQ replays set; ok only if all three are
-// there and well formed.
-func originHeaders(r *kgo.Record) (o sink.Origin, ok bool) {
-	var seen int
-	for _, h := range r.Headers {
-		switch h.Key {
-		case sink.HeaderOriginTopic:
-			o.Topic = string(h.Value)
-			seen |= 1
-		case sink.HeaderOriginPartition:
-			p, err := strconv.ParseInt(string(h.Value), 10, 32)
-			if err != nil || p < 0 {
-				return sink.Origin{}, false
-			}
-			o.Partition = int32(p)
-			seen |= 2
-		case sink.HeaderOriginOffset:
-			off, err := strconv.ParseInt(string(h.Value), 10, 64)
-			if err != nil || off < 0 {
-				return sink.Origin{}, false
-			}
-			o.Offset = off
-			seen |= 4
-		}
-	}
-	return o, seen == 7 && o.Topic != ""
+// originHeaders reads the origin headers that sink.Forward and DLQ
+// replays set (sink.ParseOrigin); ok only if all three are there and well
+// formed.
+func originHeaders(r *kgo.Record) (sink.Origin, bool) {
+	return sink.ParseOrigin(r.Headers)
 }
 
 func headers(r *kgo.Record) []schemas.Header {

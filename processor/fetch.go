@@ -210,3 +210,35 @@ func (r *partitionReader) lookup(ctx context.Context) error {
 	}
 	return fmt.Errorf("metadata has no %s[%d]", r.topic, r.part)
 }
+
+// ReadCommitted reads partition part of topic read_committed over the
+// offsets [from, end) and hands each data record to fn, in order. It ends
+// when its position, as the broker reports it, reaches end, so it stops
+// at end offsets listed beforehand even when the last offsets below them
+// are transaction markers, aborted records or compacted away, and never
+// reads what was produced after them: for tools that must read a topic
+// "up to its end as of now" (custream dlq). An unreachable broker is
+// waited for (logged on log) for as long as ctx lives; an error from fn
+// stops the read and is returned. A nil log is slog.Default().
+func ReadCommitted(ctx context.Context, cl *kgo.Client, topic string, part int32, from, end int64, log *slog.Logger, fn func(*kgo.Record) error) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	rd := newPartitionReader(cl, topic, part, from, log, nil)
+	for pos := from; pos < end; {
+		f, err := rd.fetch(ctx)
+		if err != nil {
+			return fmt.Errorf("reading %s[%d] at offset %d: %w", topic, part, pos, err)
+		}
+		for _, r := range f.records {
+			if r.Offset >= end {
+				break
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		pos = f.next
+	}
+	return nil
+}

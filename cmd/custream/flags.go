@@ -58,9 +58,19 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // parseFlags parses args, then the environment, and prints the usage with
 // env names on -h.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	return parseFlagsIntro(fs, args, "")
+}
+
+// parseFlagsIntro is parseFlags whose -h prints intro (what the command
+// does) between the usage line and the flags.
+func parseFlagsIntro(fs *flag.FlagSet, args []string, intro string) error {
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: custream %s [flags]\n\nFlags (each also settable as %s<NAME>):\n", fs.Name(), envPrefix)
+		fmt.Fprintf(w, "Usage: custream %s [flags]\n\n", fs.Name())
+		if intro != "" {
+			fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(intro))
+		}
+		fmt.Fprintf(w, "Flags (each also settable as %s<NAME>):\n", envPrefix)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" && f.DefValue != "[]" {

@@ -40,6 +40,7 @@ func commands() []command {
 		{"topics", "create or check the topics: topics create|check", runTopics},
 		{"load", "send a CSV/JSONL file of customers and report every line's result", runLoad},
 		{"gen", "write a realistic sample file for load", runGen},
+		{"dlq", "list, show or replay dead-lettered records: dlq list|show|replay", runDLQ},
 		{"bench", "measure the exactly-once processor against a passthrough baseline", runBench},
 		{"version", "print the version", runVersion},
 	}
