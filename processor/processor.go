@@ -310,8 +310,10 @@ func (p *Processor) loop(ctx context.Context) error {
 			// Buffers full: apply before fetching more.
 		case p.moreReady:
 			// The last batch was full and more may be ready: take what is
-			// fetched already, without waiting.
-			fs = p.sess.PollRecords(nil, p.cfg.MaxBatchRecords)
+			// fetched already, without waiting (a done context polls once).
+			done, stop := context.WithCancel(pctx)
+			stop()
+			fs = p.sess.PollRecords(done, p.cfg.MaxBatchRecords)
 		default:
 			if wait, ok := p.pollWait(); ok {
 				// A task waits for a lagging partition: poll no longer

@@ -49,13 +49,15 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 		imports: []string{"processor/customer", "processor/sample", "schemas"},
 		tests:   []string{"processor", "processor/kafkatest", "state"},
 	},
+	// custream dlq: reads the DLQ back and replays it to the inputs.
+	"processor/dlq":       {imports: []string{"processor", "processor/ingest", "schemas", "sink"}},
 	"processor/sample":    {imports: []string{"processor/customer"}},
 	"processor/embedded":  {},
 	"processor/kafkatest": {},
 	// The one binary wires everything.
 	"cmd/custream": {
 		imports: []string{
-			"processor", "processor/customer", "processor/embedded", "processor/facade",
+			"processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
 			"processor/ingest", "processor/sample", "schemas", "sink", "state",
 		},
 		tests: []string{"processor/kafkatest"},
