@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
@@ -99,9 +102,11 @@ func (c *child) terminate(t *testing.T) {
 }
 
 // TestCrashExactlyOnce kills the custream binary with SIGKILL at random
-// moments while it processes 50,000 commands, restarts it each time (once
-// with its state dir deleted), and checks that no result, merge or state
-// change was lost or duplicated.
+// moments while it processes 50,000 commands, half of them produced
+// round-robin (so most of those arrive on a partition not their org's and
+// are forwarded through the repartition topic), restarts it each time
+// (once with its state dir deleted), and checks that no result, merge or
+// state change was lost or duplicated, forwarded commands included.
 func TestCrashExactlyOnce(t *testing.T) {
 	skipShort(t)
 	const total, kills = 50_000, 6
@@ -118,11 +123,24 @@ func TestCrashExactlyOnce(t *testing.T) {
 	cmds := newGen(7, 24, h.partitions).batch(total)
 
 	c := h.startChild(t, dir, logPath)
+	roundRobin := h.client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
 	produced := make(chan struct{})
 	go func() {
 		defer close(produced)
 		for i := 0; i < total; i += 1000 {
-			h.produce(t, cmds[i:min(i+1000, total)])
+			batch := cmds[i:min(i+1000, total)]
+			if (i/1000)%2 == 0 {
+				h.produce(t, batch)
+			} else {
+				recs := make([]*kgo.Record, len(batch))
+				for j, cmd := range batch {
+					recs[j] = h.record(t, cmd)
+				}
+				if err := roundRobin.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+					t.Errorf("producing round-robin: %v", err)
+					return
+				}
+			}
 			time.Sleep(150 * time.Millisecond)
 		}
 	}()

@@ -74,6 +74,9 @@ type Processor struct {
 	applying *pebbleApply
 }
 
+// fetchMaxWait is the consumer's FetchMaxWait (see New).
+const fetchMaxWait = 500 * time.Millisecond
+
 // New checks the topics and joins nothing yet; Run joins the group.
 func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 	cfg.ensureDefaults()
@@ -124,6 +127,11 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The broker holds a fetch with nothing to return this long. A
+		// task that waits for a partition (order.go), and a task just
+		// restored behind empty ones, wait no longer than this for records
+		// that arrive meanwhile; franz-go's default is 5s.
+		kgo.FetchMaxWait(fetchMaxWait),
 		kgo.TransactionalID(cfg.Group + "-" + cfg.InstanceID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		// Every output record names its partition: task p writes
