@@ -38,6 +38,7 @@ type benchFlags struct {
 	latencyDur  time.Duration
 	cacheMB     int
 	orgs        int
+	misrouted   int
 	cpuProfile  string
 }
 
@@ -57,8 +58,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.latencyDur, "latency-duration", 10*time.Second, "length of the latency run")
 	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache")
 	fs.IntVar(&f.orgs, "orgs", 1, "orgs the commands are spread over")
+	fs.IntVar(&f.misrouted, "misrouted-pct", 0, "percent of the backlog produced to a partition that is not its org's, as a non-murmur2 producer would (needs --partitions 2 or more): they are forwarded through the repartition topic")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	if f.misrouted < 0 || f.misrouted > 100 || (f.misrouted > 0 && f.partitions < 2) {
+		fmt.Fprintln(stderr, "custream bench: --misrouted-pct is 0 to 100, and needs --partitions 2 or more (with one partition nothing can be misrouted)")
 		return 2
 	}
 	log := newLogger(stderr, cmp.Or(os.Getenv("CUSTREAM_LOG_LEVEL"), "warn"))
@@ -124,16 +130,25 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 		return processor.TaskOfOrg(org, P)
 	}})
 	records := make([]*kgo.Record, f.commands)
+	misrouted := 0
 	for i := range records {
-		if records[i], err = commandRecord(topo, gen.Next()); err != nil {
+		cmd := gen.Next()
+		if records[i], err = commandRecord(topo, cmd); err != nil {
 			return err
 		}
+		// Every f.misrouted-th percent goes to the next partition: a
+		// producer that does not hash the key with murmur2.
+		records[i].Partition = processor.TaskOfOrg(cmd.Org, P)
+		if i*f.misrouted/100 != (i+1)*f.misrouted/100 {
+			records[i].Partition = (records[i].Partition + 1) % P
+			misrouted++
+		}
 	}
-	prodRate, err := produceAll(ctx, base, records)
+	prodRate, err := produceAll(ctx, append(base, kgo.RecordPartitioner(kgo.ManualPartitioner())), records)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s\n", prodRate)
+	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s (%d of %d on a partition not their org's)\n", prodRate, misrouted, len(records))
 
 	// 1. Throughput: the whole backlog through the exactly-once processor.
 	domain := customer.DefaultConfig()
