@@ -2,10 +2,12 @@ package processor_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,9 +236,21 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 		}
 	}
 	// A good command on the wrong partition is not bad input: it is
-	// forwarded to its task and gets its result like any other.
-	misrouted := &kgo.Record{Topic: topic, Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}}
-	if err := manual.ProduceSync(context.Background(), misrouted).FirstErr(); err != nil {
+	// forwarded to its task and gets its result like any other. So are
+	// the other key forms: Java's LongSerializer (8 bytes, big-endian),
+	// and an empty key with an org header, wherever their producers put
+	// them.
+	body := func(mobile string) []byte {
+		return []byte(`{"profiles":[{"identifiers":[{"type":"mobile","value":` + mobile + `}]}]}`)
+	}
+	others := []*kgo.Record{
+		{Topic: topic, Key: key, Partition: 1 - right, Value: validBody, Headers: []kgo.RecordHeader{op("register")}},
+		{Topic: topic, Key: binary.BigEndian.AppendUint64(nil, uint64(org)), Partition: 0, Value: body("919111111112"), Headers: []kgo.RecordHeader{op("register")}},
+		{Topic: topic, Key: binary.BigEndian.AppendUint64(nil, uint64(org)), Partition: 1, Value: body("919111111113"), Headers: []kgo.RecordHeader{op("register")}},
+		{Topic: topic, Partition: 0, Value: body("919111111114"), Headers: []kgo.RecordHeader{op("register"), {Key: "org", Value: key}}},
+		{Topic: topic, Partition: 1, Value: body("919111111115"), Headers: []kgo.RecordHeader{op("register"), {Key: "org", Value: key}}},
+	}
+	if err := manual.ProduceSync(context.Background(), others...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	h.produce(t, good[20:])
@@ -269,17 +283,24 @@ func TestBadInputGoesToDLQ(t *testing.T) {
 	if !reflect.DeepEqual(gotCodes, wantCodes) {
 		t.Errorf("DLQ codes %v, want %v", gotCodes, wantCodes)
 	}
-	results := h.readTopic(t, h.topo.Results, len(good)+1, 2*time.Minute)
-	h.check(t, results, len(good)+1)
-	if got := m.counter(t, "custream_repartitioned_records_total", map[string]string{"topic": topic}); got != 1 {
-		t.Errorf("custream_repartitioned_records_total{topic=%q} = %v, want 1", topic, got)
+	results := h.readTopic(t, h.topo.Results, len(good)+len(others), 2*time.Minute)
+	h.check(t, results, len(good)+len(others))
+	for _, r := range results {
+		// The others carry no requestId: theirs is their origin.
+		if rr, _ := schemas.DecodeResult(r.Value); strings.HasPrefix(rr.RequestID, topic+"/") && !rr.Success {
+			t.Errorf("org %d's register %s failed: %+v", org, rr.RequestID, rr.Result)
+		}
+	}
+	// Half of the other key forms' records were on the wrong partition.
+	if got := m.counter(t, "custream_repartitioned_records_total", map[string]string{"topic": topic}); got != 3 {
+		t.Errorf("custream_repartitioned_records_total{topic=%q} = %v, want 3", topic, got)
 	}
 	for reason, n := range wantCodes {
 		if got := m.counter(t, "custream_dlq_total", map[string]string{"reason": reason}); got != float64(n) {
 			t.Errorf("custream_dlq_total{reason=%q} = %v, want %d", reason, got, n)
 		}
 	}
-	if got := m.counter(t, "custream_results_total", nil); got != float64(len(good)+1) {
-		t.Errorf("custream_results_total = %v, want %d", got, len(good)+1)
+	if got := m.counter(t, "custream_results_total", nil); got != float64(len(good)+len(others)) {
+		t.Errorf("custream_results_total = %v, want %d", got, len(good)+len(others))
 	}
 }
