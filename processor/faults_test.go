@@ -1,0 +1,436 @@
+package processor_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/processor/kafkatest"
+	"github.com/custream/custream/sink"
+	"github.com/custream/custream/state"
+)
+
+// The fault tests of issue 10: restores under broker faults and unusual
+// changelog tails, and ownership after a member stopped past its session
+// timeout. Each checks the end state against the domain applied directly,
+// so each fails when a restore ends early or a member serves a task it no
+// longer owns.
+
+// source is a changelog the test wrote itself and the state it stands for.
+type source struct {
+	// direct is the state the changelog stands for: the generated
+	// commands applied with customer.Apply, one task per partition.
+	direct *state.DB
+	// records counts the data records written, per partition.
+	records map[int32]int
+}
+
+// writeChangelog applies commands directly to a fresh state, and
+// produces each batch's writes (Batch.Writes) to the changelog partition
+// of its task, in transactions, as the processor would have: first bulk
+// registrations with identifiers of their own until about bulk changelog
+// records are due (cheap, so the changelog is large), then mixed
+// commands of g (joins, merges, updates). Building the state through the
+// processor would take minutes; this takes seconds.
+func (h *harness) writeChangelog(t *testing.T, g *gen, bulk, mixed int) *source {
+	t.Helper()
+	began := time.Now()
+	db, err := state.Open("", state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	src := &source{direct: db, records: map[int32]int{}}
+	w := h.newChangelogWriter(t)
+	total, n := 0, 0
+	for total < bulk {
+		cmds := make([]customer.Command, 100*h.partitions)
+		for i := range cmds {
+			cmds[i] = bulkRegister(g.orgs[n%len(g.orgs)], n)
+			n++
+		}
+		total += w.apply(t, db, cmds)
+	}
+	for i := 0; i < mixed; i += 100 {
+		w.apply(t, db, g.batch(min(100, mixed-i)))
+	}
+	w.commit(t)
+	src.records = w.records
+	t.Logf("wrote %d changelog records %v for %d bulk and %d mixed commands in %s", w.total, w.records, n, mixed, time.Since(began).Round(time.Millisecond))
+	return src
+}
+
+// bulkRegister is the n-th registration of the bulk load: identifiers no
+// other command uses.
+func bulkRegister(org int64, n int) customer.Command {
+	return customer.Command{RequestID: fmt.Sprintf("bulk-%d", n), Org: org, Source: "INSTORE", Op: customer.OpRegister,
+		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Bulk", LastName: "Load", Identifiers: []customer.Identifier{
+			{Type: "email", Value: fmt.Sprintf("bulk%d@example.com", n)},
+			{Type: "mobile", Value: fmt.Sprintf("91800%07d", n)},
+		}}}}}
+}
+
+// changelogWriter produces a directly applied state's writes to the
+// changelog, in transactions of about perTxn records.
+type changelogWriter struct {
+	h       *harness
+	cl      *kgo.Client
+	ctx     context.Context
+	records map[int32]int // per partition, produced in committed or open transactions
+	total   int
+	inTxn   int
+
+	mu  sync.Mutex
+	err error
+}
+
+const perTxn = 50_000
+
+func (h *harness) newChangelogWriter(t *testing.T) *changelogWriter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return &changelogWriter{h: h, ctx: ctx, records: map[int32]int{}, cl: h.client(t,
+		kgo.TransactionalID(h.group+"-writer"),
+		kgo.TransactionTimeout(time.Minute),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchMaxBytes(64<<10),
+		// One produce request in flight per broker: a transaction's first
+		// request may be refused while the previous one's markers are
+		// written, and the requests behind it would then be out of
+		// sequence.
+		kgo.MaxProduceRequestsInflightPerBroker(1),
+	)}
+}
+
+// apply applies cmds directly to db, one batch per task as the processor
+// batches, produces each batch's writes and commits the batch locally; it
+// returns the number of records produced.
+func (w *changelogWriter) apply(t *testing.T, db *state.DB, cmds []customer.Command) int {
+	t.Helper()
+	h := w.h
+	byTask := map[int32][]customer.Command{}
+	for _, cmd := range cmds {
+		task := processor.TaskOfOrg(cmd.Org, h.partitions)
+		byTask[task] = append(byTask[task], cmd)
+	}
+	now := time.Now()
+	produced := 0
+	for part := int32(0); part < h.partitions; part++ {
+		if len(byTask[part]) == 0 {
+			continue
+		}
+		task := db.Task(part, h.partitions)
+		b := task.NewBatch()
+		for _, cmd := range byTask[part] {
+			// Recent, so that the processor's retention keeps them.
+			cmd.Time = now
+			if _, err := customer.Apply(h.domain, b, cmd); err != nil {
+				t.Fatalf("applying %s: %v", cmd.RequestID, err)
+			}
+		}
+		kvs, err := b.Writes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.produce(t, part, kvs)
+		if err := task.Commit(b, -1); err != nil {
+			t.Fatal(err)
+		}
+		produced += len(kvs)
+	}
+	if w.inTxn >= perTxn {
+		w.commit(t)
+	}
+	return produced
+}
+
+// produce sends kvs to the changelog partition part in the open
+// transaction (beginning one if none is open).
+func (w *changelogWriter) produce(t *testing.T, part int32, kvs []state.KV) {
+	t.Helper()
+	if w.inTxn == 0 {
+		if err := w.cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kv := range kvs {
+		w.cl.Produce(w.ctx, sink.Changelog(w.h.topo.Changelog, part, kv), func(_ *kgo.Record, err error) {
+			if err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+			}
+		})
+	}
+	w.records[part] += len(kvs)
+	w.total += len(kvs)
+	w.inTxn += max(len(kvs), 1)
+}
+
+// commit ends the open transaction, if any, with a commit.
+func (w *changelogWriter) commit(t *testing.T) { t.Helper(); w.end(t, kgo.TryCommit) }
+
+// abort ends the open transaction, if any, with an abort.
+func (w *changelogWriter) abort(t *testing.T) { t.Helper(); w.end(t, kgo.TryAbort) }
+
+func (w *changelogWriter) end(t *testing.T, how kgo.TransactionEndTry) {
+	t.Helper()
+	if w.inTxn == 0 {
+		return
+	}
+	if err := w.cl.Flush(w.ctx); err != nil {
+		t.Fatalf("flushing the changelog writer: %v", err)
+	}
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatalf("producing changelog records: %v", err)
+	}
+	if err := w.cl.EndTransaction(w.ctx, how); err != nil {
+		t.Fatalf("ending the changelog writer's transaction: %v", err)
+	}
+	w.inTxn = 0
+}
+
+// waitReady waits until m has restored every task it owns.
+func waitReady(t *testing.T, m *member, limit time.Duration) time.Duration {
+	t.Helper()
+	began := time.Now()
+	for deadline := began.Add(limit); ; time.Sleep(50 * time.Millisecond) {
+		ready, why := m.p.Ready()
+		if ready {
+			return time.Since(began)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after %s: %s", m.name, limit, why)
+		}
+	}
+}
+
+// sameAsDirect compares every task of the restored member's state with the
+// direct state, byte for byte, the checkpoint aside (the direct state has
+// none), and checks that each task's checkpoint is the changelog's end.
+func (h *harness) sameAsDirect(t *testing.T, restored, direct *state.DB) {
+	t.Helper()
+	ends := h.endOffsets(t, h.topo.Changelog)
+	for part := int32(0); part < h.partitions; part++ {
+		want, err := direct.Task(part, h.partitions).Dump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := restored.Task(part, h.partitions).Dump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := state.CheckpointKey(part)
+		got = withoutKey(got, cp)
+		if err := sameKVs(want, got); err != nil {
+			t.Errorf("task %d: restored state differs from the direct state: %v", part, err)
+		}
+		at, err := restored.Task(part, h.partitions).Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at != ends[part] {
+			t.Errorf("task %d: checkpoint %d, want the changelog's end %d", part, at, ends[part])
+		}
+	}
+}
+
+func withoutKey(kvs []state.KV, key []byte) []state.KV {
+	out := kvs[:0:0]
+	for _, kv := range kvs {
+		if !bytes.Equal(kv.Key, key) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// sameKVs compares two dumps byte for byte and says where they part.
+func sameKVs(want, got []state.KV) error {
+	if len(want) < 2 {
+		return fmt.Errorf("the direct state has only %d keys: the load did not reach this task", len(want))
+	}
+	for i := 0; i < min(len(want), len(got)); i++ {
+		if !bytes.Equal(want[i].Key, got[i].Key) {
+			return fmt.Errorf("%d keys, want %d; first difference at key %d: %x, want %x", len(got), len(want), i, got[i].Key, want[i].Key)
+		}
+		if !bytes.Equal(want[i].Value, got[i].Value) {
+			return fmt.Errorf("value of key %x is %x, want %x", want[i].Key, got[i].Value, want[i].Value)
+		}
+	}
+	if len(want) != len(got) {
+		return fmt.Errorf("%d keys, want %d", len(got), len(want))
+	}
+	return nil
+}
+
+// gauges returns the values of a gauge family by the value of one label.
+func (m *member) gauges(t *testing.T, name, label string) map[string]float64 {
+	t.Helper()
+	mfs, err := m.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, x := range mf.GetMetric() {
+			for _, l := range x.GetLabel() {
+				if l.GetName() == label {
+					out[l.GetValue()] = x.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+func sum(m map[string]float64) (s float64) {
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
+
+// restoreBrokerProps caps every fetch response at 64 KiB, so that a
+// restore reads a test's changelog in many responses (one 32 MiB response
+// would hold a whole partition, compressed, and a broker fault after it
+// would be no fault for the restore). The changelog writer's batches are
+// as small, since a response holds at least one whole batch.
+var restoreBrokerProps = kafkatest.BrokerProps("fetch.max.bytes=65536")
+
+// TestFaultRestoreBrokerPaused: a member restores its tasks from an empty
+// state dir while its broker is stopped (SIGSTOP) for 20 s, longer than
+// any poll or request timeout. The restore must wait, say so, and go on
+// when the broker answers again: the restored state is byte for byte the
+// direct state and the answers after it are the domain's.
+func TestFaultRestoreBrokerPaused(t *testing.T) {
+	skipShort(t)
+	b := kafkatest.OwnBroker(t, restoreBrokerProps)
+	h := newHarnessOn(t, &b.Cluster, 2)
+	g := newGen(31, 40, h.partitions)
+	src := h.writeChangelog(t, g, 150_000, 3000)
+
+	m := h.startMember(t, "restorer", t.TempDir())
+	defer m.stop(t)
+	began := waitRestoring(t, m)
+	b.Pause(t)
+	paused := time.Now()
+	left := m.gauges(t, "custream_restore_remaining", "task")
+	t.Logf("paused the broker %s after the restore began, offsets left %v", paused.Sub(began).Round(time.Millisecond), left)
+	if sum(left) == 0 {
+		t.Fatalf("the restore finished before the pause landed (offsets left %v): make the changelog larger", left)
+	}
+	waited := watchWaiting(t, m, func() bool { return time.Since(paused) < 20*time.Second })
+	stillLeft := m.gauges(t, "custream_restore_remaining", "task")
+	b.Resume(t)
+	t.Logf("resumed the broker after %s; offsets left then %v; custream_restore_waiting was 1 for tasks %v",
+		time.Since(paused).Round(time.Millisecond), stillLeft, waited)
+	if sum(stillLeft) == 0 {
+		t.Errorf("every restore ended while the broker answered nothing for 20 s")
+	}
+	if len(waited) == 0 {
+		t.Errorf("custream_restore_waiting was never 1 while the broker was stopped")
+	}
+	h.checkRestored(t, m, src, g, began)
+}
+
+// TestFaultRestoreBrokerKilled: the broker is killed (SIGKILL) while a
+// member restores from an empty state dir, stays down 15 s and restarts
+// on the same address with the same data. The restore goes on from where
+// it was and ends byte for byte the direct state.
+func TestFaultRestoreBrokerKilled(t *testing.T) {
+	skipShort(t)
+	b := kafkatest.OwnBroker(t, restoreBrokerProps,
+		// Restart waits out the killed broker's session: 3 s, not 9.
+		kafkatest.BrokerProps("broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500"))
+	h := newHarnessOn(t, &b.Cluster, 2)
+	g := newGen(32, 40, h.partitions)
+	src := h.writeChangelog(t, g, 150_000, 3000)
+
+	m := h.startMember(t, "restorer", t.TempDir())
+	defer m.stop(t)
+	began := waitRestoring(t, m)
+	b.Kill(t)
+	killed := time.Now()
+	left := m.gauges(t, "custream_restore_remaining", "task")
+	t.Logf("killed the broker %s after the restore began, offsets left %v", killed.Sub(began).Round(time.Millisecond), left)
+	if sum(left) == 0 {
+		t.Fatalf("the restore finished before the kill landed (offsets left %v): make the changelog larger", left)
+	}
+	// Down 15 s, as in the issue: longer than any retry of a client.
+	waited := watchWaiting(t, m, func() bool { return time.Since(killed) < 15*time.Second })
+	stillLeft := m.gauges(t, "custream_restore_remaining", "task")
+	b.Restart(t)
+	t.Logf("restarted the broker %s after the kill; offsets left at the restart %v; custream_restore_waiting was 1 for tasks %v",
+		time.Since(killed).Round(time.Millisecond), stillLeft, waited)
+	if sum(stillLeft) == 0 {
+		t.Errorf("every restore ended while the broker was down")
+	}
+	if len(waited) == 0 {
+		t.Errorf("custream_restore_waiting was never 1 while the broker was down")
+	}
+	h.checkRestored(t, m, src, g, began)
+}
+
+// waitRestoring waits until m reports restore progress (a changelog chunk
+// applied, offsets left) and returns when it began waiting.
+func waitRestoring(t *testing.T, m *member) time.Time {
+	t.Helper()
+	began := time.Now()
+	for deadline := began.Add(time.Minute); sum(m.gauges(t, "custream_restore_remaining", "task")) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the member did not start restoring within a minute")
+		}
+	}
+	return began
+}
+
+// watchWaiting samples custream_restore_waiting while more says so and
+// returns the tasks it saw at 1.
+func watchWaiting(t *testing.T, m *member, more func() bool) map[string]bool {
+	t.Helper()
+	waited := map[string]bool{}
+	for more() {
+		for task, v := range m.gauges(t, "custream_restore_waiting", "task") {
+			if v == 1 {
+				waited[task] = true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return waited
+}
+
+// checkRestored waits until m is ready, compares its state with the
+// source's, byte for byte, and checks that the answers to more commands
+// are the domain's applied directly on the source state.
+func (h *harness) checkRestored(t *testing.T, m *member, src *source, g *gen, began time.Time) {
+	t.Helper()
+	took := waitReady(t, m, 2*time.Minute)
+	t.Logf("ready %s later, %s after the restore began; %v changelog records written, %v applied by restores",
+		took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), src.records,
+		m.counter(t, "custream_restore_records_total", nil))
+	h.sameAsDirect(t, m.db, src.direct)
+	if t.Failed() {
+		t.FailNow()
+	}
+	more := g.batch(1000)
+	h.produce(t, more)
+	h.checkOn(t, src.direct, h.readTopic(t, h.topo.Results, len(more), 2*time.Minute), len(more))
+}
