@@ -31,6 +31,8 @@ type source struct {
 	direct *state.DB
 	// records counts the data records written, per partition.
 	records map[int32]int
+	// writer can write more of the changelog.
+	writer *changelogWriter
 }
 
 // writeChangelog applies commands directly to a fresh state, and
@@ -38,9 +40,10 @@ type source struct {
 // of its task, in transactions, as the processor would have: first bulk
 // registrations with identifiers of their own until about bulk changelog
 // records are due (cheap, so the changelog is large), then mixed
-// commands of g (joins, merges, updates). Building the state through the
+// commands of g (joins, merges, updates); remember stores the request
+// ids of the mixed commands, as the processor does. Building the state through the
 // processor would take minutes; this takes seconds.
-func (h *harness) writeChangelog(t *testing.T, g *gen, bulk, mixed int) *source {
+func (h *harness) writeChangelog(t *testing.T, g *gen, bulk, mixed int, remember bool) *source {
 	t.Helper()
 	began := time.Now()
 	db, err := state.Open("", state.Options{FS: vfs.NewMem()})
@@ -57,13 +60,14 @@ func (h *harness) writeChangelog(t *testing.T, g *gen, bulk, mixed int) *source 
 			cmds[i] = bulkRegister(g.orgs[n%len(g.orgs)], n)
 			n++
 		}
-		total += w.apply(t, db, cmds)
+		total += w.apply(t, db, cmds, true)
 	}
+	w.remember = remember
 	for i := 0; i < mixed; i += 100 {
-		w.apply(t, db, g.batch(min(100, mixed-i)))
+		w.apply(t, db, g.batch(min(100, mixed-i)), true)
 	}
 	w.commit(t)
-	src.records = w.records
+	src.records, src.writer = w.records, w
 	t.Logf("wrote %d changelog records %v for %d bulk and %d mixed commands in %s", w.total, w.records, n, mixed, time.Since(began).Round(time.Millisecond))
 	return src
 }
@@ -81,15 +85,19 @@ func bulkRegister(org int64, n int) customer.Command {
 // changelogWriter produces a directly applied state's writes to the
 // changelog, in transactions of about perTxn records.
 type changelogWriter struct {
-	h       *harness
-	cl      *kgo.Client
-	ctx     context.Context
-	records map[int32]int // per partition, produced in committed or open transactions
-	total   int
-	inTxn   int
+	h   *harness
+	cl  *kgo.Client
+	ctx context.Context
+	// remember stores each applied command's request id, as the
+	// processor does, so the changelog holds request records too.
+	remember bool
+	records  map[int32]int // per partition, produced in committed or open transactions
+	total    int
+	inTxn    int
 
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	err     error
+	offsets map[int32][]int64 // of the records produced since the last takeOffsets
 }
 
 const perTxn = 50_000
@@ -98,7 +106,7 @@ func (h *harness) newChangelogWriter(t *testing.T) *changelogWriter {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	return &changelogWriter{h: h, ctx: ctx, records: map[int32]int{}, cl: h.client(t,
+	return &changelogWriter{h: h, ctx: ctx, records: map[int32]int{}, offsets: map[int32][]int64{}, cl: h.client(t,
 		kgo.TransactionalID(h.group+"-writer"),
 		kgo.TransactionTimeout(time.Minute),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -113,9 +121,16 @@ func (h *harness) newChangelogWriter(t *testing.T) *changelogWriter {
 }
 
 // apply applies cmds directly to db, one batch per task as the processor
-// batches, produces each batch's writes and commits the batch locally; it
+// batches, and produces each batch's writes; keep commits the batches to
+// db, else they are discarded (for a transaction the test aborts). It
 // returns the number of records produced.
-func (w *changelogWriter) apply(t *testing.T, db *state.DB, cmds []customer.Command) int {
+func (w *changelogWriter) apply(t *testing.T, db *state.DB, cmds []customer.Command, keep bool) int {
+	t.Helper()
+	return w.applyEach(t, db, cmds, keep, nil)
+}
+
+// applyEach is apply, and passes every write produced to each (if set).
+func (w *changelogWriter) applyEach(t *testing.T, db *state.DB, cmds []customer.Command, keep bool, each func(state.KV)) int {
 	t.Helper()
 	h := w.h
 	byTask := map[int32][]customer.Command{}
@@ -129,29 +144,57 @@ func (w *changelogWriter) apply(t *testing.T, db *state.DB, cmds []customer.Comm
 		if len(byTask[part]) == 0 {
 			continue
 		}
-		task := db.Task(part, h.partitions)
-		b := task.NewBatch()
-		for _, cmd := range byTask[part] {
-			// Recent, so that the processor's retention keeps them.
-			cmd.Time = now
-			if _, err := customer.Apply(h.domain, b, cmd); err != nil {
-				t.Fatalf("applying %s: %v", cmd.RequestID, err)
+		kvs := w.batch(t, db, part, keep, func(b *state.Batch) error {
+			for _, cmd := range byTask[part] {
+				// Recent, so that the processor's retention keeps them.
+				cmd.Time = now
+				out, err := customer.Apply(h.domain, b, cmd)
+				if err != nil {
+					return fmt.Errorf("applying %s: %w", cmd.RequestID, err)
+				}
+				if w.remember {
+					if err := b.PutRequest(cmd.Org, cmd.RequestID, []byte(fmt.Sprint(out.Result.Success)), now); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		produced += len(kvs)
+		for _, kv := range kvs {
+			if each != nil {
+				each(kv)
 			}
 		}
-		kvs, err := b.Writes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.produce(t, part, kvs)
-		if err := task.Commit(b, -1); err != nil {
-			t.Fatal(err)
-		}
-		produced += len(kvs)
 	}
 	if w.inTxn >= perTxn {
 		w.commit(t)
 	}
 	return produced
+}
+
+// batch runs fn on a new batch of task part of db, produces the batch's
+// writes to changelog partition part in the open transaction, then
+// commits the batch to db (keep) or discards it. It returns the writes.
+func (w *changelogWriter) batch(t *testing.T, db *state.DB, part int32, keep bool, fn func(b *state.Batch) error) []state.KV {
+	t.Helper()
+	task := db.Task(part, w.h.partitions)
+	b := task.NewBatch()
+	defer b.Close()
+	if err := fn(b); err != nil {
+		t.Fatalf("task %d: %v", part, err)
+	}
+	kvs, err := b.Writes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.produce(t, part, kvs)
+	if keep {
+		if err := task.Commit(b, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return kvs
 }
 
 // produce sends kvs to the changelog partition part in the open
@@ -164,17 +207,29 @@ func (w *changelogWriter) produce(t *testing.T, part int32, kvs []state.KV) {
 		}
 	}
 	for _, kv := range kvs {
-		w.cl.Produce(w.ctx, sink.Changelog(w.h.topo.Changelog, part, kv), func(_ *kgo.Record, err error) {
+		w.cl.Produce(w.ctx, sink.Changelog(w.h.topo.Changelog, part, kv), func(r *kgo.Record, err error) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
 			if err != nil {
-				w.mu.Lock()
 				w.err = err
-				w.mu.Unlock()
+				return
 			}
+			w.offsets[r.Partition] = append(w.offsets[r.Partition], r.Offset)
 		})
 	}
 	w.records[part] += len(kvs)
 	w.total += len(kvs)
 	w.inTxn += max(len(kvs), 1)
+}
+
+// takeOffsets returns the offsets of the records produced (and flushed)
+// since the last call, per partition.
+func (w *changelogWriter) takeOffsets() map[int32][]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.offsets
+	w.offsets = map[int32][]int64{}
+	return out
 }
 
 // commit ends the open transaction, if any, with a commit.
@@ -324,7 +379,7 @@ func TestFaultRestoreBrokerPaused(t *testing.T) {
 	b := kafkatest.OwnBroker(t, restoreBrokerProps)
 	h := newHarnessOn(t, &b.Cluster, 2)
 	g := newGen(31, 40, h.partitions)
-	src := h.writeChangelog(t, g, 150_000, 3000)
+	src := h.writeChangelog(t, g, 150_000, 3000, false)
 
 	m := h.startMember(t, "restorer", t.TempDir())
 	defer m.stop(t)
@@ -361,7 +416,7 @@ func TestFaultRestoreBrokerKilled(t *testing.T) {
 		kafkatest.BrokerProps("broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500"))
 	h := newHarnessOn(t, &b.Cluster, 2)
 	g := newGen(32, 40, h.partitions)
-	src := h.writeChangelog(t, g, 150_000, 3000)
+	src := h.writeChangelog(t, g, 150_000, 3000, false)
 
 	m := h.startMember(t, "restorer", t.TempDir())
 	defer m.stop(t)
@@ -433,4 +488,216 @@ func (h *harness) checkRestored(t *testing.T, m *member, src *source, g *gen, be
 	more := g.batch(1000)
 	h.produce(t, more)
 	h.checkOn(t, src.direct, h.readTopic(t, h.topo.Results, len(more), 2*time.Minute), len(more))
+}
+
+// TestFaultRestoreAbortedTail: the changelog's last transaction was
+// aborted. A restore from an empty state dir reaches the end (past the
+// abort marker) and applies none of the aborted records.
+func TestFaultRestoreAbortedTail(t *testing.T) {
+	skipShort(t)
+	h := newHarness(t, 2)
+	g := newGen(33, 40, h.partitions)
+	src := h.writeChangelog(t, g, 20_000, 3000, true)
+	w := src.writer
+	w.takeOffsets()
+	// The tail: new customers and changes of existing ones, produced in
+	// a transaction that aborts; the direct state does not take them.
+	tail := g.batch(500)
+	for i := range 500 {
+		tail = append(tail, bulkRegister(g.orgs[i%len(g.orgs)], 1_000_000+i))
+	}
+	scratch := map[string][]byte{}
+	w.applyEach(t, src.direct, tail, false, func(kv state.KV) { scratch[string(kv.Key)] = kv.Value })
+	w.abort(t)
+	aborted := w.takeOffsets()
+	ends := h.endOffsets(t, h.topo.Changelog)
+	for part, offs := range aborted {
+		t.Logf("partition %d: %d aborted records at offsets %d..%d, end %d", part, len(offs), offs[0], offs[len(offs)-1], ends[part])
+		if ends[part] != offs[len(offs)-1]+2 {
+			t.Fatalf("partition %d ends at %d, want the abort marker right after the last aborted record (%d)", part, ends[part], offs[len(offs)-1]+1)
+		}
+	}
+
+	m := h.startMember(t, "restorer", t.TempDir())
+	defer m.stop(t)
+	began := time.Now()
+	waitReady(t, m, 2*time.Minute)
+	// Not one aborted write is in the state, unless the direct state has
+	// it too (an index-free value that the tail wrote again unchanged).
+	leaked := 0
+	for part := int32(0); part < h.partitions; part++ {
+		kvs, err := m.db.Task(part, h.partitions).Dump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct, err := src.direct.Task(part, h.partitions).Dump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		had := map[string][]byte{}
+		for _, kv := range direct {
+			had[string(kv.Key)] = kv.Value
+		}
+		for _, kv := range kvs {
+			if v, ok := scratch[string(kv.Key)]; ok && v != nil && bytes.Equal(v, kv.Value) && !bytes.Equal(had[string(kv.Key)], v) {
+				leaked++
+			}
+		}
+	}
+	if leaked > 0 {
+		t.Errorf("%d aborted writes are in the restored state", leaked)
+	}
+	h.checkRestored(t, m, src, g, began)
+}
+
+// TestFaultRestoreCompactedTail: the changelog's last data records, below
+// its end, were removed by compaction: request ids forgotten by a prune,
+// whose tombstones the cleaner then dropped too. A restore from an empty
+// state dir crosses the gap to the end and is byte for byte the direct
+// state, its checkpoint at the end.
+//
+// Kafka never cleans the active segment, and it drops a tombstone only at
+// a cleaning after the one that first saw it (delete.retention.ms later),
+// which needs new dirty bytes behind it. So the tail is: the tombstones'
+// transaction, its commit marker in a new segment (sent more than
+// segment.ms later), and last a transaction the test aborts, whose first
+// record rolls the marker's segment and so makes it cleanable. Read
+// committed, nothing of the tail is visible but the markers.
+func TestFaultRestoreCompactedTail(t *testing.T) {
+	skipShort(t)
+	b := kafkatest.OwnBroker(t, kafkatest.BrokerProps("log.cleaner.backoff.ms=200"))
+	h := newHarnessOn(t, &b.Cluster, 2, topicConfig{
+		topic: func(tp processor.Topology) string { return tp.Changelog },
+		configs: map[string]string{
+			// A segment rolls on the first append a second after it
+			// began, and is cleaned at most a second after it rolled;
+			// tombstones go 100 ms after the first cleaning saw them.
+			"segment.ms":                "1000",
+			"max.compaction.lag.ms":     "1000",
+			"min.cleanable.dirty.ratio": "0.01",
+			"delete.retention.ms":       "100",
+		},
+	})
+	g := newGen(34, 40, h.partitions)
+	src := h.writeChangelog(t, g, 20_000, 3000, true)
+	w := src.writer
+	w.takeOffsets()
+
+	// Forget every request id, as the processor's retention does: the
+	// transaction's records are tombstones of keys written before.
+	for part := int32(0); part < h.partitions; part++ {
+		w.batch(t, src.direct, part, true, func(b *state.Batch) error {
+			return b.PruneRequests(time.Now().Add(time.Hour))
+		})
+	}
+	if err := w.cl.Flush(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	tombstones := w.takeOffsets()
+	time.Sleep(1500 * time.Millisecond) // the marker goes to a new segment
+	w.commit(t)
+	// The cleaner's first pass takes the request records the tombstones
+	// delete; the tombstones stay until a later pass.
+	waitCleaned(t, "the request records", func() int {
+		n := 0
+		for part, offs := range tombstones {
+			n += h.presentRecords(t, part, 0, offs[0]-1, keysOf(h, part, offs))
+		}
+		return n
+	})
+	time.Sleep(1500 * time.Millisecond) // the aborted records go to a new segment
+	w.apply(t, src.direct, g.batch(100), false)
+	w.abort(t)
+	ends := h.endOffsets(t, h.topo.Changelog)
+	for part, offs := range tombstones {
+		t.Logf("partition %d: %d tombstones at offsets %d..%d, end %d", part, len(offs), offs[0], offs[len(offs)-1], ends[part])
+	}
+	waitCleaned(t, "the tombstones", func() int {
+		n := 0
+		for part, offs := range tombstones {
+			n += h.presentRecords(t, part, offs[0], offs[len(offs)-1], nil)
+		}
+		return n
+	})
+
+	m := h.startMember(t, "restorer", t.TempDir())
+	defer m.stop(t)
+	h.checkRestored(t, m, src, g, time.Now())
+}
+
+// waitCleaned waits, a minute at most, until left says no record of what
+// is left in the changelog.
+func waitCleaned(t *testing.T, what string, left func() int) {
+	t.Helper()
+	began := time.Now()
+	for deadline := began.Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		n := left()
+		if n == 0 {
+			t.Logf("the cleaner removed %s within %s", what, time.Since(began).Round(100*time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %s are still in the changelog after a minute: the cleaner did not run", n, what)
+		}
+	}
+}
+
+// keysOf reads the keys of the records at offs of changelog partition
+// part.
+func keysOf(h *harness, part int32, offs []int64) map[string]bool {
+	keys := map[string]bool{}
+	want := map[int64]bool{}
+	for _, o := range offs {
+		want[o] = true
+	}
+	h.eachRecord(h.t, part, offs[0], offs[len(offs)-1], func(r *kgo.Record) {
+		if want[r.Offset] {
+			keys[string(r.Key)] = true
+		}
+	})
+	if len(keys) != len(offs) {
+		h.t.Fatalf("partition %d: %d distinct keys at the %d offsets of the tail", part, len(keys), len(offs))
+	}
+	return keys
+}
+
+// presentRecords counts the data records of changelog partition part at
+// offsets first..last (with a key in keys, unless nil), read_uncommitted,
+// as the broker holds them now.
+func (h *harness) presentRecords(t *testing.T, part int32, first, last int64, keys map[string]bool) int {
+	t.Helper()
+	n := 0
+	h.eachRecord(t, part, first, last, func(r *kgo.Record) {
+		if keys == nil || keys[string(r.Key)] {
+			n++
+		}
+	})
+	return n
+}
+
+// eachRecord calls fn with each data record of changelog partition part
+// at offsets first..last, read_uncommitted.
+func (h *harness) eachRecord(t *testing.T, part int32, first, last int64, fn func(*kgo.Record)) {
+	t.Helper()
+	cl := h.client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{h.topo.Changelog: {part: kgo.NewOffset().At(first)}}),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return // nothing more up to last (markers, or the end)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset <= last {
+				fn(r)
+			}
+			done = done || r.Offset >= last
+		})
+		if done {
+			return
+		}
+	}
 }
