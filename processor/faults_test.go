@@ -3,8 +3,21 @@ package processor_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -700,4 +713,327 @@ func (h *harness) eachRecord(t *testing.T, part int32, first, last int64, fn fun
 			return
 		}
 	}
+}
+
+// TestFaultOwnershipAfterStop: two members (child processes of the real
+// binary) share 4 tasks; the owner of tasks 0–1 is stopped (SIGSTOP) for
+// 20 s while idle, twice its session timeout, so the group gives its
+// tasks to the other; then it continues. Once the group is stable, each
+// member's tasks (its /readyz) are exactly its assignment in
+// DescribeGroups, every lookup through either member answers what the
+// domain applied directly answers, and no member answers from its own
+// state for a task it does not own.
+func TestFaultOwnershipAfterStop(t *testing.T) {
+	skipShort(t)
+	const partitions = 4
+	h := newHarness(t, partitions)
+	g := newGen(35, 12, partitions)
+	orgsOf := map[int32][]int64{}
+	for _, org := range g.orgs {
+		task := processor.TaskOfOrg(org, partitions)
+		orgsOf[task] = append(orgsOf[task], org)
+	}
+	if len(orgsOf) != partitions {
+		t.Fatalf("the orgs %v cover tasks %v only", g.orgs, orgsOf)
+	}
+	keys := filepath.Join(t.TempDir(), "api-keys")
+	var lines strings.Builder
+	for _, org := range g.orgs {
+		fmt.Fprintf(&lines, "%s %d\n", apiKey(org), org)
+	}
+	if err := os.WriteFile(keys, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := h.startHTTPChild(t, "a", keys)
+	b := h.startHTTPChild(t, "b", keys)
+	members := []*httpMember{a, b}
+	defer func() {
+		for _, m := range members {
+			m.terminate(t)
+		}
+	}()
+	before := h.waitOwnership(t, members, 90*time.Second)
+	t.Logf("assignment before the stop: %v", before)
+
+	cmds := g.batch(2000)
+	h.produce(t, cmds)
+	direct := h.check(t, h.readTopic(t, h.topo.Results, len(cmds), 2*time.Minute), len(cmds))
+
+	owner, other := a, b
+	if !slices.Contains(before["a"], 0) {
+		owner, other = b, a
+	}
+	if err := owner.c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	tookOver := time.Duration(0)
+	for time.Since(stopped) < 20*time.Second {
+		if tasks, ok := other.readyTasks(); ok && len(tasks) == partitions && tookOver == 0 {
+			tookOver = time.Since(stopped)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err := owner.c.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s stopped for %s; %s took all tasks after %s", owner.name, time.Since(stopped).Round(time.Millisecond), other.name, tookOver.Round(time.Millisecond))
+	if tookOver == 0 {
+		t.Errorf("%s did not take the stopped member's tasks within 20 s (session timeout 10 s)", other.name)
+	}
+	cont := time.Now()
+	after := h.waitOwnership(t, members, 90*time.Second)
+	t.Logf("assignment %s after the stop ended: %v", time.Since(cont).Round(time.Millisecond), after)
+
+	h.checkLookups(t, members, after, direct, g.orgs)
+}
+
+// apiKey is the test's API key of org.
+func apiKey(org int64) string { return fmt.Sprintf("key-%d", org) }
+
+// httpMember is `custream run` with its HTTP facade on 127.0.0.1.
+type httpMember struct {
+	name string
+	addr string
+	log  string
+	c    *child
+}
+
+func (h *harness) startHTTPChild(t *testing.T, name, keys string) *httpMember {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	m := &httpMember{name: name, addr: addr, log: filepath.Join(t.TempDir(), name+".log")}
+	m.c = h.startChild(t, t.TempDir(), m.log, "--instance-id", name, "--http-addr", addr,
+		"--session-timeout", "10s", "--api-keys-file", keys)
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(m.log); err == nil {
+				t.Logf("custream %s log (last 4000 bytes):\n%s", name, tail(b, 4000))
+			}
+		}
+	})
+	return m
+}
+
+func (m *httpMember) terminate(t *testing.T) {
+	t.Helper()
+	_ = m.c.cmd.Process.Signal(syscall.SIGCONT)
+	m.c.terminate(t)
+}
+
+var readyTasksRE = regexp.MustCompile(`^tasks \[([0-9 ]*)\] ready$`)
+
+// readyTasks returns the tasks m's /readyz lists, if it is ready.
+func (m *httpMember) readyTasks() ([]int32, bool) {
+	status, body, err := m.get("/readyz", "", nil)
+	if err != nil || status != http.StatusOK {
+		return nil, false
+	}
+	var r struct{ Reason string }
+	if json.Unmarshal(body, &r) != nil {
+		return nil, false
+	}
+	sub := readyTasksRE.FindStringSubmatch(r.Reason)
+	if sub == nil {
+		return nil, false
+	}
+	tasks := []int32{}
+	for _, f := range strings.Fields(sub[1]) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, false
+		}
+		tasks = append(tasks, int32(n))
+	}
+	return tasks, true
+}
+
+// get sends a GET to m with org's key (none if key is "") and headers.
+func (m *httpMember) get(path, key string, header http.Header) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+m.addr+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// waitOwnership waits until the group is stable with every member in it,
+// its assignment covers every task once, and each member is ready with
+// exactly the tasks DescribeGroups assigns it. It returns the assignment
+// by instance id.
+func (h *harness) waitOwnership(t *testing.T, members []*httpMember, limit time.Duration) map[string][]int32 {
+	t.Helper()
+	adm := h.c.Admin(t)
+	var last string
+	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("membership not settled after %s: %s", limit, last)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		groups, err := adm.DescribeGroups(ctx, h.group)
+		cancel()
+		if err != nil {
+			last = fmt.Sprintf("DescribeGroups: %v", err)
+			continue
+		}
+		grp := groups[h.group]
+		if grp.Err != nil || grp.State != "Stable" || len(grp.Members) != len(members) {
+			last = fmt.Sprintf("group %s with %d members (err %v)", grp.State, len(grp.Members), grp.Err)
+			continue
+		}
+		assign := map[string][]int32{}
+		owned := map[int32]int{}
+		for _, dm := range grp.Members {
+			ca, ok := dm.Assigned.AsConsumer()
+			if !ok || dm.InstanceID == nil {
+				last = fmt.Sprintf("member %s has no consumer assignment or instance id", dm.MemberID)
+				break
+			}
+			set := map[int32]bool{}
+			for _, tp := range ca.Topics {
+				for _, p := range tp.Partitions {
+					set[p] = true
+				}
+			}
+			tasks := []int32{}
+			for p := range set {
+				tasks = append(tasks, p)
+				owned[p]++
+			}
+			slices.Sort(tasks)
+			assign[*dm.InstanceID] = tasks
+		}
+		if len(assign) != len(members) {
+			continue
+		}
+		covered := len(owned) == int(h.partitions)
+		for _, n := range owned {
+			covered = covered && n == 1
+		}
+		if !covered {
+			last = fmt.Sprintf("the assignment %v does not cover every task once", assign)
+			continue
+		}
+		agree := true
+		var got []string
+		for _, m := range members {
+			tasks, ok := m.readyTasks()
+			got = append(got, fmt.Sprintf("%s: %v (ready %v)", m.name, tasks, ok))
+			agree = agree && ok && slices.Equal(tasks, assign[m.name])
+		}
+		if agree {
+			return assign
+		}
+		last = fmt.Sprintf("DescribeGroups assigns %v; the members list %v", assign, got)
+	}
+}
+
+// checkLookups looks identifiers up in every org through every member
+// (which forwards to the owner) and compares each answer with the
+// domain's on the direct state. Then it asks every member for every org
+// as a forwarded request, which a member must serve only for its own
+// tasks: any other answer than 503 from a member that does not own the
+// org's task is served from a state that is not the owner's.
+func (h *harness) checkLookups(t *testing.T, members []*httpMember, assign map[string][]int32, direct *state.DB, orgs []int64) {
+	t.Helper()
+	asked, found, wrong := 0, 0, 0
+	for _, org := range orgs {
+		task := processor.TaskOfOrg(org, h.partitions)
+		rd := direct.Task(task, h.partitions).Reader()
+		for n := 0; n < 60; n += 3 {
+			for _, id := range []customer.Identifier{
+				{Type: "mobile", Value: fmt.Sprintf("9190000%05d", n)},
+				{Type: "email", Value: fmt.Sprintf("user%d@example.com", n)},
+				{Type: "externalId", Value: fmt.Sprintf("ext-%d", n)},
+			} {
+				want, err := customer.Lookup(h.domain, rd, org, customer.SourceAll, "", id.Type, id.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := "/v2/customers/lookup?" + url.Values{"identifierName": {id.Type}, "identifierValue": {id.Value}}.Encode()
+				for _, m := range members {
+					status, body, err := m.get(path, apiKey(org), nil)
+					if err != nil {
+						t.Fatalf("lookup of %s %s in org %d through %s: %v", id.Type, id.Value, org, m.name, err)
+					}
+					asked++
+					if len(want.Errors) == 0 {
+						found++
+					}
+					if msg := sameAnswer(want, status, body); msg != "" {
+						wrong++
+						if wrong <= 5 {
+							t.Errorf("lookup of %s %s in org %d (task %d) through %s: %s", id.Type, id.Value, org, task, m.name, msg)
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d lookups through both members (%d of a customer), %d differ from the direct application", asked, found, wrong)
+	if found == 0 {
+		t.Error("no lookup found a customer: the load did not reach the state")
+	}
+
+	forwarded := http.Header{"X-Custream-Forwarded": {"1"}}
+	for _, org := range orgs {
+		task := processor.TaskOfOrg(org, h.partitions)
+		for _, m := range members {
+			status, body, err := m.get("/v2/customers/lookup?identifierName=externalId&identifierValue=ext-1", apiKey(org), forwarded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owns := slices.Contains(assign[m.name], task)
+			switch {
+			case owns && status == http.StatusServiceUnavailable:
+				t.Errorf("%s owns task %d but does not serve org %d: %s", m.name, task, org, body)
+			case !owns && status != http.StatusServiceUnavailable:
+				t.Errorf("%s answered %d for org %d of task %d, which %v owns: %s", m.name, status, org, task, assign, body)
+			}
+		}
+	}
+}
+
+// sameAnswer compares a facade answer with the domain's view: the view
+// itself with 200, or its errors with another status.
+func sameAnswer(want customer.LookupView, status int, body []byte) string {
+	var got, exp any
+	if err := json.Unmarshal(body, &got); err != nil {
+		return fmt.Sprintf("status %d, body %q: %v", status, body, err)
+	}
+	if len(want.Errors) == 0 {
+		if status != http.StatusOK {
+			return fmt.Sprintf("status %d (%s), want 200", status, body)
+		}
+		b, _ := json.Marshal(want)
+		_ = json.Unmarshal(b, &exp)
+	} else {
+		if status == http.StatusOK || status == http.StatusServiceUnavailable {
+			return fmt.Sprintf("status %d (%s), want the domain's error %+v", status, body, want.Errors)
+		}
+		b, _ := json.Marshal(map[string]any{"errors": want.Errors, "warnings": []customer.Issue{}})
+		_ = json.Unmarshal(b, &exp)
+	}
+	if !reflect.DeepEqual(got, exp) {
+		return fmt.Sprintf("answered %s, the domain %v", body, exp)
+	}
+	return ""
 }
