@@ -757,7 +757,7 @@ func TestFaultOwnershipAfterStop(t *testing.T) {
 
 	cmds := g.batch(2000)
 	h.produce(t, cmds)
-	direct := h.check(t, h.readTopic(t, h.topo.Results, len(cmds), 2*time.Minute), len(cmds))
+	h.check(t, h.readTopic(t, h.topo.Results, len(cmds), 2*time.Minute), len(cmds))
 
 	owner, other := a, b
 	if !slices.Contains(before["a"], 0) {
@@ -785,6 +785,11 @@ func TestFaultOwnershipAfterStop(t *testing.T) {
 	after := h.waitOwnership(t, members, 90*time.Second)
 	t.Logf("assignment %s after the stop ended: %v", time.Since(cont).Round(time.Millisecond), after)
 
+	// More input moves the owners' states on: a member still serving a
+	// task it lost would answer from a state that no longer advances.
+	more := g.batch(1000)
+	h.produce(t, more)
+	direct := h.check(t, h.readTopic(t, h.topo.Results, len(cmds)+len(more), 2*time.Minute), len(cmds)+len(more))
 	h.checkLookups(t, members, after, direct, g.orgs)
 }
 
@@ -878,14 +883,21 @@ func (m *httpMember) get(path, key string, header http.Header) (int, []byte, err
 // waitOwnership waits until the group is stable with every member in it,
 // its assignment covers every task once, and each member is ready with
 // exactly the tasks DescribeGroups assigns it. It returns the assignment
-// by instance id.
+// by instance id. If the members do not agree with the group in time, the
+// test fails and goes on with the group's last assignment, so that its
+// later checks show what the disagreement costs.
 func (h *harness) waitOwnership(t *testing.T, members []*httpMember, limit time.Duration) map[string][]int32 {
 	t.Helper()
 	adm := h.c.Admin(t)
 	var last string
+	var lastAssign map[string][]int32
 	for deadline := time.Now().Add(limit); ; time.Sleep(250 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("membership not settled after %s: %s", limit, last)
+			if lastAssign == nil {
+				t.Fatalf("membership not settled after %s: %s", limit, last)
+			}
+			t.Errorf("membership not settled after %s: %s", limit, last)
+			return lastAssign
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		groups, err := adm.DescribeGroups(ctx, h.group)
@@ -932,6 +944,7 @@ func (h *harness) waitOwnership(t *testing.T, members []*httpMember, limit time.
 			last = fmt.Sprintf("the assignment %v does not cover every task once", assign)
 			continue
 		}
+		lastAssign = assign
 		agree := true
 		var got []string
 		for _, m := range members {
@@ -970,15 +983,29 @@ func (h *harness) checkLookups(t *testing.T, members []*httpMember, assign map[s
 				}
 				path := "/v2/customers/lookup?" + url.Values{"identifierName": {id.Type}, "identifierValue": {id.Value}}.Encode()
 				for _, m := range members {
-					status, body, err := m.get(path, apiKey(org), nil)
-					if err != nil {
-						t.Fatalf("lookup of %s %s in org %d through %s: %v", id.Type, id.Value, org, m.name, err)
-					}
 					asked++
 					if len(want.Errors) == 0 {
 						found++
 					}
-					if msg := sameAnswer(want, status, body); msg != "" {
+					// A few tries: the owner writes a committed batch to
+					// Pebble just after the commit, so the very last
+					// results may be a moment ahead of its reads.
+					tries := 10
+					if wrong >= 5 {
+						tries = 1
+					}
+					var msg string
+					for try := 0; try < tries; try++ {
+						status, body, err := m.get(path, apiKey(org), nil)
+						if err != nil {
+							t.Fatalf("lookup of %s %s in org %d through %s: %v", id.Type, id.Value, org, m.name, err)
+						}
+						if msg = sameAnswer(want, status, body); msg == "" {
+							break
+						}
+						time.Sleep(300 * time.Millisecond)
+					}
+					if msg != "" {
 						wrong++
 						if wrong <= 5 {
 							t.Errorf("lookup of %s %s in org %d (task %d) through %s: %s", id.Type, id.Value, org, task, m.name, msg)
