@@ -42,7 +42,7 @@ type source struct {
 	// direct is the state the changelog stands for: the generated
 	// commands applied with customer.Apply, one task per partition.
 	direct *state.DB
-	// records counts the data records written, per partition.
+	// records counts the data records produced, per partition.
 	records map[int32]int
 	// writer can write more of the changelog.
 	writer *changelogWriter
@@ -53,9 +53,9 @@ type source struct {
 // of its task, in transactions, as the processor would have: first bulk
 // registrations with identifiers of their own until about bulk changelog
 // records are due (cheap, so the changelog is large), then mixed
-// commands of g (joins, merges, updates); remember stores the request
-// ids of the mixed commands, as the processor does. Building the state through the
-// processor would take minutes; this takes seconds.
+// commands of g (joins, merges, updates); remember stores the request ids
+// of the mixed commands too, as the processor does. Building the state
+// through the processor would take minutes; this takes seconds.
 func (h *harness) writeChangelog(t *testing.T, g *gen, bulk, mixed int, remember bool) *source {
 	t.Helper()
 	began := time.Now()
@@ -392,7 +392,7 @@ func TestFaultRestoreBrokerPaused(t *testing.T) {
 	b := kafkatest.OwnBroker(t, restoreBrokerProps)
 	h := newHarnessOn(t, &b.Cluster, 2)
 	g := newGen(31, 40, h.partitions)
-	src := h.writeChangelog(t, g, 150_000, 3000, false)
+	src := h.writeChangelog(t, g, 200_000, 3000, false)
 
 	m := h.startMember(t, "restorer", t.TempDir())
 	defer m.stop(t)
@@ -400,7 +400,7 @@ func TestFaultRestoreBrokerPaused(t *testing.T) {
 	b.Pause(t)
 	paused := time.Now()
 	left := m.gauges(t, "custream_restore_remaining", "task")
-	t.Logf("paused the broker %s after the restore began, offsets left %v", paused.Sub(began).Round(time.Millisecond), left)
+	t.Logf("paused the broker %s after the member started, offsets left %v", paused.Sub(began).Round(time.Millisecond), left)
 	if sum(left) == 0 {
 		t.Fatalf("the restore finished before the pause landed (offsets left %v): make the changelog larger", left)
 	}
@@ -429,7 +429,7 @@ func TestFaultRestoreBrokerKilled(t *testing.T) {
 		kafkatest.BrokerProps("broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500"))
 	h := newHarnessOn(t, &b.Cluster, 2)
 	g := newGen(32, 40, h.partitions)
-	src := h.writeChangelog(t, g, 150_000, 3000, false)
+	src := h.writeChangelog(t, g, 200_000, 3000, false)
 
 	m := h.startMember(t, "restorer", t.TempDir())
 	defer m.stop(t)
@@ -437,7 +437,7 @@ func TestFaultRestoreBrokerKilled(t *testing.T) {
 	b.Kill(t)
 	killed := time.Now()
 	left := m.gauges(t, "custream_restore_remaining", "task")
-	t.Logf("killed the broker %s after the restore began, offsets left %v", killed.Sub(began).Round(time.Millisecond), left)
+	t.Logf("killed the broker %s after the member started, offsets left %v", killed.Sub(began).Round(time.Millisecond), left)
 	if sum(left) == 0 {
 		t.Fatalf("the restore finished before the kill landed (offsets left %v): make the changelog larger", left)
 	}
@@ -456,8 +456,9 @@ func TestFaultRestoreBrokerKilled(t *testing.T) {
 	h.checkRestored(t, m, src, g, began)
 }
 
-// waitRestoring waits until m reports restore progress (a changelog chunk
-// applied, offsets left) and returns when it began waiting.
+// waitRestoring waits until m, just started, reports restore progress (a
+// changelog chunk applied, offsets left) and returns when it began
+// waiting: about when m started.
 func waitRestoring(t *testing.T, m *member) time.Time {
 	t.Helper()
 	began := time.Now()
@@ -491,7 +492,7 @@ func watchWaiting(t *testing.T, m *member, more func() bool) map[string]bool {
 func (h *harness) checkRestored(t *testing.T, m *member, src *source, g *gen, began time.Time) {
 	t.Helper()
 	took := waitReady(t, m, 2*time.Minute)
-	t.Logf("ready %s later, %s after the restore began; %v changelog records written, %v applied by restores",
+	t.Logf("ready %s later, %s after the member started; %v changelog records produced, %v applied by restores",
 		took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), src.records,
 		m.counter(t, "custream_restore_records_total", nil))
 	h.sameAsDirect(t, m.db, src.direct)
