@@ -52,19 +52,21 @@ type child struct {
 	done chan error
 }
 
-func (h *harness) startChild(t *testing.T, dir, logPath string, extra ...string) *child {
+// startChild starts `custream run` on the harness's topics with its state
+// in dir and its output appended to logPath. args come after the defaults
+// and so override them (a later flag wins), e.g. "--instance-id", "b".
+func (h *harness) startChild(t *testing.T, dir, logPath string, args ...string) *child {
 	t.Helper()
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(custreamBinary(t), "run",
+	cmd := exec.Command(custreamBinary(t), append([]string{"run",
 		"--brokers", strings.Join(h.c.Brokers, ","),
 		"--group", h.group, "--topic-prefix", h.group,
 		"--state-dir", dir, "--instance-id", "crash",
 		"--batch-records", "500", "--transaction-timeout", "10s", "--session-timeout", "6s",
-		"--cache-mb", "32", "--http-addr", "127.0.0.1:0")
-	cmd.Args = append(cmd.Args, extra...)
+		"--cache-mb", "32", "--http-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child must not inherit a CUSTREAM_* setting of the developer.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}

@@ -268,9 +268,17 @@ func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from,
 				return fmt.Errorf("%s[%d]: %w", topic, part, err)
 			}
 			kvs = append(kvs, kv)
+			// A response holds up to 32 MiB; apply it in chunks, so a
+			// Pebble batch stays bounded and progress shows as it goes.
+			if len(kvs) >= restoreChunk {
+				pos = r.Offset + 1
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 		pos = min(res.f.next, end)
-		if len(kvs) >= restoreChunk || pos >= end {
+		if pos >= end {
 			if err := flush(); err != nil {
 				return err
 			}
