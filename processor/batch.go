@@ -83,6 +83,10 @@ func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("%s[%d]@%d: %s", e.rec.topic, e.rec.partition, e.rec.offset, e.why)
 }
 
+// errNotReady is a task that stopped being ready (a rebalance dropped it)
+// between the choice of a transaction's records and their processing.
+var errNotReady = errors.New("the task is no longer ready (rebalance)")
+
 // producer produces a transaction's records and collects every error the
 // broker or the client reports for them, by the input record they answer
 // when that is known.
@@ -178,6 +182,12 @@ func (p *Processor) processBatch(groups []taskRecords, n int) error {
 			var tl *tooLargeError
 			if errors.As(err, &tl) {
 				p.refuse(tl)
+				return wrapEnd(abort())
+			}
+			if errors.Is(err, errNotReady) {
+				// A rebalance took the task since its records were
+				// taken: the session fails this transaction anyway.
+				p.log.Info("a task left during the transaction (rebalance); aborting, tasks restore before going on", "err", err)
 				return wrapEnd(abort())
 			}
 			if endErr := abort(); endErr != nil {
@@ -283,7 +293,7 @@ func (tb *taskBatch) commit() error {
 func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error) {
 	t := p.readyTask(g.task)
 	if t == nil {
-		return nil, fmt.Errorf("task %d is not ready", g.task)
+		return nil, fmt.Errorf("task %d: %w", g.task, errNotReady)
 	}
 	// The task's previous batch may still be on its way into Pebble: this
 	// one reads through it.

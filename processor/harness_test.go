@@ -182,7 +182,13 @@ func (h *harness) startMemberOn(t *testing.T, name, dir string, opts state.Optio
 		t.Fatalf("member %s: %v", name, err)
 	}
 	m := &member{p: p, metrics: reg, name: name, dir: dir, db: db, cancel: cancel, done: make(chan error, 1)}
-	go func() { m.done <- p.Run(ctx) }()
+	go func() {
+		err := p.Run(ctx)
+		if err != nil {
+			t.Logf("member %s stopped: %v", name, err)
+		}
+		m.done <- err
+	}()
 	return m
 }
 
