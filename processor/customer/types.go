@@ -257,11 +257,17 @@ func countTokenSources(ps []Profile) int {
 	return n
 }
 
-// Clone returns an exact deep copy of c (nil for nil): maps and slices are
-// copied, and nil stays nil and empty stays empty, so the copy is
-// reflect.DeepEqual to c and encodes to the same bytes. A store that keeps
-// documents in memory (state's per-batch cache) hands out clones, so a
-// caller mutating what it read cannot change what the next reader sees.
+// Clone returns a deep copy of c (nil for nil), the one copy of a
+// customer there is: maps and slices are copied, nil stays nil and empty
+// stays empty, so the copy is reflect.DeepEqual to c and encodes to the
+// same bytes. The rules change only clones of what the store handed out
+// (copy on write), so a refused command leaves no trace even in a store
+// that returns its own pointers; a store that keeps documents in memory
+// (state's per-batch cache) hands out clones, so a caller changing what
+// it read cannot change what the next reader sees. Nothing depends on nil
+// or empty: the rules write into a map only after making it (update.go,
+// fillMap), the state codec stores both as no entries and decodes them as
+// nil, and the views render both as empty.
 func (c *Customer) Clone() *Customer {
 	if c == nil {
 		return nil
@@ -269,11 +275,11 @@ func (c *Customer) Clone() *Customer {
 	out := *c
 	out.ExtendedFields = maps.Clone(c.ExtendedFields)
 	out.Subscriptions = slices.Clone(c.Subscriptions)
-	out.Profiles = cloneProfilesExact(c.Profiles)
+	out.Profiles = cloneProfiles(c.Profiles)
 	return &out
 }
 
-func cloneProfilesExact(ps []Profile) []Profile {
+func cloneProfiles(ps []Profile) []Profile {
 	if ps == nil {
 		return nil
 	}
@@ -289,7 +295,7 @@ func cloneProfilesExact(ps []Profile) []Profile {
 			}
 			p.CommChannels = chs
 		}
-		p.Conflicting = cloneProfilesExact(p.Conflicting)
+		p.Conflicting = cloneProfiles(p.Conflicting)
 		out[i] = p
 	}
 	return out
