@@ -34,7 +34,8 @@ import (
 // U+2028 and U+2029 as \u escapes; invalid UTF-8 as U+FFFD), so equal
 // commands give equal bytes. DecodeJSONBody reads a body written here back
 // to the command it came from, for a command as decoding gives it: empty
-// lists and maps nil, strings valid UTF-8 (json_test.go, fuzz_test.go).
+// lists and maps nil, strings valid UTF-8 (TestJSONCommandRoundTrip,
+// FuzzDecodeJSONBody).
 
 // EncodeJSONBody returns the JSON request body of cmd's op: the value of a
 // JSON-form record (EncodeJSONCommand adds the headers), or a line of a
