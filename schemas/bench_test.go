@@ -95,6 +95,30 @@ func BenchmarkDecodeJSONBodyRegister(b *testing.B) {
 	}
 }
 
+// BenchmarkEncodeJSONBody encodes the API doc's update sample, as load,
+// gen and bench write their records.
+func BenchmarkEncodeJSONBody(b *testing.B) {
+	cmd, _ := DecodeJSONBody(customer.OpUpdate, []byte(docUpdate))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeJSONBody(cmd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeJSONBodyOld is BenchmarkEncodeJSONBody on the
+// encoding/json encoder EncodeJSONBody replaced (jsonenc_old_test.go).
+func BenchmarkEncodeJSONBodyOld(b *testing.B) {
+	cmd, _ := DecodeJSONBody(customer.OpUpdate, []byte(docUpdate))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := encodeJSONBodyOld(cmd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEncodeResult(b *testing.B) {
 	r := sampleResult()
 	b.ReportAllocs()

@@ -13,7 +13,9 @@
 //     Registry (NewSRRegistry adapts franz-go's sr.Client).
 //   - JSON: the API doc's request body unchanged, the request line's
 //     parameters in headers: DecodeJSONCommand (ParseHeaders +
-//     DecodeJSONBody).
+//     DecodeJSONBody) / EncodeJSONCommand (EncodeJSONBody + the headers),
+//     this package owning both directions: the domain's types carry no
+//     json tags for it.
 //
 // Decode dispatches between them. Every decoding error is an *Error whose
 // Code (ErrCode… constants, ErrorCode) is the DLQ's error.code; Retryable
@@ -30,7 +32,8 @@
 // still encodes commands, decodes outputs and reads commands written with
 // another registry schema. Avro maps are written in key order, so equal
 // records encode to equal bytes. JSON bodies are parsed by our own strict
-// parser (jsontape.go), held by the tests to encoding/json.
+// parser (jsontape.go), held by the tests to encoding/json, and written
+// by jsonenc.go, held to the bytes encoding/json wrote before.
 //
 // # Limits
 //

@@ -53,6 +53,10 @@ func FuzzDecodeJSONBody(f *testing.F) {
 		if !reflect.DeepEqual(back, cmd) {
 			t.Fatalf("JSON round trip changed the command\n got %+v\nwant %+v", back, cmd)
 		}
+		// In the bytes encoding/json wrote before (jsonenc_old_test.go).
+		if old, _, err := encodeJSONBodyOld(cmd); err != nil || !bytes.Equal(value, old) {
+			t.Fatalf("JSON body differs from encoding/json's\n got %s\nwant %s (%v)", value, old, err)
+		}
 		// And the Avro form carries the same meaning.
 		b, err := EncodeCommand(cmd)
 		if err != nil {

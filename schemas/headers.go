@@ -3,7 +3,6 @@ package schemas
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -187,25 +186,11 @@ func DecodeJSONCommand(hs []Header, value []byte) (customer.Command, error) {
 }
 
 // EncodeJSONCommand returns cmd in the JSON form: the API doc's request
-// body and the headers that carry its parameters (empty ones left out).
-// For tools that produce input (load, gen) and for tests; Org travels as
-// the record key, Source as the topic.
+// body (EncodeJSONBody) and the headers that carry its parameters (empty
+// ones left out). For tools that produce input (load, gen, bench) and for
+// tests; Org travels as the record key, Source as the topic.
 func EncodeJSONCommand(cmd customer.Command) ([]byte, []Header, error) {
-	var body any
-	switch {
-	case cmd.Op == customer.OpRegister && cmd.Register != nil:
-		body = cmd.Register
-	case cmd.Op == customer.OpUpdate && cmd.Update != nil:
-		body = cmd.Update
-	case cmd.Op == customer.OpChangeIdentifier && cmd.ChangeIdentifier != nil:
-		body = cmd.ChangeIdentifier
-	case cmd.Op == customer.OpSubscriptions && cmd.Subscriptions != nil:
-		body = cmd.Subscriptions
-	default:
-		return nil, nil, fmt.Errorf("encode JSON command %q: op %q without its body", cmd.RequestID, cmd.Op)
-	}
-	// The domain's body types carry the API doc's field names as json tags.
-	value, err := json.Marshal(body)
+	value, err := appendJSONBody(nil, cmd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode JSON command %q: %w", cmd.RequestID, err)
 	}

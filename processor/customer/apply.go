@@ -174,37 +174,6 @@ func mergedAway(r Reader, c *Customer) (Issue, error) {
 	return Issuef(CodeMergedAway, "The customer is merged into another account: customer %d is merged into user id %d", c.ID, s), nil
 }
 
-// clone deep-copies c: the rules never modify a document the store handed
-// out, so a refused command leaves no trace even in a store that returns
-// its own pointers.
-func (c *Customer) clone() *Customer {
-	out := *c
-	out.ExtendedFields = copyStringMap(c.ExtendedFields)
-	out.Subscriptions = append([]Subscription(nil), c.Subscriptions...)
-	out.Profiles = cloneProfiles(c.Profiles)
-	return &out
-}
-
-func cloneProfiles(ps []Profile) []Profile {
-	if ps == nil {
-		return nil
-	}
-	out := make([]Profile, len(ps))
-	for i, p := range ps {
-		p.Fields = copyStringMap(p.Fields)
-		p.Identifiers = append([]Identifier(nil), p.Identifiers...)
-		cs := make([]CommChannel, len(p.CommChannels))
-		for j, ch := range p.CommChannels {
-			ch.Meta = copyBoolMap(ch.Meta)
-			cs[j] = ch
-		}
-		p.CommChannels = cs
-		p.Conflicting = cloneProfiles(p.Conflicting)
-		out[i] = p
-	}
-	return out
-}
-
 // profileIn returns the index of c's profile in scope sc, or -1.
 func profileIn(c *Customer, sc scope) int {
 	for i, p := range c.Profiles {

@@ -94,7 +94,7 @@ func changeIdentifier(cfg Config, st Store, cmd Command) (plan, []Issue, error) 
 	}
 
 	now := cmd.Time.UTC()
-	v := orig.clone()
+	v := orig.Clone()
 	i := profileIn(v, sc)
 	if i < 0 {
 		// Adding an identifier in a new scope gives V a profile there.
@@ -152,7 +152,7 @@ func mergePlan(st Store, cmd Command, sc scope, v *Customer, sid int64, added []
 		}
 	}
 	now := cmd.Time.UTC()
-	s := orig.clone()
+	s := orig.Clone()
 	mergeInto(s, v, now)
 	tomb := &Customer{ID: v.ID, Org: v.Org, MergedInto: s.ID, ModifiedDate: now}
 	m := Merge{

@@ -21,7 +21,9 @@
 // update.go, changeidentifier.go, subscriptions.go (the commands; apply.go
 // dispatches, size.go checks what a written customer may grow to),
 // query.go and view.go (the queries and their shapes), response.go (the
-// commands' API responses), decode.go (lenient JSON of request bodies).
+// commands' API responses). Commands come in as values: their wire forms
+// (the JSON request body, the Avro envelope) are the schemas package's,
+// which reads and writes them; the json tags here are the responses'.
 //
 // # Choices where DOMAIN.md is silent
 //

@@ -117,7 +117,7 @@ func registerJoin(st Store, cmd Command, sc scope, in input, xid int64) (plan, [
 	if !ok {
 		return plan{}, nil, fmt.Errorf("index names customer %d, which does not exist", xid)
 	}
-	x := orig.clone()
+	x := orig.Clone()
 	now := cmd.Time.UTC()
 	i := profileIn(x, sc)
 	if i < 0 {

@@ -52,7 +52,7 @@ func subscriptions(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 	}
 	pl := plan{createdID: orig.ID, subs: changed}
 	if len(changed) > 0 {
-		c := orig.clone()
+		c := orig.Clone()
 		for _, s := range changed {
 			if i, ok := have[subKey(s)]; ok {
 				c.Subscriptions[i].Type = s.Type

@@ -62,39 +62,47 @@ type Command struct {
 }
 
 // CustomerBody is the body of register and update (the API doc's shape).
+// The request types carry no json tags: the command's wire forms, JSON
+// and Avro, are the schemas package's, both ways.
 type CustomerBody struct {
-	Profiles       []ProfileInput    `json:"profiles"`
-	LoyaltyInfo    *LoyaltyInput     `json:"loyaltyInfo,omitempty"`
-	ExtendedFields map[string]string `json:"extendedFields,omitempty"`
-	AttributionV2  *AttributionInput `json:"attributionV2,omitempty"`
+	Profiles       []ProfileInput
+	LoyaltyInfo    *LoyaltyInput
+	ExtendedFields map[string]string
+	AttributionV2  *AttributionInput
 }
 
 // ProfileInput is one element of `profiles` in a request. Custom field and
 // extended field values are kept as strings: JSON numbers and booleans are
 // carried as their literal text.
 type ProfileInput struct {
-	FirstName    string            `json:"firstName,omitempty"`
-	LastName     string            `json:"lastName,omitempty"`
-	Fields       map[string]string `json:"fields,omitempty"`
-	Identifiers  []Identifier      `json:"identifiers,omitempty"`
-	CommChannels []CommChannel     `json:"commChannels,omitempty"`
-	Source       string            `json:"source,omitempty"`
-	AccountID    string            `json:"accountId,omitempty"`
+	FirstName    string
+	LastName     string
+	Fields       map[string]string
+	Identifiers  []Identifier
+	CommChannels []CommChannel
+	Source       string
+	AccountID    string
 }
 
 // LoyaltyInput is `loyaltyInfo` in a request.
 type LoyaltyInput struct {
-	LoyaltyType string `json:"loyaltyType,omitempty"` // "loyalty" or "non_loyalty"
+	LoyaltyType string // "loyalty" or "non_loyalty"
 }
 
 // AttributionInput is `attributionV2` in a request.
 type AttributionInput struct {
-	CreateDate string `json:"createDate,omitempty"` // RFC 3339, e.g. 2016-06-23T19:11:18+08:00
+	CreateDate string // RFC 3339, e.g. 2016-06-23T19:11:18+08:00
 }
 
 // Identifier is a (type, value) pair. In stored customers Value is the
 // normalised value used for uniqueness, except for email where the original
 // spelling is kept for display (the key is its lower-cased form).
+//
+// The json tags of Identifier, CommChannel, Scope and Subscription are the
+// API's response shapes, which embed them (ProfileView,
+// SubscriptionsResponse; schemas' JSON results and merges); commands never
+// go through them (schemas reads and writes the JSON command form with
+// its own code).
 type Identifier struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
@@ -111,17 +119,17 @@ type CommChannel struct {
 
 // ChangeIdentifierBody is the body of changeIdentifier.
 type ChangeIdentifierBody struct {
-	Add    []Identifier `json:"add,omitempty"`
-	Remove []Identifier `json:"remove,omitempty"`
+	Add    []Identifier
+	Remove []Identifier
 }
 
 // SubscriptionsBody is the body of the subscriptions command.
 type SubscriptionsBody struct {
-	CommunicationID int64          `json:"communicationId"`
-	CampaignID      int64          `json:"campaignId"`
-	Reason          string         `json:"reason,omitempty"`
-	Scope           *Scope         `json:"scope,omitempty"`
-	Subscriptions   []Subscription `json:"subscriptions"`
+	CommunicationID int64
+	CampaignID      int64
+	Reason          string
+	Scope           *Scope
+	Subscriptions   []Subscription
 }
 
 // Scope is the subscription scope of the API doc.
@@ -249,11 +257,17 @@ func countTokenSources(ps []Profile) int {
 	return n
 }
 
-// Clone returns an exact deep copy of c (nil for nil): maps and slices are
-// copied, and nil stays nil and empty stays empty, so the copy is
-// reflect.DeepEqual to c and encodes to the same bytes. A store that keeps
-// documents in memory (state's per-batch cache) hands out clones, so a
-// caller mutating what it read cannot change what the next reader sees.
+// Clone returns a deep copy of c (nil for nil), the one copy of a
+// customer there is: maps and slices are copied, nil stays nil and empty
+// stays empty, so the copy is reflect.DeepEqual to c and encodes to the
+// same bytes. The rules change only clones of what the store handed out
+// (copy on write), so a refused command leaves no trace even in a store
+// that returns its own pointers; a store that keeps documents in memory
+// (state's per-batch cache) hands out clones, so a caller changing what
+// it read cannot change what the next reader sees. Nothing depends on nil
+// or empty: the rules write into a map only after making it (update.go,
+// fillMap), the state codec stores both as no entries and decodes them as
+// nil, and the views render both as empty.
 func (c *Customer) Clone() *Customer {
 	if c == nil {
 		return nil
@@ -261,11 +275,11 @@ func (c *Customer) Clone() *Customer {
 	out := *c
 	out.ExtendedFields = maps.Clone(c.ExtendedFields)
 	out.Subscriptions = slices.Clone(c.Subscriptions)
-	out.Profiles = cloneProfilesExact(c.Profiles)
+	out.Profiles = cloneProfiles(c.Profiles)
 	return &out
 }
 
-func cloneProfilesExact(ps []Profile) []Profile {
+func cloneProfiles(ps []Profile) []Profile {
 	if ps == nil {
 		return nil
 	}
@@ -281,7 +295,7 @@ func cloneProfilesExact(ps []Profile) []Profile {
 			}
 			p.CommChannels = chs
 		}
-		p.Conflicting = cloneProfilesExact(p.Conflicting)
+		p.Conflicting = cloneProfiles(p.Conflicting)
 		out[i] = p
 	}
 	return out

@@ -45,7 +45,7 @@ func update(cfg Config, st Store, cmd Command) (plan, []Issue, error) {
 		return plan{}, errs, nil
 	}
 
-	c := orig.clone()
+	c := orig.Clone()
 	now := cmd.Time.UTC()
 	if i := profileIn(c, sc); i < 0 {
 		addProfile(c, newProfile(sc, in, now, now))

@@ -81,7 +81,7 @@ func checkWriteSource(cfg Config, source string) *Issue {
 func normaliseChannel(cfg Config, ch CommChannel) (CommChannel, *Issue) {
 	out := ch
 	out.Type = strings.ToLower(strings.TrimSpace(ch.Type))
-	out.Meta = copyBoolMap(ch.Meta)
+	out.Meta = maps.Clone(ch.Meta)
 	v := strings.TrimSpace(ch.Value)
 	var why string
 	var code Code
@@ -378,23 +378,4 @@ func describe(ids []Identifier) string {
 		parts[i] = id.Type + " " + echo(id.Value)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func copyBoolMap(m map[string]bool) map[string]bool {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func copyStringMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

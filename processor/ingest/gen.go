@@ -3,12 +3,12 @@ package ingest
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/sample"
+	"github.com/custream/custream/schemas"
 )
 
 // GenConfig shapes a generated load file.
@@ -66,7 +66,7 @@ func Generate(w io.Writer, cfg GenConfig) error {
 			err = cw.Write(genRow(cmd.Register))
 		} else {
 			var b []byte
-			if b, err = json.Marshal(cmd.Register); err == nil {
+			if b, err = schemas.EncodeJSONBody(cmd); err == nil {
 				_, err = bw.Write(append(b, '\n'))
 			}
 		}
