@@ -22,11 +22,13 @@ import (
 	"github.com/custream/custream/state"
 )
 
-// bigRegister is a valid registration with many long e-mail addresses.
+// bigRegister is a valid registration with many e-mail addresses as long
+// as an address may be (254 characters): far larger than anything the
+// generator's merges grow a customer to.
 func bigRegister(org int64, requestID string, emails int) customer.Command {
 	var ids []customer.Identifier
 	for i := range emails {
-		ids = append(ids, customer.Identifier{Type: "email", Value: fmt.Sprintf("%s.%03d@example.com", strings.Repeat("x", 40), i)})
+		ids = append(ids, customer.Identifier{Type: "email", Value: fmt.Sprintf("%s.%03d@%s.example.com", strings.Repeat("x", 60), i, strings.Repeat("d", 170))})
 	}
 	return customer.Command{RequestID: requestID, Org: org, Source: "INSTORE", Op: customer.OpRegister,
 		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Big", Identifiers: ids}}}}
@@ -82,9 +84,10 @@ func TestOutputTooLargeIsAnswered(t *testing.T) {
 			big := bigRegister(org, "big-1", 20)
 			doc, snap := directSizes(t, big, partitions)
 			// The limit sits below the big customer and far above the
-			// generator's, which have one or two short identifiers.
+			// generator's, which have a few short identifiers (a merged
+			// one, a few profiles).
 			limit := min(doc, snap) * 2 / 3
-			if limit < 600 {
+			if limit < 3000 {
 				t.Fatalf("fixture too small: document %d, snapshot %d bytes", doc, snap)
 			}
 			h := newHarness(t, partitions, topicConfig{tc.topic, map[string]string{"max.message.bytes": strconv.Itoa(limit)}})
@@ -114,7 +117,10 @@ func TestOutputTooLargeIsAnswered(t *testing.T) {
 			dlq := h.readTopic(t, h.topo.DLQ, 1, time.Minute)
 			if len(dlq) != 1 || header(dlq[0], sink.HeaderErrorCode) != schemas.ErrCodeOutputTooLarge ||
 				header(dlq[0], sink.HeaderOriginOffset) != strconv.FormatInt(answer.Origin.Offset, 10) {
-				t.Fatalf("DLQ holds %d records (first %v), want the big command's as %s", len(dlq), headers(dlq), schemas.ErrCodeOutputTooLarge)
+				for _, r := range dlq {
+					t.Logf("DLQ record %d: %v", r.Offset, headers([]*kgo.Record{r}))
+				}
+				t.Fatalf("DLQ holds %d records, want the big command's as %s", len(dlq), schemas.ErrCodeOutputTooLarge)
 			}
 			// Nothing of it is in the state: its identifiers are free.
 			if got := h.lookupOwner(t, m, org, big.Register.Profiles[0].Identifiers[0]); got != 0 {
