@@ -81,13 +81,14 @@ func (r *SRRegistry) SetCompatibility(ctx context.Context, subject, level string
 // Compatibility implements OutputRegistry (GET /config/{subject}, with the
 // global level for a subject without its own).
 func (r *SRRegistry) Compatibility(ctx context.Context, subject string) (string, error) {
-	for _, res := range r.cl.Compatibility(sr.WithParams(ctx, sr.DefaultToGlobal), subject) {
-		if res.Err != nil {
-			return "", classify(res.Err)
-		}
-		return res.Level.String(), nil
+	res := r.cl.Compatibility(sr.WithParams(ctx, sr.DefaultToGlobal), subject)
+	if len(res) == 0 {
+		return "", errors.New("no answer")
 	}
-	return "", errors.New("no answer")
+	if res[0].Err != nil {
+		return "", classify(res[0].Err)
+	}
+	return res[0].Level.String(), nil
 }
 
 // classify wraps err with ErrRegistryUnavailable when it is worth retrying:
