@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 # It stays out of go.mod, so its dependencies never reach custream's build.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build run test test-short bench lint fuzz kafka-up kafka-down clean
+.PHONY: help build run test test-short bench lint fuzz kafka-up kafka-down registry-up registry-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ build: ## build bin/custream
 run: build ## run custream (embedded broker unless CUSTREAM_BROKERS is set)
 	./$(BIN) run
 
-test: ## all tests against a real Kafka broker started from Maven jars (kfake without Java)
-	deploy/kafka-local/with-kafka.sh $(GO) test $(TESTFLAGS) $(PKGS)
+test: ## all tests against a real Kafka broker and schema registry started from Maven jars (kfake, srfake without Java)
+	deploy/kafka-local/with-kafka.sh deploy/registry-local/with-registry.sh $(GO) test $(TESTFLAGS) $(PKGS)
 
 test-short: ## fast unit tests only, no broker
 	$(GO) test -short $(PKGS)
@@ -47,6 +47,12 @@ kafka-up: ## start the real single-node Kafka broker (prints its address)
 
 kafka-down: ## stop it
 	deploy/kafka-local/kafka-local.sh stop
+
+registry-up: ## start the real schema registry (Apicurio, in memory; prints its Confluent-compatible URL)
+	deploy/registry-local/registry-local.sh start
+
+registry-down: ## stop it
+	deploy/registry-local/registry-local.sh stop
 
 clean:
 	rm -rf bin

@@ -190,6 +190,14 @@ func (p *Processor) processBatch(groups []taskRecords, n int) error {
 				p.log.Info("a task left during the transaction (rebalance); aborting, tasks restore before going on", "err", err)
 				return wrapEnd(abort())
 			}
+			if schemas.Retryable(err) {
+				// The registry is down, not the record at fault: the
+				// whole batch goes again after a backoff (registry.go).
+				if endErr := abort(); endErr != nil {
+					return fmt.Errorf("%w (and aborting: %v)", err, endErr)
+				}
+				return &retryBatch{err}
+			}
 			if endErr := abort(); endErr != nil {
 				return fmt.Errorf("%w (and aborting: %v)", err, endErr)
 			}

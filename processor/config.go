@@ -38,12 +38,28 @@ type Config struct {
 	// Domain configures the rules.
 	Domain customer.Config
 	// OutputFormat is the encoding of the output topics. Default
-	// sink.DefaultFormat (Avro single-object).
+	// sink.DefaultFormat (Avro single-object). sink.Confluent needs
+	// OutputRegistry: New registers the output schemas there before
+	// anything is produced.
 	OutputFormat sink.Format
 	// Confluent decodes input values in the Confluent wire format; nil
 	// when no schema registry is configured (such values then go to the
 	// DLQ as no-registry).
 	Confluent *schemas.Confluent
+	// OutputRegistry is the schema registry the output schemas are
+	// registered in with the Confluent output format; nil otherwise.
+	OutputRegistry schemas.OutputRegistry
+	// SubjectStrategy names the subjects of the output value schemas
+	// (keys are always "<topic>-key"). Default
+	// schemas.DefaultSubjectStrategy ("<topic>-value").
+	SubjectStrategy schemas.SubjectStrategy
+	// RegistryWait bounds how long New retries a schema registry that
+	// does not answer (or answers 5xx) while it registers the output
+	// schemas, with backoff from RegistryBackoffMin to RegistryBackoffMax;
+	// a registry that refuses a schema ends New at once. Longer rides out
+	// a registry restarted beside custream; shorter fails a deployment
+	// with a wrong URL sooner. Default DefaultRegistryWait.
+	RegistryWait time.Duration
 	// Misrouted says what happens to a command on a partition that is not
 	// its org's task: MisroutedRepartition forwards it to
 	// that task through the repartition topic, as Kafka Streams does;
@@ -107,6 +123,15 @@ const (
 	DefaultSessionTimeout     = 45 * time.Second
 	DefaultRequestRetention   = 7 * 24 * time.Hour
 	DefaultMaxTaskIdle        = 2 * time.Second
+	DefaultRegistryWait       = 5 * time.Minute
+)
+
+// The backoff between attempts to reach a schema registry that does not
+// answer: at start (registering the output schemas) and while decoding
+// (a batch whose Confluent input needs a schema id not cached yet).
+const (
+	RegistryBackoffMin = 500 * time.Millisecond
+	RegistryBackoffMax = 30 * time.Second
 )
 
 func (c *Config) ensureDefaults() {
@@ -127,6 +152,12 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.RequestRetention <= 0 {
 		c.RequestRetention = DefaultRequestRetention
+	}
+	if c.SubjectStrategy == "" {
+		c.SubjectStrategy = schemas.DefaultSubjectStrategy
+	}
+	if c.RegistryWait <= 0 {
+		c.RegistryWait = DefaultRegistryWait
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -154,6 +185,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("misrouted %q: want %s or %s", c.Misrouted, MisroutedRepartition, MisroutedDLQ)
 	case c.Topology.Repartition == "":
 		return errors.New("no repartition topic")
+	case c.OutputFormat == sink.Confluent && c.OutputRegistry == nil:
+		return errors.New("the confluent output format needs a schema registry (--schema-registry)")
+	}
+	if _, err := schemas.ParseSubjectStrategy(string(c.SubjectStrategy)); err != nil {
+		return err
 	}
 	if err := c.Domain.Validate(); err != nil {
 		return fmt.Errorf("domain config: %w", err)

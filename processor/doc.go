@@ -82,4 +82,5 @@
 //	custream_order_waits_total                   times a task held back its records for a lagging partition
 //	custream_order_idle_expired_total            times a task went on after --max-task-idle without a lagging partition
 //	custream_input_lag{topic,partition}          records behind the partition's high watermark, at the last poll
+//	custream_schema_registry_errors_total{op}    registry unavailable: register (at start, retried), fetch (batch aborted and retried)
 package processor

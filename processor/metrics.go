@@ -24,6 +24,7 @@ type Metrics struct {
 	lag              *prometheus.GaugeVec
 	orderWaits       prometheus.Counter
 	orderIdleExpired prometheus.Counter
+	registryErrors   *prometheus.CounterVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -66,6 +67,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Times a task applied records after waiting --max-task-idle in vain for a lagging partition: the order across its partitions may then differ from their timestamps."})
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_input_lag",
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
-	reg.MustRegister(m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
+	m.registryErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_schema_registry_errors_total",
+		Help: "Attempts that found the schema registry unavailable, by op: register (the output schemas at start, retried with backoff) or fetch (a writer schema by id while decoding Confluent input: the batch is aborted and retried with backoff, nothing goes to the DLQ)."}, []string{"op"})
+	reg.MustRegister(m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/custream/custream/schemas"
 	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
@@ -72,6 +73,11 @@ type Processor struct {
 	// into Pebble while the loop processes the next poll (pebble.go).
 	// Only the loop goroutine touches it.
 	applying *pebbleApply
+
+	// registryBackoff is the wait before retrying a batch aborted because
+	// the schema registry did not answer, 0 after a batch that went
+	// through (registry.go). Loop goroutine only.
+	registryBackoff time.Duration
 }
 
 // fetchMaxWait is the consumer's FetchMaxWait (see New).
@@ -109,8 +115,17 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 	if p.maxBytes, err = MaxMessageBytes(ctx, adm, t.Results, t.Merges, t.Snapshots, t.DLQ, t.Changelog, t.Repartition); err != nil {
 		return nil, err
 	}
+	var ids schemas.OutputIDs
+	if cfg.OutputFormat == sink.Confluent {
+		// Before anything is produced: no record is ever written with a
+		// schema the registry has not accepted.
+		if ids, err = registerOutputs(ctx, cfg, p.log); err != nil {
+			return nil, err
+		}
+	}
 	p.enc = sink.NewEncoder(sink.Options{
 		Format:      cfg.OutputFormat,
+		SchemaIDs:   ids,
 		Topics:      sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
 		Domain:      cfg.Domain,
 		MaxDLQBytes: int(p.maxBytes[t.DLQ]),
@@ -367,8 +382,14 @@ func (p *Processor) loop(ctx context.Context) error {
 			continue
 		}
 		if err := p.processBatch(groups, n); err != nil {
+			var rb *retryBatch
+			if errors.As(err, &rb) {
+				p.waitForRegistry(ctx, rb.err)
+				continue
+			}
 			return err
 		}
+		p.registryBackoff = 0
 		p.maybePurge(ctx)
 	}
 	return nil

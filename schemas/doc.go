@@ -22,7 +22,10 @@
 // tells the one failure that is not the record's fault (registry down).
 //
 // Outputs are Avro single-object by default (EncodeResult, EncodeMerge,
-// EncodeSnapshot) or JSON (EncodeResultJSON, EncodeMergeJSON). A result
+// EncodeSnapshot) or JSON (EncodeResultJSON, EncodeMergeJSON), or the
+// Confluent wire format: the single-object bytes reframed (ToConfluent)
+// under the ids RegisterOutputs got from the registry, the subjects named
+// by a SubjectStrategy (confluentout.go). A result
 // carries the coordinates of its input record (ResultRecord.Origin), which
 // the domain does not know.
 //

@@ -8,7 +8,7 @@
 // order and a customer's snapshots always meet in one compacted partition.
 //
 //	topic               key            value
-//	customers.results   org id         result (Avro single-object or JSON)
+//	customers.results   org id         result (Avro single-object, JSON, or Confluent wire format)
 //	customers.merges    org id         merge notice
 //	customers.snapshots customer id    customer as fetch(source=ALL) returns it
 //	customers.dlq       original key   original value; headers + error.*, origin.*

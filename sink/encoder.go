@@ -23,13 +23,18 @@ const (
 	Avro Format = iota
 	// JSON uses the API doc's field names, for consumers without Avro.
 	JSON
+	// Confluent is the Confluent wire format: 00, the 4-byte big-endian
+	// schema-registry id of the record's schema (Options.SchemaIDs), then
+	// the same Avro binary as Avro's, for the Kafka ecosystem's registry
+	// clients (AvroConverter, ksqlDB, Flink's avro-confluent, …).
+	Confluent
 )
 
 // DefaultFormat is the output format when none is chosen: Format's zero
 // value, so an unset Options.Format is Avro too.
 const DefaultFormat = Avro
 
-// ParseFormat reads "avro" or "json"; "" is DefaultFormat.
+// ParseFormat reads "avro", "json" or "confluent"; "" is DefaultFormat.
 func ParseFormat(s string) (Format, error) {
 	switch s {
 	case "":
@@ -38,13 +43,18 @@ func ParseFormat(s string) (Format, error) {
 		return Avro, nil
 	case "json":
 		return JSON, nil
+	case "confluent":
+		return Confluent, nil
 	}
-	return 0, fmt.Errorf("output format %q: want avro or json", s)
+	return 0, fmt.Errorf("output format %q: want avro, json or confluent", s)
 }
 
 func (f Format) String() string {
-	if f == JSON {
+	switch f {
+	case JSON:
 		return "json"
+	case Confluent:
+		return "confluent"
 	}
 	return "avro"
 }
@@ -61,6 +71,9 @@ type Topics struct {
 type Options struct {
 	// Format is the encoding of results, merges and snapshots.
 	Format Format
+	// SchemaIDs are the registry ids of the output schemas, for the
+	// Confluent format (schemas.RegisterOutputs); unused by the others.
+	SchemaIDs schemas.OutputIDs
 	// Topics names the output topics.
 	Topics Topics
 	// Domain renders snapshots in the fetch shape.
@@ -79,6 +92,7 @@ type Options struct {
 // Encoder builds output records. Safe for concurrent use.
 type Encoder struct {
 	format   Format
+	ids      schemas.OutputIDs
 	topics   Topics
 	domain   customer.Config
 	maxDLQ   int
@@ -91,7 +105,7 @@ func NewEncoder(o Options) *Encoder {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Encoder{format: o.Format, topics: o.Topics, domain: o.Domain, maxDLQ: o.MaxDLQBytes, instance: o.Instance, now: o.Now}
+	return &Encoder{format: o.Format, ids: o.SchemaIDs, topics: o.Topics, domain: o.Domain, maxDLQ: o.MaxDLQBytes, instance: o.Instance, now: o.Now}
 }
 
 // RecordBatchBytes bounds from above the bytes of a record batch holding r
@@ -119,7 +133,8 @@ func (e *Encoder) Result(r customer.Result, o Origin, task int32) (*kgo.Record, 
 // ResultAndStored returns the customers.results record of one command and
 // the bytes the request table keeps for it (Avro, whatever the output
 // format: compact, and its schema is ours). With Avro output both are the
-// same bytes, encoded once.
+// same bytes, encoded once; the Confluent form is a copy with the other
+// header.
 func (e *Encoder) ResultAndStored(r customer.Result, o Origin, task int32) (*kgo.Record, []byte, error) {
 	rr := schemas.ResultRecord{Result: r, Origin: o}
 	stored, err := schemas.EncodeResult(rr)
@@ -127,8 +142,13 @@ func (e *Encoder) ResultAndStored(r customer.Result, o Origin, task int32) (*kgo
 		return nil, nil, err
 	}
 	v := stored
-	if e.format == JSON {
+	switch e.format {
+	case JSON:
 		if v, err = schemas.EncodeResultJSON(rr); err != nil {
+			return nil, nil, err
+		}
+	case Confluent:
+		if v, err = schemas.ToConfluent(slices.Clone(stored), schemas.KindResult, e.ids.Result); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -159,6 +179,9 @@ func (e *Encoder) Merge(m customer.Merge, partition int32) (*kgo.Record, error) 
 	} else {
 		v, err = schemas.EncodeMerge(m)
 	}
+	if err == nil && e.format == Confluent {
+		v, err = schemas.ToConfluent(v, schemas.KindMerge, e.ids.Merge)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +197,11 @@ func (e *Encoder) Snapshot(c *customer.Customer, partition int32) (*kgo.Record, 
 		v, err = json.Marshal(customer.Snapshot(e.domain, c))
 	} else {
 		v, err = schemas.EncodeSnapshot(c)
+	}
+	if err == nil && e.format == Confluent {
+		// The Avro form's bytes under the other header: whatever document
+		// the Avro snapshot carries, the Confluent one carries too.
+		v, err = schemas.ToConfluent(v, schemas.KindSnapshot, e.ids.Snapshot)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("encoding the snapshot of customer %d: %w", c.ID, err)

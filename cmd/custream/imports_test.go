@@ -28,13 +28,15 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	"processor/customer": {tests: []string{"schemas", "state"}},
 	// state owns every byte in Pebble; schemas every byte on the wire.
 	"state":   {imports: []string{"processor/customer"}},
-	"schemas": {imports: []string{"processor/customer"}},
+	"schemas": {imports: []string{"processor/customer"}, tests: []string{"schemas/registrytest"}},
+	// Tests' schema registry: the real one of CUSTREAM_TEST_REGISTRY, or srfake.
+	"schemas/registrytest": {},
 	// sink encodes output records from results, customers and state writes.
 	"sink": {imports: []string{"processor/customer", "schemas", "state"}},
 	// processor: group, tasks, the transaction loop.
 	"processor": {
 		imports: []string{"processor/customer", "schemas", "sink", "state"},
-		tests:   []string{"processor/kafkatest"},
+		tests:   []string{"processor/kafkatest", "schemas/registrytest"},
 	},
 	// The HTTP facade asks the processor who owns a task and reads state
 	// through the domain's queries.
@@ -60,13 +62,13 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 			"processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
 			"processor/ingest", "processor/sample", "schemas", "sink", "state",
 		},
-		tests: []string{"processor/kafkatest"},
+		tests: []string{"processor/kafkatest", "schemas/registrytest"},
 	},
 	"deploy/deploytest": {},
 }
 
 // testOnly are packages no package's own code may import.
-var testOnly = []string{"processor/kafkatest"}
+var testOnly = []string{"processor/kafkatest", "schemas/registrytest"}
 
 // externalOwners are the only packages of the module whose own code may
 // import a path under these prefixes (their tests may use them freely, e.g.

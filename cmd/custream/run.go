@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/custream/custream/processor"
@@ -59,7 +58,7 @@ type runFlags struct {
 	txnTimeout   time.Duration
 	cacheMB      int
 	logLevel     string
-	schemaReg    string
+	registry     registryFlags
 	countryCode  string
 	sessionTO    time.Duration
 	stayOnClose  bool
@@ -82,7 +81,7 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	f.kafka.register(fs)
 	fs.StringVar(&f.stateDir, "state-dir", "./data", "Pebble state (and the embedded broker's data)")
-	fs.StringVar(&f.outputFormat, "output-format", sink.DefaultFormat.String(), "encoding of output topics: avro (single-object) or json")
+	fs.StringVar(&f.outputFormat, "output-format", sink.DefaultFormat.String(), "encoding of output topics: avro (single-object), json, or confluent (Confluent wire format: the schemas registered in --schema-registry)")
 	fs.IntVar(&f.partitions, "partitions", 0, partitionsUsage)
 	fs.StringVar(&f.instanceID, "instance-id", "", "this member's stable id, naming its transactional id (default: host name and state dir)")
 	fs.IntVar(&f.batch, "batch-records", processor.DefaultMaxBatchRecords, "input records per transaction at most")
@@ -94,7 +93,7 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&f.maxTaskIdle, "max-task-idle", processor.DefaultMaxTaskIdle, "how long a task waits for one of its partitions that has more to come before it applies the others' records without it (records are applied in timestamp order across a task's partitions)")
 	fs.DurationVar(&f.diskFullWait, "disk-full-wait", state.DefaultDiskFullWait, "how long processing waits for space when the state disk is full before custream exits with status 3")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&f.schemaReg, "schema-registry", "", "Confluent-compatible schema registry URL (enables the Confluent wire format on input)")
+	f.registry.register(fs)
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
 	f.http.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -109,6 +108,21 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.Writer) error {
+	format, err := sink.ParseFormat(f.outputFormat)
+	if err != nil {
+		return err
+	}
+	strategy, err := schemas.ParseSubjectStrategy(f.registry.strategy)
+	if err != nil {
+		return err
+	}
+	srReg, auth, err := f.registry.client(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if srReg == nil && format == sink.Confluent {
+		return errors.New("--output-format confluent needs --schema-registry")
+	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("creating the state dir: %w", err)
 	}
@@ -180,10 +194,6 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	domain.Sources = sources
 	domain.DefaultCountryCode = f.countryCode
 
-	format, err := sink.ParseFormat(f.outputFormat)
-	if err != nil {
-		return err
-	}
 	instance := f.instanceID
 	if instance == "" {
 		instance = defaultInstanceID(f.stateDir)
@@ -207,12 +217,11 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		Metrics:            processor.NewMetrics(reg),
 		Logger:             log,
 	}
-	if f.schemaReg != "" {
-		cl, err := sr.NewClient(sr.URLs(f.schemaReg))
-		if err != nil {
-			return fmt.Errorf("schema registry client: %w", err)
-		}
-		cfg.Confluent = schemas.NewConfluent(schemas.NewSRRegistry(cl))
+	cfg.SubjectStrategy, cfg.RegistryWait = strategy, f.registry.wait
+	if srReg != nil {
+		cfg.Confluent = schemas.NewConfluent(srReg)
+		cfg.OutputRegistry = srReg
+		log.Info("schema registry", "url", f.registry.url, "auth", auth, "output_format", format.String())
 	}
 	p, err := processor.New(ctx, cfg, db)
 	if err != nil {
