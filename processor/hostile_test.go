@@ -206,7 +206,37 @@ func TestHostileRecords(t *testing.T) {
 	}
 	checkSnapshots(t, h, direct)
 	c.terminate(t)
+	checkModes(t, dir)
 	h.checkRestore(t, filepath.Join(dir, "pebble"))
+}
+
+// checkModes: custream's state dir holds personal data; every directory
+// of it is 0700 and every file 0600.
+func checkModes(t *testing.T, dir string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", path, info.Mode().Perm(), want)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d files and directories of the state dir checked: 0700/0600", n)
 }
 
 func headerOf(r *kgo.Record, key string) []byte {

@@ -30,6 +30,9 @@ type kafkaFlags struct {
 	saslMech     string
 	saslUser     string
 	saslPassFile string
+	// plaintextAuth allows SASL without TLS: the password (PLAIN) or the
+	// session (SCRAM) would cross the network readable by anyone on it.
+	plaintextAuth bool
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -43,6 +46,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL mechanism to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&k.saslUser, "sasl-user", "", "SASL user")
 	fs.StringVar(&k.saslPassFile, "sasl-password-file", "", "file holding the SASL password (or set CUSTREAM_SASL_PASSWORD); never a flag value")
+	fs.BoolVar(&k.plaintextAuth, "kafka-allow-plaintext-auth", false, "allow SASL without --kafka-tls (the credentials and the data cross the network unencrypted; for a broker on loopback only)")
 }
 
 func (k *kafkaFlags) brokerList() []string {
@@ -130,6 +134,9 @@ func (k *kafkaFlags) clientOpts(getenv func(string) string) ([]kgo.Opt, error) {
 	}
 	if k.saslUser == "" || pass == "" {
 		return nil, errors.New("SASL needs --sasl-user and a password (--sasl-password-file or CUSTREAM_SASL_PASSWORD)")
+	}
+	if !k.tls && k.tlsCA == "" && !k.plaintextAuth {
+		return nil, fmt.Errorf("--sasl-mechanism %s without --kafka-tls sends the credentials and every customer record unencrypted; add --kafka-tls (and --kafka-tls-ca), or --kafka-allow-plaintext-auth for a broker on loopback", k.saslMech)
 	}
 	switch strings.ToUpper(k.saslMech) {
 	case "PLAIN":

@@ -123,8 +123,16 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	if srReg == nil && format == sink.Confluent {
 		return errors.New("--output-format confluent needs --schema-registry")
 	}
-	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+	// The state dir holds customers' personal data (Pebble, the embedded
+	// broker's log, the dev key): nobody but custream's user reads it.
+	// The umask makes every file the process creates 0600 and every
+	// directory 0700, Pebble's and kfake's included.
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("creating the state dir: %w", err)
+	}
+	if err := os.Chmod(f.stateDir, 0o700); err != nil {
+		return fmt.Errorf("restricting the state dir to its owner: %w", err)
 	}
 	keys, err := f.http.keys(f.stateDir, stderr, log)
 	if err != nil {
