@@ -35,7 +35,7 @@ stop_broker() {
 trap stop_broker EXIT
 trap 'stop_broker; exit 130' INT TERM
 
-if addr="$("$here/kafka-local.sh" status 2>/dev/null)"; then
+if "$here/kafka-local.sh" status >/dev/null 2>&1 && addr="$("$here/kafka-local.sh" brokers 2>/dev/null)"; then
   # Somebody else's broker (make kafka-up): use it, and leave it running.
   export CUSTREAM_TEST_BROKERS="$addr"
   echo "with-kafka: using the running broker at $addr"
