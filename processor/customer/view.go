@@ -35,12 +35,22 @@ type ProfileView struct {
 	Attribution            AttributionView   `json:"attribution"`
 	Fields                 map[string]string `json:"fields"`
 	Identifiers            []Identifier      `json:"identifiers"`
-	CommChannels           []CommChannel     `json:"commChannels"`
+	CommChannels           []CommChannelView `json:"commChannels"`
 	Source                 string            `json:"source"`
 	AccountID              string            `json:"accountId"`
 	UserID                 int64             `json:"userId"`
 	ConflictingProfileList []ProfileView     `json:"conflictingProfileList"`
 	AutoUpdateTime         string            `json:"autoUpdateTime"`
+}
+
+// CommChannelView is a profile's comm channel; meta is {} when it has
+// none, as in the API's samples.
+type CommChannelView struct {
+	Type     string          `json:"type"`
+	Value    string          `json:"value"`
+	Primary  bool            `json:"primary"`
+	Verified bool            `json:"verified"`
+	Meta     map[string]bool `json:"meta"`
 }
 
 // AttributionView is a profile's attribution.
@@ -268,7 +278,7 @@ func profileView(userID int64, p *Profile) ProfileView {
 		},
 		Fields:                 map[string]string{},
 		Identifiers:            append([]Identifier{}, p.Identifiers...),
-		CommChannels:           append([]CommChannel{}, p.CommChannels...),
+		CommChannels:           make([]CommChannelView, 0, len(p.CommChannels)),
 		Source:                 p.Source,
 		AccountID:              p.AccountID,
 		UserID:                 userID,
@@ -277,6 +287,13 @@ func profileView(userID int64, p *Profile) ProfileView {
 	}
 	for k, val := range p.Fields {
 		v.Fields[k] = val
+	}
+	for _, ch := range p.CommChannels {
+		meta := make(map[string]bool, len(ch.Meta))
+		for k, val := range ch.Meta {
+			meta[k] = val
+		}
+		v.CommChannels = append(v.CommChannels, CommChannelView{Type: ch.Type, Value: ch.Value, Primary: ch.Primary, Verified: ch.Verified, Meta: meta})
 	}
 	for i := range p.Conflicting {
 		v.ConflictingProfileList = append(v.ConflictingProfileList, profileView(userID, &p.Conflicting[i]))
