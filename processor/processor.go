@@ -112,7 +112,6 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 	p.enc = sink.NewEncoder(sink.Options{
 		Format:      cfg.OutputFormat,
 		Topics:      sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
-		Domain:      cfg.Domain,
 		MaxDLQBytes: int(p.maxBytes[t.DLQ]),
 		Instance:    cfg.InstanceID,
 	})
