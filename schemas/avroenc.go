@@ -208,15 +208,16 @@ func appendSnapshot(b []byte, c *customer.Customer) []byte {
 		// subscriptionInfo, warnings: null.
 		return append(b, unionNull, unionNull, unionNull, unionNull, unionNull, unionNull)
 	}
+	var sc stampCache
 	b = append(b, unionNull, unionValue) // mergedInto null; profiles
-	b = appendProfileViews(b, c.ID, c.Profiles)
+	b = appendProfileViews(b, &sc, c.ID, c.Profiles)
 	b = append(b, unionValue) // loyaltyInfo
 	b = appendString(b, c.LoyaltyType)
-	b = appendStamp(b, c.CreateDate) // attributionV2
+	b = sc.append(b, c.CreateDate) // attributionV2
 	created, modified := customer.AttributionProfiles(c)
 	b = appendActorRef(b, created)
 	b = appendActorRef(b, modified)
-	b = appendStamp(b, c.ModifiedDate)
+	b = sc.append(b, c.ModifiedDate)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // lifetimePurchases: the double 0
 	b = append(b, unionValue, 0)          // segments: {}
 	b = appendMap(append(b, unionValue), c.ExtendedFields, appendString)
@@ -226,12 +227,12 @@ func appendSnapshot(b []byte, c *customer.Customer) []byte {
 
 // appendProfileViews appends an array of Profile (the view's profiles or
 // conflictingProfileList), each with userId.
-func appendProfileViews(b []byte, userID int64, ps []customer.Profile) []byte {
+func appendProfileViews(b []byte, sc *stampCache, userID int64, ps []customer.Profile) []byte {
 	for len(ps) > 0 {
 		block := ps[:min(len(ps), maxBlockItems)]
 		b = appendLong(b, int64(len(block)))
 		for i := range block {
-			b = appendProfileView(b, userID, &block[i])
+			b = appendProfileView(b, sc, userID, &block[i])
 		}
 		ps = ps[len(block):]
 	}
@@ -240,21 +241,21 @@ func appendProfileViews(b []byte, userID int64, ps []customer.Profile) []byte {
 
 // appendProfileView appends a Profile record: customer.profileView's
 // fields, in the schema's order.
-func appendProfileView(b []byte, userID int64, p *customer.Profile) []byte {
+func appendProfileView(b []byte, sc *stampCache, userID int64, p *customer.Profile) []byte {
 	b = appendString(b, p.FirstName)
 	b = appendString(b, p.LastName)
-	b = appendStamp(b, p.CreateDate) // attribution
+	b = sc.append(b, p.CreateDate) // attribution
 	b = appendActor(b, p.Source, p.AccountID)
 	b = appendActor(b, p.Source, p.AccountID)
-	b = appendStamp(b, p.ModifiedDate)
+	b = sc.append(b, p.ModifiedDate)
 	b = appendMap(b, p.Fields, appendString)
 	b = appendArray(b, p.Identifiers, appendIdentifier)
 	b = appendArray(b, p.CommChannels, appendCommChannel)
 	b = appendString(b, p.Source)
 	b = appendString(b, p.AccountID)
 	b = appendLong(b, userID)
-	b = appendProfileViews(b, userID, p.Conflicting)
-	return appendStamp(b, p.ModifiedDate) // autoUpdateTime
+	b = appendProfileViews(b, sc, userID, p.Conflicting)
+	return sc.append(b, p.ModifiedDate) // autoUpdateTime
 }
 
 // appendActorName appends the string SOURCE or SOURCE/ACCOUNT, the code
@@ -290,21 +291,46 @@ func appendActorRef(b []byte, p *customer.Profile) []byte {
 	return appendActorName(b, p.Source, p.AccountID)
 }
 
-// appendStamp appends t as the views render it (customer.StampLayout, in
-// UTC; "" for the zero time), formatted in place after a one-byte length
-// that is patched once the length is known.
-func appendStamp(b []byte, t time.Time) []byte {
+// stampCache formats the times of one snapshot as the views render them
+// (customer.StampLayout, in UTC; "" for the zero time) and remembers the
+// last few: a customer's profiles mostly share their creation and
+// modification times, and each profile's modification time is written
+// twice (attribution.modifiedDate, autoUpdateTime). Formatting is a fifth
+// of a snapshot's encoding without it. The zero value is ready to use.
+type stampCache struct {
+	secs [4]int64 // the instant, in Unix seconds: the layout has no fraction
+	text [4][maxStampLen]byte
+	n    [4]uint8 // 0: the entry is empty
+	next int
+}
+
+// maxStampLen: RFC 3339 in UTC is 20 bytes for years 0–9999; longer
+// ones (other years) are formatted every time.
+const maxStampLen = 24
+
+// append appends t as an Avro string.
+func (sc *stampCache) append(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return append(b, 0)
+	}
+	secs := t.Unix()
+	for i := range sc.n {
+		if sc.n[i] != 0 && sc.secs[i] == secs {
+			return append(append(b, sc.n[i]<<1), sc.text[i][:sc.n[i]]...)
+		}
 	}
 	at := len(b)
 	b = t.UTC().AppendFormat(append(b, 0), customer.StampLayout)
 	n := len(b) - at - 1
-	if n >= 64 { // not one byte of length: never for RFC 3339, but be right
+	if n > maxStampLen { // not one byte of length; never cached
 		s := string(b[at+1:])
 		return appendString(b[:at], s)
 	}
 	b[at] = byte(n << 1)
+	i := sc.next
+	sc.next = (sc.next + 1) % len(sc.n)
+	sc.secs[i], sc.n[i] = secs, uint8(n)
+	copy(sc.text[i][:], b[at+1:])
 	return b
 }
 
