@@ -22,16 +22,21 @@ import (
 	"github.com/custream/custream/state"
 )
 
-// bigRegister is a valid registration with many e-mail addresses as long
-// as an address may be (254 characters): far larger than anything the
-// generator's merges grow a customer to.
+// bigRegister is a valid registration with many long e-mail addresses and
+// 20 long custom fields: its stored document and its snapshot are each
+// several times a generated customer's (whose snapshot, the fetch view of
+// one to three profiles, reaches about 2 KB).
 func bigRegister(org int64, requestID string, emails int) customer.Command {
 	var ids []customer.Identifier
 	for i := range emails {
 		ids = append(ids, customer.Identifier{Type: "email", Value: fmt.Sprintf("%s.%03d@%s.example.com", strings.Repeat("x", 60), i, strings.Repeat("d", 170))})
 	}
+	fields := map[string]string{}
+	for i := range 20 {
+		fields[fmt.Sprintf("field%02d", i)] = strings.Repeat("y", 200)
+	}
 	return customer.Command{RequestID: requestID, Org: org, Source: "INSTORE", Op: customer.OpRegister,
-		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Big", Identifiers: ids}}}}
+		Register: &customer.CustomerBody{Profiles: []customer.ProfileInput{{FirstName: "Big", Identifiers: ids, Fields: fields}}}}
 }
 
 // directSizes applies cmd alone and returns the sizes of its stored

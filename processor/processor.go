@@ -127,7 +127,6 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		Format:      cfg.OutputFormat,
 		SchemaIDs:   ids,
 		Topics:      sink.Topics{Results: t.Results, Merges: t.Merges, Snapshots: t.Snapshots, DLQ: t.DLQ},
-		Domain:      cfg.Domain,
 		MaxDLQBytes: int(p.maxBytes[t.DLQ]),
 		Instance:    cfg.InstanceID,
 	})

@@ -11,7 +11,7 @@ import (
 
 // Hand-written Avro binary encoders for the output records (result.avsc,
 // merge.avsc, snapshot.avsc). They write what goavro writes from the same
-// value, without building a map[string]any tree first; the tests hold them
+// document, without building a map[string]any tree first; the tests hold them
 // to goavro byte for byte. The Avro binary encoding, as used here
 // (specification, "Binary Encoding"):
 //
@@ -27,9 +27,9 @@ import (
 //     item is its key as a string then the value), ended by a 0 count. We
 //     write one block, or blocks of at most maxBlockItems, as goavro
 //     does;
-//   - timestamp-millis and timestamp-micros: a long of ms or µs since the
-//     Unix epoch, rounded down (t.UnixMilli, t.UnixMicro: goavro's
-//     formula).
+//   - timestamp-millis: a long of ms since the Unix epoch, rounded down
+//     (t.UnixMilli: goavro's formula);
+//   - double: 8 bytes, the IEEE 754 bits little-endian.
 //
 // Map entries are written in byte-wise key order, so equal records encode
 // to equal bytes (goavro writes them in Go's random map order).
@@ -85,15 +85,6 @@ func appendOptLong(b []byte, n int64) []byte {
 		return append(b, unionNull)
 	}
 	return appendLong(append(b, unionValue), n)
-}
-
-// appendOptMicros appends a ["null", timestamp-micros]: null for the zero
-// time.
-func appendOptMicros(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, unionNull)
-	}
-	return appendLong(append(b, unionValue), t.UnixMicro())
 }
 
 // appendArray appends items as an Avro array, each written by item.
@@ -201,32 +192,174 @@ func appendMerge(b []byte, m *customer.Merge) []byte {
 	return appendLong(b, m.Time.UnixMilli())
 }
 
-// appendSnapshot appends the Avro binary body of snapshot.avsc.
+// appendSnapshot appends the Avro binary body of snapshot.avsc: the
+// document customer.Snapshot renders (the fetch view with source ALL and
+// subscriptions, plus org and mergedInto), written straight from the
+// stored customer without building the view, as this runs for every
+// changed customer of every batch. Each derived field follows the view's
+// rule (processor/customer/view.go); TestSnapshotAvroIsTheJSONDocument
+// holds the two to the same document.
 func appendSnapshot(b []byte, c *customer.Customer) []byte {
 	b = appendLong(b, c.ID)
 	b = appendLong(b, c.Org)
-	b = appendOptLong(b, c.MergedInto)
+	if c.MergedInto != 0 {
+		b = appendLong(append(b, unionValue), c.MergedInto)
+		// profiles, loyaltyInfo, segments, extendedFields,
+		// subscriptionInfo, warnings: null.
+		return append(b, unionNull, unionNull, unionNull, unionNull, unionNull, unionNull)
+	}
+	var sc stampCache
+	b = append(b, unionNull, unionValue) // mergedInto null; profiles
+	b = appendProfileViews(b, &sc, c.ID, c.Profiles)
+	b = append(b, unionValue) // loyaltyInfo
 	b = appendString(b, c.LoyaltyType)
-	b = appendArray(b, c.Profiles, appendProfile)
-	b = appendMap(b, c.ExtendedFields, appendString)
-	b = appendArray(b, c.Subscriptions, appendSubscription)
-	b = appendOptMicros(b, c.CreateDate)
-	return appendOptMicros(b, c.ModifiedDate)
+	b = sc.append(b, c.CreateDate) // attributionV2
+	created, modified := customer.AttributionProfiles(c)
+	b = appendActorRef(b, created)
+	b = appendActorRef(b, modified)
+	b = sc.append(b, c.ModifiedDate)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // lifetimePurchases: the double 0
+	b = append(b, unionValue, 0)          // segments: {}
+	b = appendMap(append(b, unionValue), c.ExtendedFields, appendString)
+	b = appendSubscriptionViews(append(b, unionValue), c.Subscriptions) // subscriptionInfo
+	return append(b, unionValue, 0)                                     // warnings: []
 }
 
-// appendProfile appends a Profile record, its conflicting profiles
-// recursively.
-func appendProfile(b []byte, p *customer.Profile) []byte {
-	b = appendString(b, p.Source)
-	b = appendString(b, p.AccountID)
+// appendProfileViews appends an array of Profile (the view's profiles or
+// conflictingProfileList), each with userId.
+func appendProfileViews(b []byte, sc *stampCache, userID int64, ps []customer.Profile) []byte {
+	for len(ps) > 0 {
+		block := ps[:min(len(ps), maxBlockItems)]
+		b = appendLong(b, int64(len(block)))
+		for i := range block {
+			b = appendProfileView(b, sc, userID, &block[i])
+		}
+		ps = ps[len(block):]
+	}
+	return append(b, 0)
+}
+
+// appendProfileView appends a Profile record: customer.profileView's
+// fields, in the schema's order.
+func appendProfileView(b []byte, sc *stampCache, userID int64, p *customer.Profile) []byte {
 	b = appendString(b, p.FirstName)
 	b = appendString(b, p.LastName)
+	b = sc.append(b, p.CreateDate) // attribution
+	b = appendActor(b, p.Source, p.AccountID)
+	b = appendActor(b, p.Source, p.AccountID)
+	b = sc.append(b, p.ModifiedDate)
 	b = appendMap(b, p.Fields, appendString)
 	b = appendArray(b, p.Identifiers, appendIdentifier)
 	b = appendArray(b, p.CommChannels, appendCommChannel)
-	b = appendOptMicros(b, p.CreateDate)
-	b = appendOptMicros(b, p.ModifiedDate)
-	return appendArray(b, p.Conflicting, appendProfile)
+	b = appendString(b, p.Source)
+	b = appendString(b, p.AccountID)
+	b = appendLong(b, userID)
+	b = appendProfileViews(b, sc, userID, p.Conflicting)
+	return sc.append(b, p.ModifiedDate) // autoUpdateTime
+}
+
+// appendActorName appends the string SOURCE or SOURCE/ACCOUNT, the code
+// and name of the actor of a change (customer.actor), without building it.
+func appendActorName(b []byte, source, accountID string) []byte {
+	n := len(source)
+	if accountID != "" {
+		n += 1 + len(accountID)
+	}
+	b = append(appendLong(b, int64(n)), source...)
+	if accountID != "" {
+		b = append(append(b, '/'), accountID...)
+	}
+	return b
+}
+
+// appendActor appends an Actor record: code and name the actor's name,
+// description "", type "SOURCE".
+func appendActor(b []byte, source, accountID string) []byte {
+	b = appendActorName(b, source, accountID)
+	b = append(b, 0) // description ""
+	b = appendActorName(b, source, accountID)
+	return appendString(b, "SOURCE")
+}
+
+// appendActorRef appends an ActorRef record of p's source, or of nobody
+// ("", "") when p is nil.
+func appendActorRef(b []byte, p *customer.Profile) []byte {
+	if p == nil {
+		return append(b, 0, 0)
+	}
+	b = appendActorName(b, p.Source, p.AccountID)
+	return appendActorName(b, p.Source, p.AccountID)
+}
+
+// stampCache formats the times of one snapshot as the views render them
+// (customer.StampLayout, in UTC; "" for the zero time) and remembers the
+// last few: a customer's profiles mostly share their creation and
+// modification times, and each profile's modification time is written
+// twice (attribution.modifiedDate, autoUpdateTime). Formatting is a fifth
+// of a snapshot's encoding without it. The zero value is ready to use.
+type stampCache struct {
+	secs [4]int64 // the instant, in Unix seconds: the layout has no fraction
+	text [4][maxStampLen]byte
+	n    [4]uint8 // 0: the entry is empty
+	next int
+}
+
+// maxStampLen: RFC 3339 in UTC is 20 bytes for years 0–9999; longer
+// ones (other years) are formatted every time.
+const maxStampLen = 24
+
+// append appends t as an Avro string.
+func (sc *stampCache) append(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	secs := t.Unix()
+	for i := range sc.n {
+		if sc.n[i] != 0 && sc.secs[i] == secs {
+			return append(append(b, sc.n[i]<<1), sc.text[i][:sc.n[i]]...)
+		}
+	}
+	at := len(b)
+	b = t.UTC().AppendFormat(append(b, 0), customer.StampLayout)
+	n := len(b) - at - 1
+	if n > maxStampLen { // not one byte of length; never cached
+		s := string(b[at+1:])
+		return appendString(b[:at], s)
+	}
+	b[at] = byte(n << 1)
+	i := sc.next
+	sc.next = (sc.next + 1) % len(sc.n)
+	sc.secs[i], sc.n[i] = secs, uint8(n)
+	copy(sc.text[i][:], b[at+1:])
+	return b
+}
+
+// appendSubscriptionViews appends the SubscriptionInfo record: the
+// subscriptions in the view's order (customer.CompareSubscriptionViews),
+// an account only where there is one.
+func appendSubscriptionViews(b []byte, subs []customer.Subscription) []byte {
+	var idxBuf [16]int // on the stack for the usual few subscriptions
+	idx := idxBuf[:0]
+	for i := range subs {
+		idx = append(idx, i)
+	}
+	cmp := func(i, j int) int { return customer.CompareSubscriptionViews(subs[i], subs[j]) }
+	if !slices.IsSortedFunc(idx, cmp) {
+		slices.SortStableFunc(idx, cmp)
+	}
+	for len(idx) > 0 {
+		block := idx[:min(len(idx), maxBlockItems)]
+		b = appendLong(b, int64(len(block)))
+		for _, i := range block {
+			s := &subs[i]
+			b = appendString(b, s.Channel)
+			b = appendOptString(b, s.AccountID)
+			b = appendString(b, s.Priority)
+			b = appendString(b, s.Type)
+		}
+		idx = idx[len(block):]
+	}
+	return append(b, 0)
 }
 
 // encodeBufs holds scratch buffers: a record is encoded into one, then

@@ -59,6 +59,7 @@ type avroType struct {
 	kind     avroKind
 	name     string      // a named type's full name, else the type's kind, for messages
 	fields   []*avroType // record: the field types in order
+	names    []string    // record: the field names, in the same order
 	elem     *avroType   // array items, map values
 	branches []*avroType // union
 	n        int         // enum: symbols; fixed: size
@@ -213,6 +214,8 @@ func (p *schemaParser) parseObject(s map[string]any, ns string) (*avroType, erro
 					return nil, fmt.Errorf("record %s field %v: %w", full, fm["name"], err)
 				}
 				t.fields = append(t.fields, ft)
+				name, _ := fm["name"].(string)
+				t.names = append(t.names, name)
 			}
 		}
 		return t, nil

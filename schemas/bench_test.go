@@ -159,6 +159,19 @@ func BenchmarkEncodeSnapshot(b *testing.B) {
 	}
 }
 
+// BenchmarkEncodeSnapshotV1 encodes the same customer as the v1 snapshot
+// (the stored document) did: the cost of v2's fetch view, side by side in
+// one run:
+//
+//	go test -run '^$' -bench EncodeSnapshot -benchmem -count 5 ./schemas/
+func BenchmarkEncodeSnapshotV1(b *testing.B) {
+	c := sampleCustomer()
+	b.ReportAllocs()
+	for b.Loop() {
+		encodeSnapshotV1(c)
+	}
+}
+
 // The Goavro benchmarks run the path the output records took before the
 // hand-written encoders (avroenc.go), for comparison on the same machine:
 //

@@ -262,7 +262,7 @@ func hostileRecords(t testing.TB) []hostile {
 	}
 	{
 		b := appendSingleObjectHeader(nil, KindSnapshot)
-		b = append(b, 2, 14) // id, org
+		b = append(b, 2, 14, 0, 2) // id, org, mergedInto null, profiles: branch 1
 		b = appendLong(b, 1<<18-1)
 		add("avro snapshot: profiles block of 2^18-1", padTo(b, 4096), snapshot)
 	}

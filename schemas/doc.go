@@ -22,12 +22,16 @@
 // tells the one failure that is not the record's fault (registry down).
 //
 // Outputs are Avro single-object by default (EncodeResult, EncodeMerge,
-// EncodeSnapshot) or JSON (EncodeResultJSON, EncodeMergeJSON), or the
-// Confluent wire format: the single-object bytes reframed (ToConfluent)
-// under the ids RegisterOutputs got from the registry, the subjects named
-// by a SubjectStrategy (confluentout.go). A result
-// carries the coordinates of its input record (ResultRecord.Origin), which
-// the domain does not know.
+// EncodeSnapshot) or JSON (EncodeResultJSON, EncodeMergeJSON; a JSON
+// snapshot is customer.Snapshot marshalled), or the Confluent wire format:
+// the single-object bytes reframed (ToConfluent) under the ids
+// RegisterOutputs got from the registry, the subjects named by a
+// SubjectStrategy (confluentout.go). A result carries the coordinates of
+// its input record (ResultRecord.Origin), which the domain does not know.
+// A snapshot is the customer's fetch view (source ALL, subscriptions
+// embedded) plus org and mergedInto, the same document in JSON and Avro:
+// EncodeSnapshot writes it from the stored customer without building the
+// view, and DecodeSnapshot reads it back as that document.
 //
 // The output records and commands written with command.avsc are encoded
 // and decoded by hand-written Avro code for our fixed schemas (avroenc.go,
@@ -63,7 +67,8 @@
 //     be reached is never remembered (ErrCodeRegistryUnavailable: retry).
 //
 // The codecs are built once at init and are safe for concurrent use.
-// Mapping choices shared by all forms: empty and absent lists and maps
+// Mapping choices shared by all forms but the snapshot (which is the fetch
+// view's document, times as strings): empty and absent lists and maps
 // decode as nil; zero ids, empty account ids and zero times travel as
 // null; decoded times are UTC (the instant is kept; a createDate inside a
 // body is a string and keeps its offset).

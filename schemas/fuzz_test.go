@@ -86,8 +86,11 @@ func decodeAny(data []byte) (any, func() ([]byte, error), error) {
 		v, err := DecodeMerge(data)
 		return v, func() ([]byte, error) { return EncodeMerge(v) }, err
 	case KindSnapshot:
+		// A snapshot decodes to a document; goavro re-encodes it.
 		v, err := DecodeSnapshot(data)
-		return v, func() ([]byte, error) { return EncodeSnapshot(v) }, err
+		return v, func() ([]byte, error) {
+			return encodeSingle(nil, KindSnapshot, nativeOf(walkSchemas[KindSnapshot].root, normNumbers(v)))
+		}, err
 	}
 	return nil, nil, fmt.Errorf("kind %s", k)
 }

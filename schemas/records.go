@@ -114,14 +114,9 @@ func DecodeMerge(data []byte) (customer.Merge, error) {
 	return out, nil
 }
 
-// maxProfileDepth bounds nested conflicting profiles when decoding, so a
-// hostile record cannot recurse without limit. Each merge of a customer
-// that already had conflicts nests one level; 32 is far beyond that.
-const maxProfileDepth = 32
-
-// EncodeSnapshot returns c as Avro single-object encoding of
-// snapshot.avsc. Customer times travel as timestamp-micros (a client's
-// createDate may carry sub-millisecond digits); the zero time is null.
+// EncodeSnapshot returns the customers.snapshots record of c as Avro
+// single-object encoding of snapshot.avsc: the document customer.Snapshot
+// renders (the JSON output's), nothing else.
 func EncodeSnapshot(c *customer.Customer) ([]byte, error) {
 	if c == nil {
 		return nil, fmt.Errorf("encode snapshot: nil customer")
@@ -130,50 +125,80 @@ func EncodeSnapshot(c *customer.Customer) ([]byte, error) {
 	return finishRecord(bp, appendSnapshot(b, c)), nil
 }
 
-// DecodeSnapshot decodes an Avro single-object encoded customer snapshot.
-func DecodeSnapshot(data []byte) (*customer.Customer, error) {
+// DecodeSnapshot decodes an Avro single-object encoded snapshot into its
+// document, the values encoding/json reads from the JSON output: records
+// and maps as map[string]any (a null field left out), arrays as []any,
+// unions as their value, long and int as int64, double as float64.
+func DecodeSnapshot(data []byte) (map[string]any, error) {
 	native, err := decodeSingle(data, KindSnapshot)
 	if err != nil {
 		return nil, err
 	}
-	m, _ := native.(map[string]any)
-	var r reader
-	c := &customer.Customer{
-		ID:             r.long(m, "id", "id"),
-		Org:            r.long(m, "org", "org"),
-		MergedInto:     r.long(m, "mergedInto", "mergedInto"),
-		LoyaltyType:    r.str(m, "loyaltyType", "loyaltyType"),
-		Profiles:       r.profiles(m, "profiles", "profiles", 0),
-		ExtendedFields: r.stringMap(m, "extendedFields", "extendedFields"),
-		Subscriptions:  r.subscriptions(m, "subscriptions", "subscriptions"),
-		CreateDate:     r.timestamp(m, "createDate", "createDate"),
-		ModifiedDate:   r.timestamp(m, "modifiedDate", "modifiedDate"),
+	doc, _ := document(walkSchemas[KindSnapshot].root, native).(map[string]any)
+	if doc == nil {
+		return nil, undecodable(nil, "decode snapshot: not a record")
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("decode snapshot: %w", r.err)
-	}
-	return c, nil
+	return doc, nil
 }
 
-func (r *reader) profiles(m map[string]any, key, path string, depth int) []customer.Profile {
-	if depth > maxProfileDepth {
-		r.failf(path, "conflicting profiles nested deeper than %d", maxProfileDepth)
+// document turns goavro's native value of schema t into a plain document:
+// union wrappers removed, null record fields left out, numbers widened.
+// goavro built native from t, so its shape is t's.
+func document(t *avroType, native any) any {
+	switch t.kind {
+	case avroRecord:
+		m, _ := native.(map[string]any)
+		out := make(map[string]any, len(t.fields))
+		for i, ft := range t.fields {
+			if v := document(ft, m[t.names[i]]); v != nil {
+				out[t.names[i]] = v
+			}
+		}
+		return out
+	case avroUnion:
+		w, ok := native.(map[string]any)
+		if !ok || len(w) != 1 {
+			return nil // null
+		}
+		for name, v := range w {
+			for _, bt := range t.branches {
+				if unionBranchName(bt) == name {
+					return document(bt, v)
+				}
+			}
+		}
+		return nil
+	case avroArray:
+		a, _ := native.([]any)
+		out := make([]any, len(a))
+		for i, v := range a {
+			out[i] = document(t.elem, v)
+		}
+		return out
+	case avroMap:
+		m, _ := native.(map[string]any)
+		out := make(map[string]any, len(m))
+		for k, v := range m {
+			out[k] = document(t.elem, v)
+		}
+		return out
+	case avroInt:
+		n, _ := native.(int32)
+		return int64(n)
+	case avroNull:
 		return nil
 	}
-	var out []customer.Profile
-	r.records(m, key, path, func(p map[string]any, path string) {
-		out = append(out, customer.Profile{
-			Source:       r.str(p, "source", path+".source"),
-			AccountID:    r.str(p, "accountId", path+".accountId"),
-			FirstName:    r.str(p, "firstName", path+".firstName"),
-			LastName:     r.str(p, "lastName", path+".lastName"),
-			Fields:       r.stringMap(p, "fields", path+".fields"),
-			Identifiers:  r.identifiers(p, "identifiers", path+".identifiers"),
-			CommChannels: r.commChannels(p, "commChannels", path+".commChannels"),
-			CreateDate:   r.timestamp(p, "createDate", path+".createDate"),
-			ModifiedDate: r.timestamp(p, "modifiedDate", path+".modifiedDate"),
-			Conflicting:  r.profiles(p, "conflictingProfiles", path+".conflictingProfiles", depth+1),
-		})
-	})
-	return out
+	return native // long, double, string, boolean as goavro gives them
+}
+
+// unionBranchName is the key goavro gives a union value of branch t: a
+// named type's full name, else the type's name.
+func unionBranchName(t *avroType) string {
+	switch t.kind {
+	case avroArray:
+		return "array"
+	case avroMap:
+		return "map"
+	}
+	return t.name
 }

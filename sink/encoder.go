@@ -76,8 +76,6 @@ type Options struct {
 	SchemaIDs schemas.OutputIDs
 	// Topics names the output topics.
 	Topics Topics
-	// Domain renders snapshots in the fetch shape.
-	Domain customer.Config
 	// MaxDLQBytes is the DLQ topic's max.message.bytes: DLQ records are
 	// cut to fit it (see DLQ). 0: no bound.
 	MaxDLQBytes int
@@ -94,7 +92,6 @@ type Encoder struct {
 	format   Format
 	ids      schemas.OutputIDs
 	topics   Topics
-	domain   customer.Config
 	maxDLQ   int
 	instance string
 	now      func() time.Time
@@ -105,7 +102,7 @@ func NewEncoder(o Options) *Encoder {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Encoder{format: o.Format, ids: o.SchemaIDs, topics: o.Topics, domain: o.Domain, maxDLQ: o.MaxDLQBytes, instance: o.Instance, now: o.Now}
+	return &Encoder{format: o.Format, ids: o.SchemaIDs, topics: o.Topics, maxDLQ: o.MaxDLQBytes, instance: o.Instance, now: o.Now}
 }
 
 // RecordBatchBytes bounds from above the bytes of a record batch holding r
@@ -189,12 +186,16 @@ func (e *Encoder) Merge(m customer.Merge, partition int32) (*kgo.Record, error) 
 }
 
 // Snapshot is the customers.snapshots record of a customer's current
-// state; for a merged-away customer it says which customer it merged into.
+// state: the customer as GET /v2/customers/{id}?source=ALL&embed=subscriptions
+// returns it, plus its org (customer.SnapshotView); for a merged-away
+// customer only its id, org and whom it merged into. Both formats carry
+// that one document: JSON as customer.Snapshot renders it, Avro
+// (snapshot.avsc) encoded from c directly, without building the view.
 func (e *Encoder) Snapshot(c *customer.Customer, partition int32) (*kgo.Record, error) {
 	var v []byte
 	var err error
 	if e.format == JSON {
-		v, err = json.Marshal(customer.Snapshot(e.domain, c))
+		v, err = json.Marshal(customer.Snapshot(c))
 	} else {
 		v, err = schemas.EncodeSnapshot(c)
 	}

@@ -3,6 +3,8 @@ package sink
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -49,7 +51,7 @@ func TestResultFormats(t *testing.T) {
 		Warnings: []customer.Issue{customer.NewIssue(customer.CodeJoined, "")}}
 	o := Origin{Topic: "customers.instore", Partition: 1, Offset: 7}
 
-	avro := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"})
+	avro := NewEncoder(Options{Format: Avro, Topics: topics, MaxDLQBytes: 0, Instance: "m1"})
 	rec, stored, err := avro.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +63,7 @@ func TestResultFormats(t *testing.T) {
 		t.Fatalf("decoded %+v, %v", rr, err)
 	}
 
-	js := NewEncoder(Options{Format: JSON, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"})
+	js := NewEncoder(Options{Format: JSON, Topics: topics, MaxDLQBytes: 0, Instance: "m1"})
 	rec, stored, err = js.ResultAndStored(res, o, o.Partition)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func TestDLQOfAForwardedRecord(t *testing.T) {
 func TestDLQKeepsTheRecord(t *testing.T) {
 	in := &kgo.Record{Topic: "customers.wechat", Partition: 2, Offset: 41, Key: []byte("100"), Value: []byte("garbage"),
 		Headers: []kgo.RecordHeader{{Key: "op", Value: []byte("register")}}}
-	r := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).DLQ(in, Origin{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}, "undecodable", "not JSON")
+	r := NewEncoder(Options{Format: Avro, Topics: topics, MaxDLQBytes: 0, Instance: "m1"}).DLQ(in, Origin{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}, "undecodable", "not JSON")
 	if r.Topic != "d" || r.Partition != 2 || string(r.Key) != "100" || string(r.Value) != "garbage" {
 		t.Fatalf("dlq record %+v", r)
 	}
@@ -143,7 +145,7 @@ func TestDLQKeepsTheRecord(t *testing.T) {
 // and says what it lost; it always fits.
 func TestDLQFitsItsTopic(t *testing.T) {
 	const limit = 4096
-	enc := NewEncoder(Options{Format: Avro, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: limit, Instance: "m1"})
+	enc := NewEncoder(Options{Format: Avro, Topics: topics, MaxDLQBytes: limit, Instance: "m1"})
 	small := kgo.RecordHeader{Key: "op", Value: []byte("register")}
 	large := kgo.RecordHeader{Key: "trace", Value: bytes.Repeat([]byte("t"), 3000)}
 	for _, tc := range []struct {
@@ -189,17 +191,23 @@ func TestDLQFitsItsTopic(t *testing.T) {
 	}
 }
 
-// TestSnapshotFormats decodes the snapshot records of a customer and of a
-// merged-away one in both output formats and checks what they say: Avro
-// carries the customer itself, JSON the fetch view with source ALL.
+// TestSnapshotFormats: the Avro and JSON snapshot records of one customer
+// carry the same document, decoded field by field (Avro with goavro, JSON
+// with encoding/json): a fresh customer, one of two sources with a
+// conflicting profile from a merge, one with extended fields and
+// subscriptions, and a merged-away one, which says only its id, org and
+// whom it merged into.
 func TestSnapshotFormats(t *testing.T) {
+	at := time.Date(2016, 6, 23, 19, 11, 18, 0, time.FixedZone("+08:00", 8*3600))
 	mobile := customer.Identifier{Type: "mobile", Value: "919111111111"}
-	c := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom",
-		Identifiers: []customer.Identifier{mobile}}}}
+	fresh := &customer.Customer{ID: 9, Org: 100, LoyaltyType: "loyalty", CreateDate: at, ModifiedDate: at,
+		Profiles: []customer.Profile{{Source: "INSTORE", FirstName: "Tom", Identifiers: []customer.Identifier{mobile}, CreateDate: at, ModifiedDate: at}}}
+	withSubs := benchCustomer()
+	withSubs.Subscriptions = append(withSubs.Subscriptions, customer.Subscription{Channel: "WECHAT", AccountID: "22232", Priority: "TRANS", Type: "OPTIN"})
 	victim := &customer.Customer{ID: 13, Org: 100, MergedInto: 9}
 	snapshot := func(f Format, c *customer.Customer) []byte {
 		t.Helper()
-		r, err := NewEncoder(Options{Format: f, Topics: topics, Domain: customer.DefaultConfig(), MaxDLQBytes: 0, Instance: "m1"}).Snapshot(c, 1)
+		r, err := NewEncoder(Options{Format: f, Topics: topics, MaxDLQBytes: 0, Instance: "m1"}).Snapshot(c, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,36 +216,77 @@ func TestSnapshotFormats(t *testing.T) {
 		}
 		return r.Value
 	}
-
-	for _, want := range []*customer.Customer{c, victim} {
-		got, err := schemas.DecodeSnapshot(snapshot(Avro, want))
+	docs := map[string]map[string]any{}
+	for name, c := range map[string]*customer.Customer{"fresh": fresh, "multi-source": benchCustomer(), "subscriptions": withSubs, "merged away": victim} {
+		avro, err := schemas.DecodeSnapshot(snapshot(Avro, c))
 		if err != nil {
-			t.Fatalf("decoding the Avro snapshot of %d: %v", want.ID, err)
+			t.Fatalf("%s: decoding the Avro snapshot: %v", name, err)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("Avro snapshot decodes to\n%+v\nwant\n%+v", got, want)
+		dec := json.NewDecoder(bytes.NewReader(snapshot(JSON, c)))
+		dec.UseNumber()
+		var js map[string]any
+		if err := dec.Decode(&js); err != nil {
+			t.Fatalf("%s: decoding the JSON snapshot: %v", name, err)
 		}
+		if a, j := numbers(avro), numbers(js); !reflect.DeepEqual(a, j) {
+			t.Fatalf("%s: the Avro and JSON snapshots differ\navro %v\njson %v", name, a, j)
+		}
+		docs[name] = numbers(js).(map[string]any)
 	}
 
-	var v customer.FetchView
-	if err := json.Unmarshal(snapshot(JSON, c), &v); err != nil {
-		t.Fatalf("decoding the JSON snapshot: %v", err)
+	if got := docs["merged away"]; !reflect.DeepEqual(got, map[string]any{"id": int64(13), "org": int64(100), "mergedInto": int64(9)}) {
+		t.Errorf("snapshot of the victim %v, want only its id, org and mergedInto", got)
 	}
-	if v.ID != 9 || v.MergedInto != 0 || v.LoyaltyInfo.LoyaltyType != "loyalty" || len(v.Profiles) != 1 || v.SubscriptionInfo == nil {
-		t.Fatalf("JSON snapshot %+v", v)
+	v := docs["fresh"]
+	if _, merged := v["mergedInto"]; merged || v["id"] != int64(9) || v["org"] != int64(100) {
+		t.Errorf("snapshot %v: want id 9, org 100, no mergedInto", v)
 	}
-	if p := v.Profiles[0]; p.Source != "INSTORE" || p.AccountID != "" || p.FirstName != "Tom" || p.UserID != 9 ||
-		!reflect.DeepEqual(p.Identifiers, []customer.Identifier{mobile}) {
-		t.Errorf("JSON snapshot profile %+v", p)
+	p := v["profiles"].([]any)[0].(map[string]any)
+	if p["source"] != "INSTORE" || p["accountId"] != "" || p["firstName"] != "Tom" || p["userId"] != int64(9) ||
+		p["autoUpdateTime"] != "2016-06-23T11:11:18Z" ||
+		!reflect.DeepEqual(p["identifiers"], []any{map[string]any{"type": "mobile", "value": "919111111111"}}) {
+		t.Errorf("snapshot profile %v", p)
 	}
+	subs := docs["subscriptions"]["subscriptionInfo"].(map[string]any)["subscriptions"].([]any)
+	var order []string
+	for _, s := range subs {
+		m := s.(map[string]any)
+		order = append(order, fmt.Sprint(m["priority"], "/", m["channel"], "/", m["accountId"]))
+	}
+	if want := "TRANS/SMS/<nil> TRANS/WECHAT/22232 BULK/EMAIL/<nil> BULK/SMS/<nil>"; strings.Join(order, " ") != want {
+		t.Errorf("subscriptions in the order %q, want %q (TRANS first, an accountId only where there is one)", order, want)
+	}
+}
 
-	var tomb customer.FetchView
-	if err := json.Unmarshal(snapshot(JSON, victim), &tomb); err != nil {
-		t.Fatalf("decoding the JSON snapshot of the victim: %v", err)
+// numbers makes the numbers of a decoded document comparable: integral
+// ones int64 (Avro long and int, a JSON integer, a double holding an
+// integer), others float64.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = numbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = numbers(e)
+		}
+		return out
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return numbers(f)
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<62 {
+			return int64(x)
+		}
 	}
-	if tomb.ID != 13 || tomb.MergedInto != 9 || len(tomb.Profiles) != 0 {
-		t.Errorf("JSON snapshot of the victim %+v, want id 13 merged into 9 without profiles", tomb)
-	}
+	return v
 }
 
 func TestParseFormat(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -76,7 +77,41 @@ func TestGolden(t *testing.T) {
 	compareGolden(t, "subscriptions-get", subscriptionsOf(t, cfg, st, 7, id))
 	compareGolden(t, "loyaltyDetails", loyaltyDetails(t, cfg, st, 7, id, 0))
 	c := st.get(id)
-	compareGolden(t, "snapshot", customer.Snapshot(cfg, c))
+	compareGolden(t, "snapshot", customer.Snapshot(c))
+	checkSnapshotIsFetch(t, c, fetch(t, cfg, st, 7, customer.FetchRequest{ID: id, Source: "ALL", Embed: "subscriptions"}))
+}
+
+// checkSnapshotIsFetch: c's snapshot is the fetch body with source ALL and
+// embed=subscriptions plus its org, and its Avro form (decoded with
+// goavro) is the same document as its JSON form.
+func checkSnapshotIsFetch(t *testing.T, c *customer.Customer, fetched customer.FetchView) {
+	t.Helper()
+	snap := customer.Snapshot(c)
+	if snap.Org != c.Org || snap.MergedInto != 0 || snap.FetchView == nil || !reflect.DeepEqual(*snap.FetchView, fetched) {
+		t.Errorf("snapshot %+v is not the fetch body %+v plus org %d", snap, fetched, c.Org)
+	}
+	js, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jsDoc any
+	if err := json.Unmarshal(js, &jsDoc); err != nil {
+		t.Fatal(err)
+	}
+	avro, err := schemas.EncodeSnapshot(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	avroDoc, err := schemas.DecodeSnapshot(avro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both marshalled again: keys sorted, numbers written alike.
+	a, _ := json.Marshal(avroDoc)
+	j, _ := json.Marshal(jsDoc)
+	if !bytes.Equal(a, j) {
+		t.Errorf("the Avro snapshot is another document than the JSON one:\navro %s\njson %s", a, j)
+	}
 }
 
 func id2(t, v string) customer.Identifier { return customer.Identifier{Type: t, Value: v} }

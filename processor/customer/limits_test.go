@@ -200,7 +200,7 @@ func TestWeightBoundsEncodings(t *testing.T) {
 func checkWeight(t *testing.T, cfg customer.Config, st *store, c *customer.Customer) {
 	t.Helper()
 	w := c.Weight()
-	js, err := json.Marshal(customer.Snapshot(cfg, c))
+	js, err := json.Marshal(customer.Snapshot(c))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,8 @@ func TestMergeMovesEverything(t *testing.T) {
 	if tomb.MergedInto != s || len(tomb.Profiles) != 0 {
 		t.Fatalf("victim is not a tombstone: %+v", tomb)
 	}
-	if snap := customer.Snapshot(cfg, tomb); snap.MergedInto != s || len(snap.Profiles) != 0 {
-		t.Fatalf("victim snapshot %+v", snap)
+	if snap := customer.Snapshot(tomb); snap.ID != v || snap.Org != 1 || snap.MergedInto != s || snap.FetchView != nil {
+		t.Fatalf("victim snapshot %+v, want only id, org and mergedInto", snap)
 	}
 
 	f := fetch(t, cfg, st, 1, customer.FetchRequest{ID: s, Source: "ALL", Embed: "subscriptions"})
@@ -68,6 +68,10 @@ func TestMergeMovesEverything(t *testing.T) {
 	if subs["WECHAT/BULK"] != "OPTOUT" || subs["SMS/BULK"] != "OPTOUT" || len(subs) != 5 {
 		t.Fatalf("subscriptions not merged (survivor's win): %v", subs)
 	}
+	// The survivor (three sources, a conflicting profile, extended fields,
+	// subscriptions): its snapshot is this fetch body plus org, the same
+	// document in Avro and JSON.
+	checkSnapshotIsFetch(t, st.get(s), f)
 
 	// Every identifier of the victim now leads to the survivor.
 	for _, q := range []struct{ src, acct, name, val string }{

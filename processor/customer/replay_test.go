@@ -59,7 +59,7 @@ func replay(tb testing.TB, cmds []customer.Command, group int) (*store, []custom
 	}
 	var snaps bytes.Buffer
 	for _, id := range order {
-		b, err := json.Marshal(customer.Snapshot(cfg, st.get(id)))
+		b, err := json.Marshal(customer.Snapshot(st.get(id)))
 		if err != nil {
 			tb.Fatal(err)
 		}

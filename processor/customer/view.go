@@ -1,7 +1,8 @@
 package customer
 
 import (
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -12,11 +13,10 @@ import (
 // byte-identical however the state stores times).
 
 // FetchView is the body of GET /v2/customers/{id}, and (with source ALL
-// and subscriptions embedded) a customers.snapshots record.
+// and subscriptions embedded) the body of a customers.snapshots record
+// (SnapshotView).
 type FetchView struct {
-	ID int64 `json:"id"`
-	// MergedInto is set only in the snapshot of a merged-away customer.
-	MergedInto            int64             `json:"mergedInto,omitempty"`
+	ID                    int64             `json:"id"`
 	Profiles              []ProfileView     `json:"profiles"`
 	LoyaltyInfo           LoyaltyInfoView   `json:"loyaltyInfo"`
 	Segments              map[string]string `json:"segments"`
@@ -35,12 +35,22 @@ type ProfileView struct {
 	Attribution            AttributionView   `json:"attribution"`
 	Fields                 map[string]string `json:"fields"`
 	Identifiers            []Identifier      `json:"identifiers"`
-	CommChannels           []CommChannel     `json:"commChannels"`
+	CommChannels           []CommChannelView `json:"commChannels"`
 	Source                 string            `json:"source"`
 	AccountID              string            `json:"accountId"`
 	UserID                 int64             `json:"userId"`
 	ConflictingProfileList []ProfileView     `json:"conflictingProfileList"`
 	AutoUpdateTime         string            `json:"autoUpdateTime"`
+}
+
+// CommChannelView is a profile's comm channel; meta is {} when it has
+// none, as in the API's samples.
+type CommChannelView struct {
+	Type     string          `json:"type"`
+	Value    string          `json:"value"`
+	Primary  bool            `json:"primary"`
+	Verified bool            `json:"verified"`
+	Meta     map[string]bool `json:"meta"`
 }
 
 // AttributionView is a profile's attribution.
@@ -195,17 +205,33 @@ type SubscriptionsView struct {
 	Errors          []Issue            `json:"errors,omitempty"`
 }
 
-// Snapshot is the customers.snapshots record of c: the fetch view with
-// source ALL and subscriptions embedded (so a subscriptions change shows in
-// the snapshot), or, for a merged-away customer, a record with only its id
-// and mergedInto.
-func Snapshot(cfg Config, c *Customer) FetchView {
-	if c.MergedInto != 0 {
-		v := emptyFetch(c.ID)
-		v.MergedInto = c.MergedInto
-		return v
+// SnapshotView is a customers.snapshots record: the customer as fetch
+// with source ALL and embed=subscriptions returns it, plus the org and,
+// for a merged-away customer, whom it merged into. A merged-away
+// customer's record has only ID, Org and MergedInto (Customer is nil), so
+// in JSON it is {"id":…,"org":…,"mergedInto":…}; any other has no
+// mergedInto. Points and program details (embed=points, mlp) are not in
+// it: custream does not model points, so they would be the same
+// configured constants for every customer (GET …/loyaltyDetails has
+// them). schemas/snapshot.avsc is the same document in Avro.
+type SnapshotView struct {
+	ID         int64 `json:"id"`
+	Org        int64 `json:"org"`
+	MergedInto int64 `json:"mergedInto,omitempty"`
+	// The fetch body; its id is ID. nil for a merged-away customer.
+	*FetchView
+}
+
+// Snapshot is the customers.snapshots record of c (SnapshotView). It
+// depends on c alone, not on the configuration: the embeds that would
+// (points, mlp) are left out.
+func Snapshot(c *Customer) SnapshotView {
+	v := SnapshotView{ID: c.ID, Org: c.Org, MergedInto: c.MergedInto}
+	if c.MergedInto == 0 {
+		fv := fetchView(Config{}, c, nil, embeds{subscriptions: true})
+		v.FetchView = &fv
 	}
-	return fetchView(cfg, c, nil, embeds{subscriptions: true})
+	return v
 }
 
 func emptyFetch(id int64) FetchView {
@@ -268,7 +294,7 @@ func profileView(userID int64, p *Profile) ProfileView {
 		},
 		Fields:                 map[string]string{},
 		Identifiers:            append([]Identifier{}, p.Identifiers...),
-		CommChannels:           append([]CommChannel{}, p.CommChannels...),
+		CommChannels:           make([]CommChannelView, 0, len(p.CommChannels)),
 		Source:                 p.Source,
 		AccountID:              p.AccountID,
 		UserID:                 userID,
@@ -278,6 +304,13 @@ func profileView(userID int64, p *Profile) ProfileView {
 	for k, val := range p.Fields {
 		v.Fields[k] = val
 	}
+	for _, ch := range p.CommChannels {
+		meta := make(map[string]bool, len(ch.Meta))
+		for k, val := range ch.Meta {
+			meta[k] = val
+		}
+		v.CommChannels = append(v.CommChannels, CommChannelView{Type: ch.Type, Value: ch.Value, Primary: ch.Primary, Verified: ch.Verified, Meta: meta})
+	}
 	for i := range p.Conflicting {
 		v.ConflictingProfileList = append(v.ConflictingProfileList, profileView(userID, &p.Conflicting[i]))
 	}
@@ -285,28 +318,34 @@ func profileView(userID int64, p *Profile) ProfileView {
 }
 
 func actor(source, accountID string) Actor {
-	name := scope{source, accountID}.String()
+	name := scope{source, accountID}.String() // schemas.appendActor writes the same
 	return Actor{Code: name, Name: name, Type: "SOURCE"}
 }
 
 func attributionV2(c *Customer) AttributionV2View {
 	v := AttributionV2View{CreateDate: stamp(c.CreateDate), ModifiedDate: stamp(c.ModifiedDate)}
-	var first, last *Profile
-	for i := range c.Profiles {
-		p := &c.Profiles[i]
-		if first == nil || p.CreateDate.Before(first.CreateDate) {
-			first = p
-		}
-		if last == nil || p.ModifiedDate.After(last.ModifiedDate) {
-			last = p
-		}
-	}
-	if first != nil {
+	if first, last := AttributionProfiles(c); first != nil {
 		a, b := actor(first.Source, first.AccountID), actor(last.Source, last.AccountID)
 		v.CreatedBy = ActorRef{Code: a.Code, Name: a.Name}
 		v.ModifiedBy = ActorRef{Code: b.Code, Name: b.Name}
 	}
 	return v
+}
+
+// AttributionProfiles are the profiles loyaltyInfo.attributionV2 names:
+// the earliest created (createdBy) and the latest modified (modifiedBy),
+// the first in profile order on a tie; nil when c has no profiles.
+func AttributionProfiles(c *Customer) (created, modified *Profile) {
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		if created == nil || p.CreateDate.Before(created.CreateDate) {
+			created = p
+		}
+		if modified == nil || p.ModifiedDate.After(modified.ModifiedDate) {
+			modified = p
+		}
+	}
+	return created, modified
 }
 
 // pointsSummary is the customer's standing in the default program: points
@@ -338,30 +377,41 @@ func notInProgram(id, programID int64) Issue {
 	return Issuef(CodeNotInLoyaltyProgram, "Customer is not registered in the loyalty program: customer %d is non_loyalty", id)
 }
 
-// subscriptionViews orders subscriptions as the API's samples do: TRANS
-// before BULK, then by channel and account.
+// subscriptionViews orders subscriptions as the API's samples do
+// (CompareSubscriptionViews).
 func subscriptionViews(subs []Subscription) []SubscriptionView {
 	out := make([]SubscriptionView, 0, len(subs))
 	for _, s := range subs {
 		out = append(out, SubscriptionView(s))
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Priority != b.Priority {
-			return a.Priority == "TRANS"
-		}
-		if a.Channel != b.Channel {
-			return a.Channel < b.Channel
-		}
-		return a.AccountID < b.AccountID
-	})
+	slices.SortStableFunc(out, func(a, b SubscriptionView) int { return CompareSubscriptionViews(Subscription(a), Subscription(b)) })
 	return out
 }
+
+// CompareSubscriptionViews is the order of subscriptions in the fetch
+// view and the snapshot: TRANS before BULK, then by channel and account.
+// Subscriptions equal in those keep their stored order (sort stably).
+func CompareSubscriptionViews(a, b Subscription) int {
+	if ta, tb := a.Priority == "TRANS", b.Priority == "TRANS"; ta != tb {
+		if ta {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(a.Channel, b.Channel); c != 0 {
+		return c
+	}
+	return strings.Compare(a.AccountID, b.AccountID)
+}
+
+// StampLayout is how the views render a time: RFC 3339 in UTC, to the
+// second ("" for the zero time).
+const StampLayout = time.RFC3339
 
 // stamp renders t in UTC RFC 3339, or "" for the zero time.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(StampLayout)
 }
