@@ -113,25 +113,46 @@ func PlanTopics(ctx context.Context, adm *kadm.Client, t Topology, cfg TopicsCon
 // ones. A refusal creates nothing; a failure midway deletes again what this
 // call created, and the error says so.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topology, cfg TopicsConfig) (TopicsPlan, error) {
-	plan, err := PlanTopics(ctx, adm, t, cfg)
-	if err != nil {
-		return plan, fmt.Errorf("%w (nothing was created)", err)
-	}
-	if len(plan.Missing) == 0 {
-		return plan, nil
-	}
+	var plan TopicsPlan
 	var specs []TopicSpec
-	for _, s := range t.Specs() {
-		for _, m := range plan.Missing {
-			if s.Name == m {
-				specs = append(specs, s)
+	// A topic created just before this start (the inputs, by whoever set
+	// them up) can be known to the controller before the broker's metadata
+	// shows it: the plan would then take the default partition count for
+	// the rest. The broker's "already exists" for a topic the plan saw
+	// missing says the metadata was behind, so plan again until the
+	// metadata has caught up (bounded; the broker's answer, not a timer,
+	// ends the wait).
+	for try := 0; ; try++ {
+		var err error
+		plan, err = PlanTopics(ctx, adm, t, cfg)
+		if err != nil {
+			return plan, fmt.Errorf("%w (nothing was created)", err)
+		}
+		if len(plan.Missing) == 0 {
+			return plan, nil
+		}
+		specs = specs[:0]
+		for _, s := range t.Specs() {
+			for _, m := range plan.Missing {
+				if s.Name == m {
+					specs = append(specs, s)
+				}
 			}
 		}
-	}
-	// The broker checks names, configs and the replication factor of all
-	// of them before one is created.
-	if err := validateCreate(ctx, adm, specs, plan.Partitions, cfg.ReplicationFactor); err != nil {
-		return plan, fmt.Errorf("%w (nothing was created)", err)
+		// The broker checks names, configs and the replication factor of
+		// all of them before one is created.
+		exist, err := validateCreate(ctx, adm, specs, plan.Partitions, cfg.ReplicationFactor)
+		if err != nil {
+			return plan, fmt.Errorf("%w (nothing was created)", err)
+		}
+		if len(exist) == 0 || try == 50 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return plan, fmt.Errorf("waiting for the metadata to show %s: %w (nothing was created)", strings.Join(exist, ", "), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	var created []string
 	for _, s := range specs {
@@ -636,14 +657,19 @@ func createTopic(ctx context.Context, adm *kadm.Client, s TopicSpec, partitions 
 }
 
 // validateCreate has the broker validate the creation of every spec; the
-// topics it refuses are grouped by its reason.
-func validateCreate(ctx context.Context, adm *kadm.Client, specs []TopicSpec, partitions int32, rf int16) error {
+// topics it refuses are grouped by its reason. It returns the topics the
+// broker says exist already.
+func validateCreate(ctx context.Context, adm *kadm.Client, specs []TopicSpec, partitions int32, rf int16) (exist []string, _ error) {
 	var first error
 	var reasons []string
 	byReason := map[string][]string{}
 	for _, s := range specs {
 		err := createTopic(ctx, adm, s, partitions, rf, true)
-		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			exist = append(exist, s.Name)
+			continue
+		}
+		if err == nil {
 			continue
 		}
 		if first == nil {
@@ -656,16 +682,16 @@ func validateCreate(ctx context.Context, adm *kadm.Client, specs []TopicSpec, pa
 		byReason[r] = append(byReason[r], s.Name)
 	}
 	if first == nil {
-		return nil
+		return exist, nil
 	}
 	if len(reasons) == 1 {
-		return fmt.Errorf("the broker refuses to create %s with %s: %w", strings.Join(byReason[reasons[0]], ", "), partitionsWord(partitions), first)
+		return exist, fmt.Errorf("the broker refuses to create %s with %s: %w", strings.Join(byReason[reasons[0]], ", "), partitionsWord(partitions), first)
 	}
 	parts := make([]string, len(reasons))
 	for i, r := range reasons {
 		parts[i] = strings.Join(byReason[r], ", ") + ": " + r
 	}
-	return fmt.Errorf("the broker refuses to create topics with %s: %s", partitionsWord(partitions), strings.Join(parts, "; "))
+	return exist, fmt.Errorf("the broker refuses to create topics with %s: %s", partitionsWord(partitions), strings.Join(parts, "; "))
 }
 
 // rollback deletes the topics this call created, so that the next start
