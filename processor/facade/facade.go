@@ -52,6 +52,7 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Client forwards requests to other members: its Transport (nil means
 	// http.DefaultTransport) and its Timeout (0 means 10s) are used.
+	// PeerClient builds the one cmd/custream uses (--peer-ca, no proxy).
 	Client *http.Client
 	// Peers configures forwarding to other members and accepting their
 	// forwards. The zero value: forwarding off, loopback allow-list.
