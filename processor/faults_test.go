@@ -26,6 +26,7 @@ import (
 
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
+	"github.com/custream/custream/processor/facade/peerauth"
 	"github.com/custream/custream/processor/kafkatest"
 	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
@@ -809,6 +810,9 @@ func TestFaultOwnershipAfterStop(t *testing.T) {
 // apiKey is the test's API key of org.
 func apiKey(org int64) string { return fmt.Sprintf("key-%d", org) }
 
+// clusterSecret is what every httpMember signs its forwards with.
+const clusterSecret = "the faults tests' cluster secret, 32+ bytes"
+
 // httpMember is `custream run` with its HTTP facade on 127.0.0.1.
 type httpMember struct {
 	name string
@@ -826,8 +830,12 @@ func (h *harness) startHTTPChild(t *testing.T, name, keys string) *httpMember {
 	addr := ln.Addr().String()
 	ln.Close()
 	m := &httpMember{name: name, addr: addr, log: filepath.Join(t.TempDir(), name+".log")}
+	secret := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secret, []byte(clusterSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m.c = h.startChild(t, t.TempDir(), m.log, "--instance-id", name, "--http-addr", addr,
-		"--session-timeout", "10s", "--api-keys-file", keys)
+		"--session-timeout", "10s", "--api-keys-file", keys, "--cluster-secret-file", secret)
 	t.Cleanup(func() {
 		if t.Failed() {
 			if b, err := os.ReadFile(m.log); err == nil {
@@ -1033,11 +1041,22 @@ func (h *harness) checkLookups(t *testing.T, members []*httpMember, assign map[s
 		t.Error("no lookup found a customer: the load did not reach the state")
 	}
 
-	forwarded := http.Header{"X-Custream-Forwarded": {"1"}}
+	// A forwarded request (as another member would send it, signed) is
+	// never forwarded again: only the owner serves it.
+	auth, err := peerauth.New([][]byte{[]byte(clusterSecret)}, peerauth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/v2/customers/lookup?identifierName=externalId&identifierValue=ext-1"
 	for _, org := range orgs {
 		task := processor.TaskOfOrg(org, h.partitions)
 		for _, m := range members {
-			status, body, err := m.get("/v2/customers/lookup?identifierName=externalId&identifierValue=ext-1", apiKey(org), forwarded)
+			assertion, err := auth.Sign(peerauth.Claim{Org: org, Audience: m.addr, Method: http.MethodGet, Route: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			forwarded := http.Header{"X-Custream-Forwarded": {"1"}, peerauth.Header: {assertion}}
+			status, body, err := m.get(path, "", forwarded)
 			if err != nil {
 				t.Fatal(err)
 			}

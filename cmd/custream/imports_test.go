@@ -36,14 +36,16 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	// processor: group, tasks, the transaction loop.
 	"processor": {
 		imports: []string{"processor/customer", "schemas", "sink", "state"},
-		tests:   []string{"processor/kafkatest", "schemas/registrytest"},
+		tests:   []string{"processor/facade/peerauth", "processor/kafkatest", "schemas/registrytest"},
 	},
 	// The HTTP facade asks the processor who owns a task and reads state
 	// through the domain's queries.
 	"processor/facade": {
-		imports: []string{"processor", "processor/customer", "state"},
+		imports: []string{"processor", "processor/customer", "processor/facade/peerauth", "state"},
 		tests:   []string{"processor/kafkatest", "schemas"},
 	},
+	// The signed assertion members forward queries with; nothing of ours.
+	"processor/facade/peerauth":         {},
 	"processor/facade/internal/loadgen": {},
 	"processor/facade/internal/seed":    {imports: []string{"processor/customer", "schemas"}},
 	// custream load: files to commands; its tests run a real processor.
@@ -60,7 +62,7 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	"cmd/custream": {
 		imports: []string{
 			"processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
-			"processor/ingest", "processor/sample", "schemas", "sink", "state",
+			"processor/facade/peerauth", "processor/ingest", "processor/sample", "schemas", "sink", "state",
 		},
 		tests: []string{"processor/kafkatest", "schemas/registrytest"},
 	},

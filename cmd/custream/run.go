@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -66,6 +65,7 @@ type runFlags struct {
 	misrouted    string
 	maxTaskIdle  time.Duration
 	http         httpFlags
+	peers        peerFlags
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -96,6 +96,7 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	f.registry.register(fs)
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
 	f.http.register(fs)
+	f.peers.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
@@ -143,6 +144,10 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		return err
 	}
 	defer ln.Close()
+	peers, peerClient, err := f.peers.options(advertise, f.http.tlsCert != "", log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	topo, sources, err := f.kafka.topology()
@@ -235,7 +240,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	if err != nil {
 		return err
 	}
-	fac, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: reg, Client: &http.Client{Timeout: 10 * time.Second}})
+	fac, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: reg, Client: peerClient, Peers: peers})
 	if err != nil {
 		return err
 	}

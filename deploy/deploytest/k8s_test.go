@@ -97,6 +97,10 @@ func TestStatefulSet(t *testing.T) {
 	if args["advertise-http"] != wantAdv {
 		t.Errorf("--advertise-http=%q, want %q", args["advertise-http"], wantAdv)
 	}
+	// Members forward only to the headless service's pod names.
+	if want := ".custream-headless.$(NAMESPACE).svc"; args["peer-allow"] != want || !strings.Contains(wantAdv, want+":") {
+		t.Errorf("--peer-allow=%q, want %q (the suffix of --advertise-http)", args["peer-allow"], want)
+	}
 	fieldRefs := map[string]string{}
 	for _, e := range list(c, "env") {
 		fieldRefs[str(e, "name")] = str(e, "valueFrom", "fieldRef", "fieldPath")
@@ -112,7 +116,7 @@ func TestStatefulSet(t *testing.T) {
 			secretMounts[mounts[str(v, "name")]] = true
 		}
 	}
-	for _, f := range []string{"sasl-password-file", "api-keys-file", "kafka-tls-ca"} {
+	for _, f := range []string{"sasl-password-file", "api-keys-file", "kafka-tls-ca", "cluster-secret-file"} {
 		if !secretMounts[filepath.Dir(args[f])] {
 			t.Errorf("--%s=%q is not under a mounted Secret (%v)", f, args[f], secretMounts)
 		}

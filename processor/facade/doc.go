@@ -11,8 +11,16 @@
 // ForwardedHeader; while the task restores or moves, the answer is 503 with
 // Retry-After. docs/http.md explains the choices and the consistency model.
 //
+// Forwarding trusts nothing from the group (Peers, peers.go): the owner's
+// address must be on the allow-list (PeerAllow), a TLS member reaches it
+// only by https (PeerClient verifies it against --peer-ca), the client's
+// Authorization is stripped, and the request carries a peerauth assertion
+// of the org instead. With no cluster secret nothing is forwarded (503).
+//
 // Auth: "Authorization: Bearer <key>", each key naming one org (Keys). A
-// customer of another org answers exactly like one that does not exist.
+// request forwarded by another member is authenticated by its assertion
+// alone, and refused (401) without a valid one. A customer of another org
+// answers exactly like one that does not exist.
 //
 // Metrics, registered with Options.Registry:
 //

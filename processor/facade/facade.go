@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +22,9 @@ import (
 // ForwardedHeader marks a request one member forwarded to the owner of its
 // task. A member never forwards a request that carries it: if the receiver
 // cannot serve it (ownership moved meanwhile) it answers 503, so requests
-// cannot loop between members that disagree during a rebalance.
+// cannot loop between members that disagree during a rebalance. A request
+// carrying it is served only with a valid peerauth assertion (401
+// otherwise), as the org the assertion names.
 const ForwardedHeader = "X-Custream-Forwarded"
 
 // Tasks is what the facade needs of the processor: who owns a task and
@@ -51,7 +52,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Client forwards requests to other members: its Transport (nil means
 	// http.DefaultTransport) and its Timeout (0 means 10s) are used.
+	// PeerClient builds the one cmd/custream uses (--peer-ca, no proxy).
 	Client *http.Client
+	// Peers configures forwarding to other members and accepting their
+	// forwards. The zero value: forwarding off, loopback allow-list.
+	Peers Peers
 	// RetryAfter is what 503 answers tell clients to wait. Default 1s:
 	// a restore or rebalance usually takes seconds.
 	RetryAfter time.Duration
@@ -67,6 +72,10 @@ type Facade struct {
 	timeout time.Duration
 	latency *prometheus.HistogramVec
 	forward *prometheus.CounterVec
+	allow   *PeerAllow
+	self    string // Peers.Self's host:port, the audience of assertions to us
+	// Refused forwards are logged at most every 10s of each kind.
+	assertWarn, addrWarn limitedWarn
 }
 
 // New builds the facade.
@@ -86,7 +95,21 @@ func New(opts Options) (*Facade, error) {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
-	f := &Facade{opts: opts, log: opts.Logger.With("component", "facade"), timeout: 10 * time.Second}
+	f := &Facade{opts: opts, log: opts.Logger.With("component", "facade"), timeout: 10 * time.Second, allow: opts.Peers.Allow}
+	f.assertWarn.every, f.addrWarn.every = 10*time.Second, 10*time.Second
+	if f.allow == nil {
+		f.allow = DefaultPeerAllow()
+	}
+	if opts.Peers.Auth != nil {
+		if opts.Peers.Self == "" {
+			return nil, errors.New("facade: Peers.Auth needs Peers.Self, this member's advertised address")
+		}
+		self, err := ownerURL(opts.Peers.Self, opts.Peers.TLSOnly)
+		if err != nil {
+			return nil, fmt.Errorf("facade: Peers.Self: %w", err)
+		}
+		f.self = self.Host
+	}
 	var transport http.RoundTripper
 	if opts.Client != nil {
 		transport = opts.Client.Transport
@@ -201,9 +224,17 @@ func (f *Facade) get(h http.Handler) http.Handler {
 }
 
 // authed resolves the bearer key to its org, or answers 401. The key is
-// never logged, and unknown and missing keys get the same answer.
+// never logged, and unknown and missing keys get the same answer. A
+// request forwarded by another member is authenticated by its assertion
+// alone (peerOrg): it carries no key.
 func (f *Facade) authed(h func(w http.ResponseWriter, r *http.Request, org int64)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if forwardedRequest(r) {
+			if org, ok := f.peerOrg(w, r); ok {
+				h(w, withOrg(r, org), org)
+			}
+			return
+		}
 		auth := r.Header.Get("Authorization")
 		scheme, key, ok := strings.Cut(auth, " ")
 		var org int64
@@ -217,8 +248,15 @@ func (f *Facade) authed(h func(w http.ResponseWriter, r *http.Request, org int64
 			writeError(w, http.StatusUnauthorized, customer.NewIssue(CodeUnauthorized, "a valid API key is required: Authorization: Bearer <key>"))
 			return
 		}
-		h(w, r, org)
+		h(w, withOrg(r, org), org)
 	})
+}
+
+type orgKey struct{}
+
+// withOrg records the authenticated org for a forward (serve).
+func withOrg(r *http.Request, org int64) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), orgKey{}, org))
 }
 
 func (f *Facade) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -259,19 +297,8 @@ func (f *Facade) serve(w http.ResponseWriter, r *http.Request, task int32, q que
 			return
 		}
 		writeJSON(w, http.StatusOK, view)
-	case loc.Remote != "" && r.Header.Get(ForwardedHeader) == "":
-		target, err := ownerURL(loc.Remote)
-		if err != nil {
-			f.log.Error("bad owner address", "task", task, "addr", loc.Remote, "err", err)
-			f.unavailable(w, fmt.Sprintf("task %d: its owner's address is unusable", task))
-			return
-		}
-		if f.forward != nil {
-			f.forward.WithLabelValues(r.Pattern).Inc()
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), f.timeout)
-		defer cancel()
-		f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, target)))
+	case loc.Remote != "" && !forwardedRequest(r):
+		f.forwardTo(w, r, task, loc.Remote, r.Context().Value(orgKey{}).(int64))
 	case loc.Remote != "":
 		f.unavailable(w, fmt.Sprintf("task %d moved while the request was forwarded", task))
 	default:
@@ -301,40 +328,11 @@ func (f *Facade) unavailable(w http.ResponseWriter, reason string) {
 	writeError(w, http.StatusServiceUnavailable, customer.NewIssue(CodeUnavailable, "the customer's data is moving or restoring; retry shortly ("+reason+")"))
 }
 
-type targetKey struct{}
-
-// rewriteForward sends the request to the owner with the same path, query
-// and Authorization, marked as forwarded.
-func rewriteForward(pr *httputil.ProxyRequest) {
-	target := pr.In.Context().Value(targetKey{}).(*url.URL)
-	pr.Out.URL.Scheme = target.Scheme
-	pr.Out.URL.Host = target.Host
-	pr.Out.Host = target.Host
-	pr.Out.Header.Set(ForwardedHeader, "1")
-	pr.SetXForwarded()
-}
-
 // forwardFailed answers 503 when the owner cannot be reached: it is most
 // likely gone, and the group will hand its tasks to a live member.
 func (f *Facade) forwardFailed(w http.ResponseWriter, r *http.Request, err error) {
 	f.log.Warn("forwarding failed", "route", r.Pattern, "owner", r.URL.Host, "err", err)
 	f.unavailable(w, "the owner did not answer")
-}
-
-// ownerURL turns an advertised address ("host:port" or a URL) into the
-// base URL to forward to.
-func ownerURL(addr string) (*url.URL, error) {
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
-	u, err := url.Parse(addr)
-	if err != nil {
-		return nil, fmt.Errorf("owner address %q: %w", addr, err)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("owner address %q has no host", addr)
-	}
-	return u, nil
 }
 
 // errorBody is every non-200 answer: the API's error shape.

@@ -73,7 +73,8 @@ type fixture struct {
 	seq   int
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the fixture; opts adjust the facade's Options (peers).
+func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	t.Helper()
 	db, err := state.Open("", state.Options{FS: vfs.NewMem(), CacheBytes: 1 << 20})
 	if err != nil {
@@ -90,14 +91,18 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	fx.f, err = New(Options{
+	o := Options{
 		Tasks:      fx.tasks,
 		Domain:     customer.DefaultConfig(),
 		Keys:       keys,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:   fx.reg,
 		RetryAfter: 2 * time.Second,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	fx.f, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/facade"
+	"github.com/custream/custream/processor/facade/peerauth"
 	"github.com/custream/custream/processor/kafkatest"
 	"github.com/custream/custream/schemas"
 	"github.com/custream/custream/state"
@@ -41,13 +43,24 @@ func mobileOf(org int64, i int) string { return fmt.Sprintf("91%04d%06d", org, i
 // member is one in-process custream: a processor and its facade on
 // 127.0.0.1:0, advertising its real address.
 type member struct {
-	name string
-	p    *processor.Processor
-	addr string
-	stop func()
+	name   string
+	p      *processor.Processor
+	addr   string // advertised: host:port, or https://host:port with TLS
+	client *http.Client
+	stop   func()
 }
 
-func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processor.Topology, name string) *member {
+// clusterSecret is every member's --cluster-secret-file.
+var clusterSecret = []byte("the integration tests' cluster secret, 32+ bytes")
+
+// memberTLS, when set, makes a member serve its facade over TLS with the
+// test PKI's certificate and reach peers verifying them with its CA
+// (--http-tls-cert, --peer-ca), never in cleartext.
+type memberOpts struct {
+	tls *facade.TestPKI
+}
+
+func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processor.Topology, name string, opts ...memberOpts) *member {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db, err := state.Open(t.TempDir(), state.Options{CacheBytes: 8 << 20})
@@ -58,11 +71,19 @@ func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processo
 	if err != nil {
 		t.Fatal(err)
 	}
+	var o memberOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	advertise, caFile := ln.Addr().String(), ""
+	if o.tls != nil {
+		advertise, caFile = "https://"+advertise, o.tls.CAFile
+	}
 	domain := customer.DefaultConfig()
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := processor.New(ctx, processor.Config{
 		Brokers: c.Brokers, Group: group, InstanceID: name, Topology: topo, Domain: domain,
-		AdvertiseHTTP:      ln.Addr().String(),
+		AdvertiseHTTP:      advertise,
 		MaxBatchRecords:    500,
 		TransactionTimeout: 10 * time.Second,
 		SessionTimeout:     6 * time.Second,
@@ -78,16 +99,32 @@ func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processo
 			t.Fatal(err)
 		}
 	}
-	f, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: prometheus.NewRegistry()})
+	auth, err := peerauth.New([][]byte{clusterSecret}, peerauth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary's own peer client (cmd/custream builds it the same way).
+	client, err := facade.PeerClient(caFile, "", "", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: prometheus.NewRegistry(),
+		Client: client, Peers: facade.Peers{Auth: auth, Self: advertise, TLSOnly: o.tls != nil}})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		if o.tls != nil {
+			_ = srv.ServeTLS(ln, o.tls.CertFile, o.tls.KeyFile)
+			return
+		}
+		_ = srv.Serve(ln)
+	}()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	m := &member{name: name, p: p, addr: ln.Addr().String()}
+	m := &member{name: name, p: p, addr: advertise, client: client}
 	m.stop = func() {
 		cancel()
 		select {
@@ -117,9 +154,13 @@ func (w testLog) Write(b []byte) (int, error) {
 // get queries a member as org and decodes the body into v (if non-nil).
 func (m *member) get(t *testing.T, org int64, path string, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+m.addr+path, nil)
+	base := m.addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+orgKey(org))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := m.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", m.name, path, err)
 	}
@@ -148,12 +189,19 @@ func (m *member) split() (local int, settled bool) {
 }
 
 // TestTwoMembersForward: two members split the tasks; each answers every
-// query, forwarding those whose task the other owns, with the same
-// answers, and keeps orgs apart across the forward.
+// query, forwarding those whose task the other owns (signed with the
+// cluster secret, without the client's key), with the same answers, and
+// keeps orgs apart across the forward; in cleartext, and over TLS with a
+// private CA (--peer-ca).
 func TestTwoMembersForward(t *testing.T) {
 	if testing.Short() {
 		t.Skip(integration)
 	}
+	t.Run("plaintext", func(t *testing.T) { twoMembersForward(t, memberOpts{}) })
+	t.Run("tls", func(t *testing.T) { twoMembersForward(t, memberOpts{tls: facade.NewTestPKI(t)}) })
+}
+
+func twoMembersForward(t *testing.T, opts memberOpts) {
 	c := kafkatest.Start(t)
 	group := kafkatest.Topic(t, "facade")
 	topo := processor.DefaultTopology(group, group, customer.DefaultSources())
@@ -178,9 +226,9 @@ func TestTwoMembersForward(t *testing.T) {
 	}
 	produce(ctx, t, c, topo)
 
-	m1 := startMember(t, c, group, topo, "m1")
+	m1 := startMember(t, c, group, topo, "m1", opts)
 	defer m1.stop()
-	m2 := startMember(t, c, group, topo, "m2")
+	m2 := startMember(t, c, group, topo, "m2", opts)
 	defer m2.stop()
 	members := []*member{m1, m2}
 
