@@ -61,7 +61,7 @@ func TestForward(t *testing.T) {
 			t.Errorf("forwarded request %d: %s %v", i, r.URL.RequestURI(), r.Header)
 		}
 	}
-	if m := front.get("", "/metrics"); !strings.Contains(m.body, `custream_http_forwarded_total{route="/v2/customers/{id}"} 2`) {
+	if m := front.metrics(); !strings.Contains(m.body, `custream_http_forwarded_total{route="/v2/customers/{id}"} 2`) {
 		t.Errorf("forward counter missing from\n%s", m.body)
 	}
 }
