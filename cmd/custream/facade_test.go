@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func noEnv(string) string { return "" }
@@ -153,5 +157,37 @@ func TestListenAdvertise(t *testing.T) {
 	defer ln3.Close()
 	if host, _ := os.Hostname(); !strings.HasPrefix(adv, host+":") {
 		t.Errorf("no host in --http-addr: advertised %q, want the host name %q", adv, host)
+	}
+}
+
+// TestMetricsListener: /metrics is served on --metrics-addr, and an empty
+// --metrics-addr is no listener at all.
+func TestMetricsListener(t *testing.T) {
+	if ln, err := (&httpFlags{}).listenMetrics(); ln != nil || err != nil {
+		t.Fatalf("empty --metrics-addr: %v %v", ln, err)
+	}
+	ln, err := (&httpFlags{metricsAddr: "127.0.0.1:0"}).listenMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "custream_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Inc()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveMetrics(ctx, ln, reg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "custream_test_total 1") {
+		t.Errorf("/metrics: %d %s", resp.StatusCode, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }

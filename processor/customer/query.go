@@ -43,7 +43,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	if sc.Source == SourceAll {
 		hs, err := r.Holders(org, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
+			return v, fmt.Errorf("lookup of a %s in org %d: %w", echo(idName), org, err)
 		}
 		if len(hs) == 0 {
 			v.Errors = []Issue{Issuef(CodeNotFoundByIdentifier, "No customer found with the given identifier: %s %s", idName, echo(idValue))}
@@ -53,7 +53,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	} else {
 		o, ok, err := r.OwnerInScope(org, sc.Source, sc.AccountID, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %s in %s of org %d: %w", echo(idName), echo(idValue), sc, org, err)
+			return v, fmt.Errorf("lookup of a %s in %s of org %d: %w", echo(idName), sc, org, err)
 		}
 		if !ok {
 			v.Errors = []Issue{Issuef(CodeNotFoundInSource, "No customer found in the given source with the given identifier: %s %s in %s", idName, echo(idValue), sc)}
@@ -63,7 +63,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	}
 	s, err := survivor(r, owner)
 	if err != nil {
-		return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
+		return v, fmt.Errorf("lookup of a %s in org %d: %w", echo(idName), org, err)
 	}
 	v.Entity = s
 	return v, nil
@@ -174,13 +174,13 @@ func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (Searc
 	if len(words) == 1 {
 		ids, v.Pagination.Total, err = r.Search(org, words[0], limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
+			return v, fmt.Errorf("search in org %d: %w", org, err)
 		}
 	} else {
 		var capped *Issue
 		ids, v.Pagination.Total, capped, err = searchAll(r, org, words, limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
+			return v, fmt.Errorf("search in org %d: %w", org, err)
 		}
 		if capped != nil {
 			v.Warnings = append(v.Warnings, *capped)
@@ -189,7 +189,7 @@ func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (Searc
 	for _, id := range ids {
 		c, ok, err := r.Customer(id)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: reading customer %d: %w", echo(q), org, id, err)
+			return v, fmt.Errorf("search in org %d: reading customer %d: %w", org, id, err)
 		}
 		if ok {
 			v.Data = append(v.Data, searchHit(c, words))

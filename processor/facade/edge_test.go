@@ -2,6 +2,7 @@ package facade
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
 )
 
 // TestHeaderTooLarge: a head over 32 KiB answers 431 in the API's error
@@ -197,5 +201,40 @@ func TestAuthFailureLog(t *testing.T) {
 	}
 	if m := fx.metrics(); !strings.Contains(m.body, `custream_http_auth_failures_total{reason="unknown-key"} 2001`) {
 		t.Errorf("failures not all counted:\n%s", m.body)
+	}
+}
+
+// failingReader fails every read, as a broken disk would.
+type failingReader struct{}
+
+var errDisk = errors.New("disk on fire")
+
+func (failingReader) Customer(int64) (*customer.Customer, bool, error) { return nil, false, errDisk }
+func (failingReader) OwnerInScope(int64, string, string, customer.Identifier) (int64, bool, error) {
+	return 0, false, errDisk
+}
+func (failingReader) Holders(int64, customer.Identifier) ([]customer.Holding, error) {
+	return nil, errDisk
+}
+func (failingReader) Search(int64, string, int, int) ([]int64, int, error) { return nil, 0, errDisk }
+
+// TestQueryFailureLogsNoValues: a store failure is logged without the
+// request's identifier value or search text.
+func TestQueryFailureLogsNoValues(t *testing.T) {
+	fx := newFixture(t)
+	var buf bytes.Buffer
+	fx.f.log = slog.New(slog.NewTextHandler(&buf, nil))
+	fx.tasks.set(1, processor.Location{Reader: failingReader{}}) // org 100's task
+	fx.get(keyA, "/v2/customers/search?q=secretname+other").wantError(t, 500, CodeInternal)
+	fx.get(keyA, "/v2/customers/search?q=secretname").wantError(t, 500, CodeInternal)
+	fx.get(keyA, "/v2/customers/lookup?identifierName=email&identifierValue=victim@example.com").wantError(t, 500, CodeInternal)
+	fx.get(keyA, "/v2/customers/lookup?source=INSTORE&identifierName=email&identifierValue=victim@example.com").wantError(t, 500, CodeInternal)
+	if n := strings.Count(buf.String(), "query failed"); n != 4 {
+		t.Fatalf("%d log lines, want 4: %q", n, buf.String())
+	}
+	for _, v := range []string{"secretname", "other", "victim", "example.com"} {
+		if strings.Contains(buf.String(), v) {
+			t.Errorf("log shows %q: %s", v, buf.String())
+		}
 	}
 }

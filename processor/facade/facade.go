@@ -326,6 +326,12 @@ func rewriteForward(pr *httputil.ProxyRequest) {
 // forwardFailed answers 503 when the owner cannot be reached: it is most
 // likely gone, and the group will hand its tasks to a live member.
 func (f *Facade) forwardFailed(w http.ResponseWriter, r *http.Request, err error) {
+	// A *url.Error names the URL, query string (identifier values,
+	// search text) included: log what failed, not the request.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
 	f.log.Warn("forwarding failed", "route", r.Pattern, "owner", r.URL.Host, "err", err)
 	f.unavailable(w, "the owner did not answer")
 }

@@ -130,9 +130,9 @@ func (c *CertReloader) reload() {
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
 		c.failed = stamp
-		c.log.Warn("facade TLS certificate changed but does not load; serving the previous one", "cert", c.certFile, "key", c.keyFile, "err", err)
+		c.log.Warn("facade TLS certificate changed but does not load; serving the previous one", "cert_file", c.certFile, "key_file", c.keyFile, "err", err)
 		return
 	}
 	c.cert, c.stamp, c.failed = &cert, stamp, fileStamps{}
-	c.log.Info("facade TLS certificate reloaded", "cert", c.certFile)
+	c.log.Info("facade TLS certificate reloaded", "cert_file", c.certFile)
 }
