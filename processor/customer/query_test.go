@@ -2,8 +2,8 @@ package customer_test
 
 import (
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/custream/custream/processor/customer"
