@@ -68,7 +68,7 @@ func (h *httpFlags) register(fs *flag.FlagSet) {
 // logs.
 func (h *httpFlags) keys(stateDir string, getenv func(string) string, notice io.Writer, log *slog.Logger) (*facade.Keys, error) {
 	if getenv("CUSTREAM_API_KEY") != "" {
-		return nil, errors.New("CUSTREAM_API_KEY (and --api-key) are gone: put the keys in --api-keys-file, or in " + apiKeysEnv + "=KEY=ORG,...")
+		return nil, errors.New("CUSTREAM_API_KEY (and --api-key) are gone: put the keys in --api-keys-file, or in " + apiKeysEnv + " (KEY=ORG items, comma-separated)")
 	}
 	keys := &facade.Keys{}
 	if err := keys.ParseKeyList(apiKeysEnv, getenv(apiKeysEnv)); err != nil {
