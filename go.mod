@@ -24,6 +24,8 @@ require (
 	github.com/twmb/franz-go/pkg/sr v1.8.0
 	github.com/twmb/franz-go/plugin/kprom v1.5.0
 	go.yaml.in/yaml/v3 v3.0.5
+	// The facade's per-key and per-client token buckets (rate.Limiter).
+	golang.org/x/time v0.16.0
 )
 
 require (

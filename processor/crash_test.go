@@ -66,7 +66,7 @@ func (h *harness) startChild(t *testing.T, dir, logPath string, args ...string) 
 		"--group", h.group, "--topic-prefix", h.group,
 		"--state-dir", dir, "--instance-id", "crash",
 		"--batch-records", "500", "--transaction-timeout", "10s", "--session-timeout", "6s",
-		"--cache-mb", "32", "--http-addr", "127.0.0.1:0"}, args...)...)
+		"--cache-mb", "32", "--http-addr", "127.0.0.1:0", "--metrics-addr", ""}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child must not inherit a CUSTREAM_* setting of the developer.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}

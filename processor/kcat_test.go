@@ -47,7 +47,7 @@ func TestKcatOnTheEmbeddedDefault(t *testing.T) {
 			t.Logf("custream log:\n%s", tail(b, 6000))
 		}
 	}()
-	cmd := exec.Command(custreamBinary(t), "run", "--state-dir", dir, "--http-addr", "127.0.0.1:0", "--output-format", "json")
+	cmd := exec.Command(custreamBinary(t), "run", "--state-dir", dir, "--http-addr", "127.0.0.1:0", "--metrics-addr", "", "--output-format", "json")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if err := cmd.Start(); err != nil {

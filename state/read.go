@@ -133,7 +133,7 @@ func (r reader) OwnerInScope(org int64, source, accountID string, id customer.Id
 		return err
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("task %d: looking up %s %q in org %d %s/%s: %w", r.task.id, id.Type, idkey, org, source, accountID, err)
+		return 0, false, fmt.Errorf("task %d: looking up a %s in org %d %s/%s: %w", r.task.id, id.Type, org, source, accountID, err)
 	}
 	return owner, found, nil
 }
@@ -175,7 +175,7 @@ func (r reader) Holders(org int64, id customer.Identifier) ([]customer.Holding, 
 	var kb [64]byte
 	out, err := r.holders(appendHoldersKey(kb[:0], r.task.id, org, id.Type, idkey))
 	if err != nil {
-		return nil, fmt.Errorf("task %d: holders of %s %q in org %d: %w", r.task.id, id.Type, idkey, org, err)
+		return nil, fmt.Errorf("task %d: holders of a %s in org %d: %w", r.task.id, id.Type, org, err)
 	}
 	return out, nil
 }
@@ -226,7 +226,7 @@ func (r reader) Search(org int64, prefix string, limit, offset int) ([]int64, in
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("task %d: searching %q in org %d: %w", r.task.id, prefix, org, err)
+		return nil, 0, fmt.Errorf("task %d: searching org %d: %w", r.task.id, org, err)
 	}
 	ids := make([]int64, 0, len(seen))
 	for id := range seen {

@@ -112,7 +112,7 @@ func (r *running) waitExit(t *testing.T, limit time.Duration) int {
 }
 
 func confluentArgs(d *inputsOnly, registryURL string, extra ...string) []string {
-	args := append([]string{"--state-dir", "", "--http-addr", "127.0.0.1:0", "--instance-id", "m1",
+	args := append([]string{"--state-dir", "", "--http-addr", "127.0.0.1:0", "--metrics-addr", "", "--instance-id", "m1",
 		"--output-format", "confluent", "--schema-registry", registryURL, "--session-timeout", "6s"}, d.flags...)
 	return append(args, extra...)
 }

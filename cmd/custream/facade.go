@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/custream/custream/processor/facade"
 )
 
@@ -30,32 +33,46 @@ const devKeyFile = "dev-api-key"
 
 // httpFlags configure the read facade of `custream run`.
 type httpFlags struct {
-	addr      string
-	advertise string
-	apiKeys   listFlag
-	keysFile  string
-	tlsCert   string
-	tlsKey    string
+	addr        string
+	advertise   string
+	keysFile    string
+	tlsCert     string
+	tlsKey      string
+	metricsAddr string
+	perKey      facade.Limit
+	perClient   facade.Limit
 }
+
+// apiKeysEnv holds API keys given by the environment: comma-separated
+// KEY=ORG items. It is not a flag on purpose: a flag's value shows in ps.
+const apiKeysEnv = "CUSTREAM_API_KEYS"
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&h.addr, "http-addr", ":8080", "HTTP facade listen address")
+	fs.StringVar(&h.addr, "http-addr", "127.0.0.1:8080", "HTTP facade listen address; \":8080\" listens on every interface (and then needs configured API keys)")
 	fs.StringVar(&h.advertise, "advertise-http", "", "address other instances use to reach this one's facade, host:port or URL (default: derived from --http-addr, host name if it has no host)")
-	fs.Var(&h.apiKeys, "api-key", "an API key for one org, KEY=ORG (repeatable; the env var takes a comma-separated list)")
-	fs.StringVar(&h.keysFile, "api-keys-file", "", "file of API keys, one \"KEY ORG\" per line, # comments")
-	fs.StringVar(&h.tlsCert, "http-tls-cert", "", "certificate file: serve the facade over HTTPS")
+	fs.StringVar(&h.keysFile, "api-keys-file", "", "file of API keys, one \"KEY ORG\" or \"sha256:<hex of the key's SHA-256> ORG\" per line, # comments; keys may also come from "+apiKeysEnv+"=KEY=ORG,... (never from a flag value, which ps shows). With neither, a dev key is made, on a loopback --http-addr only")
+	fs.StringVar(&h.tlsCert, "http-tls-cert", "", "certificate file: serve the facade over HTTPS (TLS 1.2+, AEAD suites only; reloaded when the file changes)")
 	fs.StringVar(&h.tlsKey, "http-tls-key", "", "private key file of --http-tls-cert")
+	fs.StringVar(&h.metricsAddr, "metrics-addr", "127.0.0.1:9464", "listen address of /metrics (Prometheus), kept off the API port; empty: no metrics listener")
+	fs.Float64Var(&h.perKey.Rate, "rate-per-key", 200, "requests per second one API key may make on average (0: no limit); more answer 429 with Retry-After")
+	fs.IntVar(&h.perKey.Burst, "rate-per-key-burst", 400, "requests one API key may make at once, beyond --rate-per-key")
+	fs.Float64Var(&h.perClient.Rate, "rate-per-client", 100, "requests per second one client address (IPv6: its /64) may make on average, counted before authentication (0: no limit)")
+	fs.IntVar(&h.perClient.Burst, "rate-per-client-burst", 200, "requests one client address may make at once, beyond --rate-per-client")
 }
 
-// keys builds the API keys from the flags. With none configured it uses a
-// dev key for org 100, generated once into the state dir and printed once
-// to notice (stderr), so `make run` on a fresh machine is usable at once.
-func (h *httpFlags) keys(stateDir string, notice io.Writer, log *slog.Logger) (*facade.Keys, error) {
+// keys builds the API keys from --api-keys-file and CUSTREAM_API_KEYS.
+// With none configured it uses a dev key for org 100, generated once into
+// the state dir, but only when the facade listens on loopback: a dev key on
+// a reachable address would be a key nobody chose. The key's file is
+// printed to notice (stderr), never the key: stderr ends up in container
+// logs.
+func (h *httpFlags) keys(stateDir string, getenv func(string) string, notice io.Writer, log *slog.Logger) (*facade.Keys, error) {
+	if getenv("CUSTREAM_API_KEY") != "" {
+		return nil, errors.New("CUSTREAM_API_KEY (and --api-key) are gone: put the keys in --api-keys-file, or in " + apiKeysEnv + " (KEY=ORG items, comma-separated)")
+	}
 	keys := &facade.Keys{}
-	for _, v := range h.apiKeys {
-		if err := keys.ParseKeyFlag(v); err != nil {
-			return nil, err
-		}
+	if err := keys.ParseKeyList(apiKeysEnv, getenv(apiKeysEnv)); err != nil {
+		return nil, err
 	}
 	if h.keysFile != "" {
 		file, err := os.Open(h.keysFile)
@@ -70,24 +87,37 @@ func (h *httpFlags) keys(stateDir string, notice io.Writer, log *slog.Logger) (*
 	if keys.Len() > 0 {
 		return keys, nil
 	}
+	if !loopbackAddr(h.addr) {
+		return nil, fmt.Errorf("no API keys configured and --http-addr %q is not a loopback address: set --api-keys-file or %s (the generated dev key is for a facade on 127.0.0.1 or localhost only)", h.addr, apiKeysEnv)
+	}
 	path := filepath.Join(stateDir, devKeyFile)
 	key, created, err := devKey(path)
 	if err != nil {
 		return nil, err
 	}
 	if created {
-		host := h.addr
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
-		}
-		fmt.Fprintf(notice, "custream: no --api-key given; generated a dev API key for org %d (kept in %s, shown only this once):\n\n    %s\n\n  curl -H 'Authorization: Bearer %s' '%s/v2/customers/search?q=a'\n\n", devOrg, path, key, key, host)
+		fmt.Fprintf(notice, "custream: no API keys configured; generated a dev API key for org %d in %s:\n\n  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/v2/customers/search?q=a'\n\n", devOrg, path, path, h.addr)
 	} else {
-		log.Info("no --api-key given: using the dev API key", "org", devOrg, "file", path)
+		log.Info("no API keys configured: using the dev API key", "org", devOrg, "file", path)
 	}
 	if err := keys.Add(key, devOrg); err != nil {
 		return nil, fmt.Errorf("dev key in %s: %w", path, err)
 	}
 	return keys, nil
+}
+
+// loopbackAddr reports whether a listen address binds loopback only:
+// localhost or a loopback IP. An empty host (":8080") is every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // devKey reads the dev key at path, or creates it (0600) when there is none.
@@ -157,18 +187,29 @@ func (h *httpFlags) listen() (net.Listener, string, error) {
 // gracefully. It returns the server's failure, if it had one.
 func (h *httpFlags) serveFacade(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           handler,
+		Handler: handler,
+		// Above the facade's own limit, so that it answers oversized
+		// heads with 431 in the API's error shape (facade.ServerMaxHeaderBytes).
+		MaxHeaderBytes:    facade.ServerMaxHeaderBytes(facade.DefaultMaxHeaderBytes),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if h.tlsCert != "" {
+		certs, err := facade.NewCertReloader(h.tlsCert, h.tlsKey, facade.DefaultCertCheck, log)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = facade.ServerTLSConfig(certs)
+	}
 	done := make(chan error, 1)
 	go func() {
 		var err error
 		if h.tlsCert != "" {
-			err = srv.ServeTLS(ln, h.tlsCert, h.tlsKey)
+			// The certificate comes from srv.TLSConfig.
+			err = srv.ServeTLS(ln, "", "")
 		} else {
 			err = srv.Serve(ln)
 		}
@@ -184,6 +225,48 @@ func (h *httpFlags) serveFacade(ctx context.Context, ln net.Listener, handler ht
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutting down the http facade: %w", err)
+	}
+	<-done
+	return nil
+}
+
+// listenMetrics binds --metrics-addr, or returns nil when it is empty.
+func (h *httpFlags) listenMetrics() (net.Listener, error) {
+	if h.metricsAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", h.metricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --metrics-addr %s: %w", h.metricsAddr, err)
+	}
+	return ln, nil
+}
+
+// serveMetrics serves reg's /metrics on ln until ctx ends. Metrics say
+// how busy which org's task is, so they stay off the API's address.
+func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    facade.DefaultMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	select {
+	case err := <-done:
+		return fmt.Errorf("metrics on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down the metrics listener: %w", err)
 	}
 	<-done
 	return nil

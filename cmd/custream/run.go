@@ -135,7 +135,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	if err := os.Chmod(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("restricting the state dir to its owner: %w", err)
 	}
-	keys, err := f.http.keys(f.stateDir, stderr, log)
+	keys, err := f.http.keys(f.stateDir, os.Getenv, stderr, log)
 	if err != nil {
 		return err
 	}
@@ -147,6 +147,13 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	peers, peerClient, err := f.peers.options(advertise, f.http.tlsCert != "", log)
 	if err != nil {
 		return err
+	}
+	metricsLn, err := f.http.listenMetrics()
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -240,7 +247,8 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	if err != nil {
 		return err
 	}
-	fac, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: reg, Client: peerClient, Peers: peers})
+	fac, err := facade.New(facade.Options{Tasks: p, Domain: domain, Keys: keys, Logger: log, Registry: reg, Client: peerClient, Peers: peers,
+		PerKey: f.http.perKey, PerClient: f.http.perClient})
 	if err != nil {
 		return err
 	}
@@ -255,9 +263,19 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		cancel()
 		httpDone <- err
 	}()
+	metricsDone := make(chan error, 1)
+	if metricsLn != nil {
+		go func() {
+			err := serveMetrics(ctx, metricsLn, reg, log)
+			cancel()
+			metricsDone <- err
+		}()
+	} else {
+		metricsDone <- nil
+	}
 	runErr := p.Run(ctx)
 	cancel()
-	return errors.Join(runErr, <-httpDone)
+	return errors.Join(runErr, <-httpDone, <-metricsDone)
 }
 
 // defaultInstanceID is stable for one state dir on one host, so a restarted

@@ -140,7 +140,7 @@ func TestRunOnExistingInputs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
-	args := append([]string{"--state-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--instance-id", "m1",
+	args := append([]string{"--state-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--metrics-addr", "", "--instance-id", "m1",
 		"--output-format", "json", "--session-timeout", "6s"}, d.flags...)
 	done := make(chan int, 1)
 	go func() { done <- runRunCtx(ctx, args, &stdout, &stderr) }()

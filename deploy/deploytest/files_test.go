@@ -86,7 +86,7 @@ func TestCompose(t *testing.T) {
 	if got := str(prom, "rule_files", "0"); got != "/etc/prometheus/alerts.yaml" {
 		t.Errorf("prometheus rule_files %q, not where compose mounts alerts.yaml", got)
 	}
-	if got := str(prom, "scrape_configs", "0", "static_configs", "0", "targets", "0"); got != "custream:8080" {
-		t.Errorf("prometheus scrapes %q, want custream:8080", got)
+	if got := str(prom, "scrape_configs", "0", "static_configs", "0", "targets", "0"); got != "custream:9464" {
+		t.Errorf("prometheus scrapes %q, want custream:9464 (--metrics-addr)", got)
 	}
 }

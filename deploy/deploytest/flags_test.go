@@ -12,6 +12,8 @@ import (
 var extraEnv = map[string]bool{
 	// kafka.go: the SASL password when no --sasl-password-file is given.
 	"CUSTREAM_SASL_PASSWORD": true,
+	// facade.go: API keys, KEY=ORG,... (not a flag: ps shows flag values).
+	"CUSTREAM_API_KEYS": true,
 }
 
 var (

@@ -101,6 +101,11 @@ func TestStatefulSet(t *testing.T) {
 	if want := ".custream-headless.$(NAMESPACE).svc"; args["peer-allow"] != want || !strings.Contains(wantAdv, want+":") {
 		t.Errorf("--peer-allow=%q, want %q (the suffix of --advertise-http)", args["peer-allow"], want)
 	}
+	// /metrics is off the API port, on the port Prometheus is told.
+	ann := str(sts, "spec", "template", "metadata", "annotations", "prometheus.io/port")
+	if _, port, _ := strings.Cut(args["metrics-addr"], ":"); port == "" || port != ann {
+		t.Errorf("--metrics-addr=%q but prometheus.io/port %q", args["metrics-addr"], ann)
+	}
 	fieldRefs := map[string]string{}
 	for _, e := range list(c, "env") {
 		fieldRefs[str(e, "name")] = str(e, "valueFrom", "fieldRef", "fieldPath")

@@ -38,6 +38,7 @@ const (
 	CodeBadText              Code = 8904 // ours: a name, field or search text is too long or has control characters
 	CodeCustomerFull         Code = 8905 // ours: the command would grow a customer past a limit of limits.go
 	CodeMoreIssues           Code = 8906 // ours: the result lists MaxIssues errors; this one counts the rest
+	CodeSearchCapped         Code = 8907 // warning (ours): a search of several words checked only MaxSearchCandidates customers
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -76,6 +77,7 @@ var Catalogue = []struct {
 	{CodeBadText, false, "Text is too long or has control characters"},
 	{CodeCustomerFull, false, "The customer would exceed a size limit"},
 	{CodeMoreIssues, false, "More errors than a result lists"},
+	{CodeSearchCapped, true, "The search checked only the newest candidates; its total is a lower bound"},
 }
 
 // Issue is one error or warning as the API renders it.

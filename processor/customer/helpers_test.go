@@ -147,6 +147,7 @@ func search(tb testing.TB, cfg customer.Config, st *store, org int64, q string, 
 		tb.Fatal(err)
 	}
 	record(v.Errors...)
+	record(v.Warnings...)
 	return v
 }
 

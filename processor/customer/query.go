@@ -10,6 +10,11 @@ import (
 const (
 	DefaultSearchLimit = 10
 	MaxSearchLimit     = 100
+	// MaxSearchCandidates is how many customers a query of several words
+	// reads, at most, to check its other words: the newest of those
+	// matching its most selective word. Past it the answer carries
+	// warning 8907 and its total counts only the matches among them.
+	MaxSearchCandidates = 1000
 )
 
 // The queries below are pure functions over a Reader. A rule violation is
@@ -38,7 +43,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	if sc.Source == SourceAll {
 		hs, err := r.Holders(org, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
+			return v, fmt.Errorf("lookup of a %s in org %d: %w", echo(idName), org, err)
 		}
 		if len(hs) == 0 {
 			v.Errors = []Issue{Issuef(CodeNotFoundByIdentifier, "No customer found with the given identifier: %s %s", idName, echo(idValue))}
@@ -48,7 +53,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	} else {
 		o, ok, err := r.OwnerInScope(org, sc.Source, sc.AccountID, id)
 		if err != nil {
-			return v, fmt.Errorf("lookup of %s %s in %s of org %d: %w", echo(idName), echo(idValue), sc, org, err)
+			return v, fmt.Errorf("lookup of a %s in %s of org %d: %w", echo(idName), sc, org, err)
 		}
 		if !ok {
 			v.Errors = []Issue{Issuef(CodeNotFoundInSource, "No customer found in the given source with the given identifier: %s %s in %s", idName, echo(idValue), sc)}
@@ -58,7 +63,7 @@ func Lookup(cfg Config, r Reader, org int64, source, accountID, idName, idValue 
 	}
 	s, err := survivor(r, owner)
 	if err != nil {
-		return v, fmt.Errorf("lookup of %s %s in org %d: %w", echo(idName), echo(idValue), org, err)
+		return v, fmt.Errorf("lookup of a %s in org %d: %w", echo(idName), org, err)
 	}
 	v.Entity = s
 	return v, nil
@@ -169,18 +174,22 @@ func Search(cfg Config, r Reader, org int64, q string, limit, offset int) (Searc
 	if len(words) == 1 {
 		ids, v.Pagination.Total, err = r.Search(org, words[0], limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
+			return v, fmt.Errorf("search in org %d: %w", org, err)
 		}
 	} else {
-		ids, v.Pagination.Total, err = searchAll(r, org, words, limit, offset)
+		var capped *Issue
+		ids, v.Pagination.Total, capped, err = searchAll(r, org, words, limit, offset)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: %w", echo(q), org, err)
+			return v, fmt.Errorf("search in org %d: %w", org, err)
+		}
+		if capped != nil {
+			v.Warnings = append(v.Warnings, *capped)
 		}
 	}
 	for _, id := range ids {
 		c, ok, err := r.Customer(id)
 		if err != nil {
-			return v, fmt.Errorf("search %s in org %d: reading customer %d: %w", echo(q), org, id, err)
+			return v, fmt.Errorf("search in org %d: reading customer %d: %w", org, id, err)
 		}
 		if ok {
 			v.Data = append(v.Data, searchHit(c, words))
@@ -206,32 +215,47 @@ func searchWords(q string) []string {
 	return strings.Fields(q)
 }
 
-// searchAll answers a query of several words: every customer matching the
-// first word, filtered by the others, so the total stays exact.
-func searchAll(r Reader, org int64, words []string, limit, offset int) ([]int64, int, error) {
-	_, n, err := r.Search(org, words[0], 1, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	cands, _, err := r.Search(org, words[0], n, 0)
-	if err != nil {
-		return nil, 0, err
+// searchAll answers a query of several words. Each word's index scan
+// gives its exact count and its newest MaxSearchCandidates customers; the
+// word with the fewest matches drives, and only its candidates are read to
+// check the other words. Below the cap the total is exact; above it, it
+// counts the matches among the candidates read, and the returned warning
+// says so. (Before the cap, `q=9 a` read every customer matching "9".)
+func searchAll(r Reader, org int64, words []string, limit, offset int) ([]int64, int, *Issue, error) {
+	var cands []int64
+	driver, matching := "", -1
+	for _, w := range words {
+		ids, n, err := r.Search(org, w, MaxSearchCandidates, 0)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if matching < 0 || n < matching {
+			cands, driver, matching = ids, w, n
+		}
+		if n == 0 {
+			return nil, 0, nil, nil
+		}
 	}
 	var match []int64
 	for _, id := range cands {
 		c, ok, err := r.Customer(id)
 		if err != nil {
-			return nil, 0, fmt.Errorf("reading customer %d: %w", id, err)
+			return nil, 0, nil, fmt.Errorf("reading customer %d: %w", id, err)
 		}
-		if ok && matchesAll(SearchTokens(c), words[1:]) {
+		if ok && matchesAll(SearchTokens(c), words) {
 			match = append(match, id)
 		}
 	}
+	var capped *Issue
+	if matching > len(cands) {
+		iss := Issuef(CodeSearchCapped, "%s: the query's most selective word %s matches %d customers; the newest %d of them were checked against the other words, and the total counts the matches among those. Lengthen a word to see the rest", CodeSearchCapped.Message(), echo(driver), matching, len(cands))
+		capped = &iss
+	}
 	total := len(match)
 	if offset >= total {
-		return nil, total, nil
+		return nil, total, capped, nil
 	}
-	return match[offset:min(total, offset+limit)], total, nil
+	return match[offset:min(total, offset+limit)], total, capped, nil
 }
 
 func matchesAll(tokens, words []string) bool {

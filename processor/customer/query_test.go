@@ -3,6 +3,7 @@ package customer_test
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/custream/custream/processor/customer"
@@ -185,5 +186,40 @@ func TestCountryCode(t *testing.T) {
 		if got := v.Profiles[0].Identifiers[0].Value; got != c.want {
 			t.Errorf("%+v: stored %q", c, got)
 		}
+	}
+}
+
+// TestSearchCandidateCap: a query of several words reads at most
+// MaxSearchCandidates customers, those of its most selective word; past
+// the cap the answer warns 8907 and counts the matches among them.
+func TestSearchCandidateCap(t *testing.T) {
+	cfg, st := testConfig(), newStore(t)
+	n := customer.MaxSearchCandidates + 20
+	var made []int64
+	for i := range n {
+		r := reg(1, in, "", id("externalId", fmt.Sprintf("EXT-%05d", i)))
+		r.Register.Profiles[0].FirstName = "Tom"
+		r.Register.Profiles[0].LastName = "Sawyer"
+		made = append(made, apply(t, cfg, st, r).Result.CreatedID)
+	}
+	// Under the cap through the selective word: exact, no warning.
+	v := search(t, cfg, st, 1, "tom ext-0001", 100, 0)
+	if v.Pagination.Total != 10 || len(v.Warnings) != 0 {
+		t.Fatalf("selective word: total %d, warnings %v; want 10, none", v.Pagination.Total, v.Warnings)
+	}
+	// Both words match more than the cap: the newest MaxSearchCandidates
+	// of one are checked (and all match), the older 20 are not.
+	v = search(t, cfg, st, 1, "tom sawyer", 10, 0)
+	if len(v.Warnings) != 1 || v.Warnings[0].Code != customer.CodeSearchCapped {
+		t.Fatalf("capped search warnings %v, want one 8907", v.Warnings)
+	}
+	if want := customer.MaxSearchCandidates; v.Pagination.Total != want {
+		t.Errorf("capped total %d, want %d (the matches among the candidates read)", v.Pagination.Total, want)
+	}
+	if v.Data[0].UserID != made[n-1] {
+		t.Errorf("capped search does not start with the newest: %d", v.Data[0].UserID)
+	}
+	if !strings.Contains(v.Warnings[0].Message, fmt.Sprint(customer.MaxSearchCandidates)) {
+		t.Errorf("warning does not say the cap: %q", v.Warnings[0].Message)
 	}
 }

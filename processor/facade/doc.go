@@ -1,7 +1,9 @@
 // Package facade is custream's read-only HTTP facade: the loyalty API's
 // customer GET endpoints (fetch, lookup, search, subscriptions, loyalty
 // details) answered from the committed state of the member that owns the
-// customer's task, plus /healthz, /readyz, /metrics and /openapi.yaml.
+// customer's task, plus /healthz, /readyz and /openapi.yaml. Metrics are kept in
+// Options.Registry but served elsewhere (cmd/custream's --metrics-addr),
+// never on the API port.
 //
 // Routing: a query keyed by org (lookup, search) belongs to the task the
 // org's id hashes to (processor.TaskOfOrg); a query keyed by customer
@@ -22,8 +24,15 @@
 // alone, and refused (401) without a valid one. A customer of another org
 // answers exactly like one that does not exist.
 //
+// Edge (edge.go): heads over MaxHeaderBytes answer 431, two Authorization
+// headers 400, per-client and per-key token buckets 429 + Retry-After, and
+// failed authentications are counted and logged (rate-limited, no key).
+// tls.go has the server's TLS config and the certificate reloader.
+//
 // Metrics, registered with Options.Registry:
 //
 //	custream_http_request_duration_seconds{route,code}  latency by route pattern and status
 //	custream_http_forwarded_total{route}                requests forwarded to the owning member
+//	custream_http_auth_failures_total{reason}           requests refused for their credentials
+//	custream_http_rate_limited_total{by}                requests answered 429, by client or key
 package facade

@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
@@ -46,9 +47,9 @@ type Options struct {
 	Keys *Keys
 	// Logger receives operator-facing events. Default slog.Default().
 	Logger *slog.Logger
-	// Registry receives the facade's metrics and is what /metrics serves
-	// (so the processor's metrics, registered there too, show as well).
-	// Nil: no metrics are kept and /metrics answers 404.
+	// Registry receives the facade's metrics. Nil: none are kept. The
+	// facade does not serve them: /metrics belongs on its own listener
+	// (cmd/custream's --metrics-addr), off the API port.
 	Registry *prometheus.Registry
 	// Client forwards requests to other members: its Transport (nil means
 	// http.DefaultTransport) and its Timeout (0 means 10s) are used.
@@ -60,22 +61,39 @@ type Options struct {
 	// RetryAfter is what 503 answers tell clients to wait. Default 1s:
 	// a restore or rebalance usually takes seconds.
 	RetryAfter time.Duration
+	// MaxHeaderBytes is the largest request head answered; a larger one
+	// is 431. Default DefaultMaxHeaderBytes. The http.Server's own
+	// MaxHeaderBytes must be ServerMaxHeaderBytes(MaxHeaderBytes).
+	MaxHeaderBytes int
+	// PerKey and PerClient limit the requests of one API key and of one
+	// client address (IPv4 address or IPv6 /64); a zero Rate is no limit.
+	PerKey, PerClient Limit
 }
 
 // Facade is the read-only HTTP facade. Build it with New; it is an
 // http.Handler.
 type Facade struct {
-	opts    Options
-	log     *slog.Logger
-	mux     *http.ServeMux
-	proxy   *httputil.ReverseProxy
-	timeout time.Duration
-	latency *prometheus.HistogramVec
-	forward *prometheus.CounterVec
-	allow   *PeerAllow
-	self    string // Peers.Self's host:port, the audience of assertions to us
+	opts      Options
+	log       *slog.Logger
+	mux       *http.ServeMux
+	proxy     *httputil.ReverseProxy
+	timeout   time.Duration
+	latency   *prometheus.HistogramVec
+	forward   *prometheus.CounterVec
+	peerAllow *PeerAllow
+	self      string // Peers.Self's host:port, the audience of assertions to us
 	// Refused forwards are logged at most every 10s of each kind.
 	assertWarn, addrWarn limitedWarn
+
+	maxHeader      int
+	perKey         *limiter
+	perClient      *limiter
+	authLog        *rate.Limiter
+	authSuppressed atomic.Int64
+	authFailures   *prometheus.CounterVec
+	rateLimited    *prometheus.CounterVec
+	// now is the limiters' clock; tests move it.
+	now func() time.Time
 }
 
 // New builds the facade.
@@ -95,10 +113,15 @@ func New(opts Options) (*Facade, error) {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
-	f := &Facade{opts: opts, log: opts.Logger.With("component", "facade"), timeout: 10 * time.Second, allow: opts.Peers.Allow}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	f := &Facade{opts: opts, log: opts.Logger.With("component", "facade"), timeout: 10 * time.Second, peerAllow: opts.Peers.Allow,
+		maxHeader: opts.MaxHeaderBytes, perKey: newLimiter(opts.PerKey), perClient: newLimiter(opts.PerClient),
+		authLog: newAuthLog(), now: time.Now}
 	f.assertWarn.every, f.addrWarn.every = 10*time.Second, 10*time.Second
-	if f.allow == nil {
-		f.allow = DefaultPeerAllow()
+	if f.peerAllow == nil {
+		f.peerAllow = DefaultPeerAllow()
 	}
 	if opts.Peers.Auth != nil {
 		if opts.Peers.Self == "" {
@@ -144,7 +167,15 @@ func (f *Facade) registerMetrics() error {
 		Name: "custream_http_forwarded_total",
 		Help: "Requests forwarded to the member owning their task, by route pattern.",
 	}, []string{"route"})
-	for _, c := range []prometheus.Collector{f.latency, f.forward} {
+	f.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custream_http_auth_failures_total",
+		Help: "Requests refused for their credentials, by reason: missing, not-bearer, unknown-key, two-authorization-headers.",
+	}, []string{"reason"})
+	f.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "custream_http_rate_limited_total",
+		Help: "Requests answered 429, by the limit they hit: client (address) or key.",
+	}, []string{"by"})
+	for _, c := range []prometheus.Collector{f.latency, f.forward, f.authFailures, f.rateLimited} {
 		if err := f.opts.Registry.Register(c); err != nil {
 			return fmt.Errorf("facade: registering metrics: %w", err)
 		}
@@ -164,9 +195,6 @@ func (f *Facade) routes() {
 	f.mux.Handle("/healthz", f.get(http.HandlerFunc(f.healthz)))
 	f.mux.Handle("/readyz", f.get(http.HandlerFunc(f.readyz)))
 	f.mux.Handle("/openapi.yaml", f.get(http.HandlerFunc(serveOpenAPI)))
-	if f.opts.Registry != nil {
-		f.mux.Handle("/metrics", f.get(promhttp.HandlerFor(f.opts.Registry, promhttp.HandlerOpts{})))
-	}
 	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, customer.NewIssue(CodeNoRoute, "no such endpoint: "+r.URL.Path))
 	})
@@ -176,7 +204,9 @@ func (f *Facade) routes() {
 func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	f.mux.ServeHTTP(sw, r)
+	if f.checkHead(sw, r) {
+		f.mux.ServeHTTP(sw, r)
+	}
 	if f.latency != nil {
 		// r.Pattern is set by the mux on this very request; it keeps
 		// the label set small (ids are not in it).
@@ -220,35 +250,6 @@ func (f *Facade) get(h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
-}
-
-// authed resolves the bearer key to its org, or answers 401. The key is
-// never logged, and unknown and missing keys get the same answer. A
-// request forwarded by another member is authenticated by its assertion
-// alone (peerOrg): it carries no key.
-func (f *Facade) authed(h func(w http.ResponseWriter, r *http.Request, org int64)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if forwardedRequest(r) {
-			if org, ok := f.peerOrg(w, r); ok {
-				h(w, withOrg(r, org), org)
-			}
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		scheme, key, ok := strings.Cut(auth, " ")
-		var org int64
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			org, ok = f.opts.Keys.Org(strings.TrimSpace(key))
-		} else {
-			ok = false
-		}
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="custream"`)
-			writeError(w, http.StatusUnauthorized, customer.NewIssue(CodeUnauthorized, "a valid API key is required: Authorization: Bearer <key>"))
-			return
-		}
-		h(w, withOrg(r, org), org)
 	})
 }
 
@@ -331,6 +332,12 @@ func (f *Facade) unavailable(w http.ResponseWriter, reason string) {
 // forwardFailed answers 503 when the owner cannot be reached: it is most
 // likely gone, and the group will hand its tasks to a live member.
 func (f *Facade) forwardFailed(w http.ResponseWriter, r *http.Request, err error) {
+	// A *url.Error names the URL, query string (identifier values,
+	// search text) included: log what failed, not the request.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
 	f.log.Warn("forwarding failed", "route", r.Pattern, "owner", r.URL.Host, "err", err)
 	f.unavailable(w, "the owner did not answer")
 }

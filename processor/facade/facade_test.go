@@ -15,6 +15,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
@@ -487,17 +488,25 @@ func TestUnavailable(t *testing.T) {
 	fx.get("", fmt.Sprintf("/v2/customers/%d", id)).wantError(t, 401, CodeUnauthorized)
 }
 
+// metrics is what a scrape of the facade's registry shows (the facade
+// itself does not serve it: --metrics-addr does).
+func (fx *fixture) metrics() response {
+	fx.t.Helper()
+	return serve(promhttp.HandlerFor(fx.reg, promhttp.HandlerOpts{}), http.MethodGet, "", "/metrics", nil)
+}
+
 func TestMetrics(t *testing.T) {
 	fx := newFixture(t)
 	fx.get(keyA, "/v2/customers/search?q=x")
 	fx.get("", "/v2/customers/search?q=x")
-	r := fx.get("", "/metrics")
+	r := fx.metrics()
 	if r.code != 200 {
 		t.Fatalf("/metrics: %d", r.code)
 	}
 	for _, want := range []string{
 		`custream_http_request_duration_seconds_count{code="200",route="/v2/customers/search"} 1`,
 		`custream_http_request_duration_seconds_count{code="401",route="/v2/customers/search"} 1`,
+		`custream_http_auth_failures_total{reason="missing"} 1`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -506,6 +515,9 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(r.body, keyA) {
 		t.Error("/metrics shows an API key")
 	}
+	// Not on the API port: with or without a key, it is no endpoint.
+	fx.get("", "/metrics").wantError(t, 404, CodeNoRoute)
+	fx.get(keyA, "/metrics").wantError(t, 404, CodeNoRoute)
 }
 
 func TestNewValidates(t *testing.T) {

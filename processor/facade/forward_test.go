@@ -136,7 +136,7 @@ func TestForward(t *testing.T) {
 			t.Errorf("forwarded request %d carries the client's Authorization %q", i, v)
 		}
 	}
-	if m := front.get("", "/metrics"); !strings.Contains(m.body, `custream_http_forwarded_total{route="/v2/customers/{id}"} 2`) {
+	if m := front.metrics(); !strings.Contains(m.body, `custream_http_forwarded_total{route="/v2/customers/{id}"} 2`) {
 		t.Errorf("forward counter missing from\n%s", m.body)
 	}
 }

@@ -181,10 +181,10 @@ func (f *Facade) forwardTo(w http.ResponseWriter, r *http.Request, task int32, a
 		return
 	}
 	switch {
-	case !f.allow.Allows(target.Hostname()):
+	case !f.peerAllow.Allows(target.Hostname()):
 		// The address is an operator's or an attacker's, never a
 		// customer's: it is fit for the log.
-		f.addrWarn.warn(f.log, "not forwarding to an owner address outside --peer-allow", "task", task, "addr", addr, "allow", f.allow.String())
+		f.addrWarn.warn(f.log, "not forwarding to an owner address outside --peer-allow", "task", task, "addr", addr, "allow", f.peerAllow.String())
 		f.unavailable(w, fmt.Sprintf("task %d: its owner's address is not on this member's --peer-allow list", task))
 		return
 	case target.Scheme != "https" && target.Scheme != "http",

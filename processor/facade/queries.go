@@ -17,6 +17,8 @@ const (
 	CodeUnauthorized     customer.Code = 9401 // no API key, or an unknown one
 	CodeNoRoute          customer.Code = 9404 // no such endpoint
 	CodeMethodNotAllowed customer.Code = 9405 // not GET or HEAD
+	CodeRateLimited      customer.Code = 9429 // the API key's or the client address's rate limit is reached; see Retry-After
+	CodeHeaderTooLarge   customer.Code = 9431 // the request's headers exceed the facade's limit (32 KiB)
 	CodeInternal         customer.Code = 9500 // a store failure (details in the log)
 	CodeUnavailable      customer.Code = 9503 // the task is restoring or moving; retry
 )

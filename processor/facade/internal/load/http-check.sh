@@ -23,8 +23,10 @@ esac
 dir=$(mktemp -d)
 # The embedded broker, whatever the caller's environment says: the load
 # scripts assume its 4 partitions (org 100 is task 1).
-env -u CUSTREAM_BROKERS -u CUSTREAM_API_KEY -u CUSTREAM_API_KEYS_FILE \
-  "$bin" run --state-dir "$dir" --http-addr "$addr" --log-level warn 2>"$dir/custream.log" &
+# No rate limits: the load measures the facade, not its limiter.
+env -u CUSTREAM_BROKERS -u CUSTREAM_API_KEYS -u CUSTREAM_API_KEYS_FILE \
+  "$bin" run --state-dir "$dir" --http-addr "$addr" --metrics-addr "" --rate-per-key 0 --rate-per-client 0 \
+  --log-level warn 2>"$dir/custream.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 150); do
