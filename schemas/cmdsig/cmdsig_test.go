@@ -78,16 +78,18 @@ func TestVerify(t *testing.T) {
 		}
 	}
 	changes := map[string]func(*Record){
-		"topic":         func(r *Record) { r.Topic = "customers.wechat" },
-		"key":           func(r *Record) { r.Key = []byte("43") },
-		"value":         func(r *Record) { r.Value = []byte(`{"profiles":[{}]}`) },
-		"timestamp":     func(r *Record) { r.Timestamp++ },
-		"header value":  func(r *Record) { r.Headers[3].Value = []byte("15") },
-		"added header":  func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "accountId", Value: []byte("1")}) },
-		"repeated":      func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "op", Value: []byte("update")}) },
-		"removed":       func(r *Record) { r.Headers = r.Headers[1:] },
-		"org header":    func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "ORG", Value: []byte("43")}) },
-		"folded header": func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "requeſtId", Value: []byte("other")}) },
+		"topic":        func(r *Record) { r.Topic = "customers.wechat" },
+		"key":          func(r *Record) { r.Key = []byte("43") },
+		"value":        func(r *Record) { r.Value = []byte(`{"profiles":[{}]}`) },
+		"timestamp":    func(r *Record) { r.Timestamp++ },
+		"header value": func(r *Record) { r.Headers[3].Value = []byte("15") },
+		"added header": func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "accountId", Value: []byte("1")}) },
+		"repeated":     func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "op", Value: []byte("update")}) },
+		"removed":      func(r *Record) { r.Headers = r.Headers[1:] },
+		"org header":   func(r *Record) { r.Headers = append(r.Headers, schemas.Header{Key: "ORG", Value: []byte("43")}) },
+		"folded header": func(r *Record) {
+			r.Headers = append(r.Headers, schemas.Header{Key: "requeſtId", Value: []byte("other")})
+		},
 	}
 	for name, change := range changes {
 		r := signed(sample(), "k1", key1)
