@@ -96,8 +96,9 @@ func parseSourceSpecs(s string) ([]sourceSpec, error) {
 		}
 		parts := strings.Split(item, ":")
 		sp := sourceSpec{source: customer.Source{Name: strings.ToUpper(parts[0])}}
-		if sp.source.Name == "" {
-			return nil, fmt.Errorf("source %q: no name", item)
+		if n := sp.source.Name; n == "" || n[0] < 'A' || n[0] > 'Z' {
+			// "INSTORE:orgs=42,43" would otherwise be a source named 43.
+			return nil, fmt.Errorf("source %q: a name starts with a letter (orgs are separated by +: NAME:orgs=42+43)", item)
 		}
 		if seen[sp.source.Name] {
 			return nil, fmt.Errorf("source %s listed twice", sp.source.Name)
