@@ -109,9 +109,12 @@ func (ad *admitter) admit(in Input, org int64, r *kgo.Record) *BadRecord {
 		return &BadRecord{schemas.ErrCodeOrgNotAllowed, fmt.Sprintf(
 			"org %d is not on the allow-list of source %s (--sources %s:orgs=…, --source-orgs-file); nothing was applied", org, in.Source.Name, in.Source.Name)}
 	}
-	hs := headers(r)
 	required := ad.signed[in.Source.Name]
-	if !required && (ad.keys == nil || !cmdsig.Present(hs)) {
+	if !required && ad.keys == nil {
+		return nil
+	}
+	hs := headers(r)
+	if !required && !cmdsig.Present(hs) {
 		return nil
 	}
 	err := ad.keys.Verify(org, cmdsig.Record{Topic: in.Topic, Key: r.Key, Headers: hs, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()})
