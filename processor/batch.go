@@ -520,6 +520,12 @@ func (p *Processor) decode(r *kgo.Record) (decoded, error) {
 			"org %d belongs to partition %d (murmur2 of its canonical key, as Kafka's default partitioner), but arrived on partition %d; produce with the default partitioner, or run with --misrouted=repartition",
 			org, task, r.Partition)}}, nil
 	}
+	// This task applies r: its producer must be admitted for the org
+	// before anything of r is decoded (admit.go).
+	in, _ := p.dec.inputOf(r) // Route checked it is an input's
+	if bad := p.admit.admit(in, org, r); bad != nil {
+		return decoded{forward: -1, origin: originOf(r), bad: bad}, nil
+	}
 	cmd, origin, bad, err := p.dec.Decode(context.Background(), r)
 	return decoded{cmd: cmd, origin: origin, bad: bad, forward: -1}, err
 }

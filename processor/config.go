@@ -37,6 +37,10 @@ type Config struct {
 	Topology Topology
 	// Domain configures the rules.
 	Domain customer.Config
+	// Admission says which orgs each source may act for, and which
+	// sources must sign their commands (admit.go). The zero value admits
+	// every org on every source, as a deployment without it did.
+	Admission Admission
 	// OutputFormat is the encoding of the output topics. Default
 	// sink.DefaultFormat (Avro single-object). sink.Confluent needs
 	// OutputRegistry: New registers the output schemas there before
@@ -190,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := schemas.ParseSubjectStrategy(string(c.SubjectStrategy)); err != nil {
 		return err
+	}
+	if err := c.Admission.validate(c.Topology); err != nil {
+		return fmt.Errorf("admission: %w", err)
 	}
 	if err := c.Domain.Validate(); err != nil {
 		return fmt.Errorf("domain config: %w", err)

@@ -109,14 +109,30 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (customer.Command, 
 // sourceOf is the source of r's commands: its topic's, or for a record
 // forwarded through the repartition topic, its origin topic's.
 func (d *Decoder) sourceOf(r *kgo.Record) (customer.Source, bool) {
-	if r.Topic == d.topo.Repartition {
+	in, ok := d.inputOf(r)
+	return in.Source, ok
+}
+
+// inputOf is the input topic r's producer wrote: r's own, or for a record
+// forwarded through the repartition topic (which only custream writes),
+// the origin topic it carries. A record on an input topic is its topic's,
+// whatever origin headers it carries (a DLQ replay's), so a producer of one
+// source cannot pass its records off as another's.
+func (d *Decoder) inputOf(r *kgo.Record) (Input, bool) {
+	topic := r.Topic
+	if topic == d.topo.Repartition {
 		o, ok := originHeaders(r)
 		if !ok {
-			return customer.Source{}, false
+			return Input{}, false
 		}
-		return d.topo.SourceOf(o.Topic)
+		topic = o.Topic
 	}
-	return d.topo.SourceOf(r.Topic)
+	for _, in := range d.topo.Inputs {
+		if in.Topic == topic {
+			return in, true
+		}
+	}
+	return Input{}, false
 }
 
 // originOf is where the producer put r: its origin headers when it carries

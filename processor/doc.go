@@ -17,8 +17,12 @@
 //     <group>-repartition in this transaction (sink.Forward; purge.go
 //     deletes what was consumed), or dead-lettered as misrouted under
 //     MisroutedDLQ. A record without a readable org goes to the DLQ.
-//  3. Decode (Decoder.Decode, on the other cores ahead of the apply loop):
-//     the command, and its origin: where its producer put it.
+//  3. Admit, then decode (admit.go, Decoder.Decode, on the other cores
+//     ahead of the apply loop): the org must be on its source's
+//     allow-list and the signature valid where required
+//     (Config.Admission), checked against the topic the producer wrote,
+//     else the record goes to the DLQ (org-not-allowed, bad-signature);
+//     then the command, and its origin: where its producer put it.
 //  4. Rule: a requestId the task remembers gets its first result again;
 //     otherwise customer.Apply runs the command against the task's
 //     state.Batch, which reads its own writes first, then the previous

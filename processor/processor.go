@@ -22,12 +22,14 @@ import (
 // tasks, runs the transaction loop over them, and restores a task from its
 // changelog before it processes the task's input.
 type Processor struct {
-	cfg  Config
-	log  *slog.Logger
-	db   *state.DB
-	enc  *sink.Encoder
-	dec  *Decoder
-	sess *kgo.GroupTransactSession
+	cfg Config
+	log *slog.Logger
+	db  *state.DB
+	enc *sink.Encoder
+	dec *Decoder
+	// admit decides which producers may act for which orgs (admit.go).
+	admit *admitter
+	sess  *kgo.GroupTransactSession
 
 	partitions int32 // of every topic, checked at start
 	// maxBytes is every output topic's max.message.bytes, read from the
@@ -94,6 +96,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		log:      cfg.Logger.With("component", "processor"),
 		db:       db,
 		dec:      NewDecoder(cfg.Topology, cfg.Confluent),
+		admit:    newAdmitter(cfg.Admission),
 		assigned: map[int32]bool{},
 		pending:  map[int32]bool{},
 		ready:    map[int32]*state.Task{},

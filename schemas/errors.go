@@ -56,6 +56,15 @@ const (
 	// answered with a result of ResultCodeOutputTooLarge; the input record
 	// goes to the DLQ with this code.
 	ErrCodeOutputTooLarge = "output-too-large"
+	// ErrCodeOrgNotAllowed: the command's org is not on its source's
+	// allow-list (decided by the processor where the command is applied:
+	// a producer may act only for the orgs its source allows).
+	ErrCodeOrgNotAllowed = "org-not-allowed"
+	// ErrCodeBadSignature: the command's signature header is missing where
+	// its source requires one, malformed, by a key the org does not have
+	// (any more), or not over this record (schemas/cmdsig; decided by the
+	// processor).
+	ErrCodeBadSignature = "bad-signature"
 )
 
 // ResultCodeOutputTooLarge is the error code of the result that answers a

@@ -29,13 +29,15 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	// state owns every byte in Pebble; schemas every byte on the wire.
 	"state":   {imports: []string{"processor/customer"}},
 	"schemas": {imports: []string{"processor/customer"}, tests: []string{"schemas/registrytest"}},
+	// The canonical form of a signed command and its verification.
+	"schemas/cmdsig": {imports: []string{"schemas"}},
 	// Tests' schema registry: the real one of CUSTREAM_TEST_REGISTRY, or srfake.
 	"schemas/registrytest": {},
 	// sink encodes output records from results, customers and state writes.
 	"sink": {imports: []string{"processor/customer", "schemas", "state"}},
 	// processor: group, tasks, the transaction loop.
 	"processor": {
-		imports: []string{"processor/customer", "schemas", "sink", "state"},
+		imports: []string{"processor/customer", "schemas", "schemas/cmdsig", "sink", "state"},
 		tests:   []string{"processor/facade/peerauth", "processor/kafkatest", "schemas/registrytest"},
 	},
 	// The HTTP facade asks the processor who owns a task and reads state
@@ -62,7 +64,7 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	"cmd/custream": {
 		imports: []string{
 			"processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
-			"processor/facade/peerauth", "processor/ingest", "processor/sample", "schemas", "sink", "state",
+			"processor/facade/peerauth", "processor/ingest", "processor/sample", "schemas", "schemas/cmdsig", "sink", "state",
 		},
 		tests: []string{"processor/kafkatest", "schemas/registrytest"},
 	},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", "", "Kafka seed brokers, comma-separated; none starts the embedded broker on 127.0.0.1:9092 (run only)")
 	fs.StringVar(&k.group, "group", "custream", "consumer group; also names the changelog topic <group>-changelog")
 	fs.StringVar(&k.sources, "sources", formatSources(customer.DefaultSources()),
-		"sources, comma-separated; NAME:multi marks a multi-account source (needs accountId)")
+		"sources, comma-separated, each NAME[:OPTION]…: multi marks a multi-account source (needs accountId), orgs=42+43 the only orgs its producers may act for, signed that its commands must be signed (--command-keys-file); e.g. INSTORE:orgs=42+43:signed,WECHAT:multi")
 	fs.StringVar(&k.topicPrefix, "topic-prefix", "customers", "prefix of every topic but the changelog: <prefix>.<source>, <prefix>.results, …")
 	fs.BoolVar(&k.tls, "kafka-tls", false, "use TLS to the brokers")
 	fs.StringVar(&k.tlsCA, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates (default: system roots)")
@@ -59,26 +60,84 @@ func (k *kafkaFlags) brokerList() []string {
 	return out
 }
 
-// parseSources reads "INSTORE,WECHAT:multi".
+// sourceSpec is one item of --sources: a source, and what its producers
+// may do (processor.Admission).
+type sourceSpec struct {
+	source customer.Source
+	orgs   []int64 // nil: every org
+	signed bool
+}
+
+// parseSources reads --sources: "INSTORE,WECHAT:multi".
 func parseSources(s string) ([]customer.Source, error) {
-	var out []customer.Source
+	specs, err := parseSourceSpecs(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]customer.Source, len(specs))
+	for i, sp := range specs {
+		out[i] = sp.source
+	}
+	return out, nil
+}
+
+// parseSourceSpecs reads --sources with its options: comma-separated
+// NAME[:OPTION]…, each OPTION one of single (the default), multi (a
+// multi-account source, needs accountId), orgs=ORG[+ORG…] (the only orgs
+// its producers may act for) and signed (every command must carry a valid
+// signature), e.g. "INSTORE:orgs=42+43:signed,MARTJACK,WECHAT:multi".
+func parseSourceSpecs(s string) ([]sourceSpec, error) {
+	var out []sourceSpec
+	seen := map[string]bool{}
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		name, mode, _ := strings.Cut(item, ":")
-		switch mode {
-		case "", "single":
-			out = append(out, customer.Source{Name: strings.ToUpper(name)})
-		case "multi":
-			out = append(out, customer.Source{Name: strings.ToUpper(name), MultiAccount: true})
-		default:
-			return nil, fmt.Errorf("source %q: mode must be single or multi", item)
+		parts := strings.Split(item, ":")
+		sp := sourceSpec{source: customer.Source{Name: strings.ToUpper(parts[0])}}
+		if n := sp.source.Name; n == "" || n[0] < 'A' || n[0] > 'Z' {
+			// "INSTORE:orgs=42,43" would otherwise be a source named 43.
+			return nil, fmt.Errorf("source %q: a name starts with a letter (orgs are separated by +: NAME:orgs=42+43)", item)
 		}
+		if seen[sp.source.Name] {
+			return nil, fmt.Errorf("source %s listed twice", sp.source.Name)
+		}
+		seen[sp.source.Name] = true
+		for _, opt := range parts[1:] {
+			switch name, val, _ := strings.Cut(opt, "="); name {
+			case "single":
+			case "multi":
+				sp.source.MultiAccount = true
+			case "signed":
+				sp.signed = true
+			case "orgs":
+				orgs, err := parseOrgList(val, "+")
+				if err != nil {
+					return nil, fmt.Errorf("source %q: orgs: %w", item, err)
+				}
+				sp.orgs = orgs
+			default:
+				return nil, fmt.Errorf("source %q: option %q: want single, multi, orgs=ORG[+ORG…] or signed", item, opt)
+			}
+		}
+		out = append(out, sp)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no sources")
+	}
+	return out, nil
+}
+
+// parseOrgList reads orgs separated by sep: positive canonical decimals.
+func parseOrgList(s, sep string) ([]int64, error) {
+	var out []int64
+	for _, f := range strings.Split(s, sep) {
+		org, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || org <= 0 || strconv.FormatInt(org, 10) != f {
+			return nil, fmt.Errorf("%q is not an org id (a positive decimal integer)", f)
+		}
+		out = append(out, org)
 	}
 	return out, nil
 }

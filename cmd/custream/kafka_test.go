@@ -1,6 +1,9 @@
 package main
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -46,5 +49,67 @@ func TestSASLNeedsTLS(t *testing.T) {
 				t.Errorf("the refusal %q does not say how to fix it", err)
 			}
 		})
+	}
+}
+
+// TestSourceSpecs: --sources' options and --source-orgs-file give the
+// processor's admission; malformed ones are refused with the item named.
+func TestSourceSpecs(t *testing.T) {
+	specs, err := parseSourceSpecs("instore:orgs=42+43:signed, MARTJACK,WECHAT:multi:orgs=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sourceSpec{
+		{source: customer.Source{Name: "INSTORE"}, orgs: []int64{42, 43}, signed: true},
+		{source: customer.Source{Name: "MARTJACK"}},
+		{source: customer.Source{Name: "WECHAT", MultiAccount: true}, orgs: []int64{7}},
+	}
+	if !reflect.DeepEqual(specs, want) {
+		t.Fatalf("got %+v, want %+v", specs, want)
+	}
+	for _, bad := range []string{"INSTORE:orgs=", "INSTORE:orgs=42,43", "INSTORE:orgs=042", "INSTORE:orgs=-1", "INSTORE:sign", "INSTORE,instore", ":multi"} {
+		if _, err := parseSourceSpecs(bad); err == nil {
+			t.Errorf("--sources %q accepted", bad)
+		}
+	}
+
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	log := slog.New(slog.DiscardHandler)
+	pf := producerFlags{orgsFile: write("orgs", "# allow-lists\nwechat 7,8\n\nFACEBOOK 9\nFACEBOOK 10\n")}
+	a, err := pf.admission("INSTORE:orgs=42:signed,WECHAT:multi,FACEBOOK:multi", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]int64{"INSTORE": {42}, "WECHAT": {7, 8}, "FACEBOOK": {9, 10}}; !reflect.DeepEqual(a.Orgs, want) {
+		t.Errorf("orgs %v, want %v", a.Orgs, want)
+	}
+	if !a.Signed["INSTORE"] || a.Signed["WECHAT"] {
+		t.Errorf("signed %v, want INSTORE only", a.Signed)
+	}
+	for name, tc := range map[string]struct{ sources, file string }{
+		"a list in both places": {"INSTORE:orgs=42", "INSTORE 43"},
+		"a line without orgs":   {"INSTORE", "INSTORE"},
+		"a bad org":             {"INSTORE", "INSTORE 4x"},
+	} {
+		pf := producerFlags{orgsFile: write(strings.ReplaceAll(name, " ", "-"), tc.file)}
+		if _, err := pf.admission(tc.sources, log); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	key := strings.Repeat("A", 43) + "="
+	pf = producerFlags{keysFile: write("keys", "42 k1 "+key+"\n")}
+	if a, err := pf.admission("INSTORE:orgs=42:signed", log); err != nil || !a.Keys.Has(42) {
+		t.Errorf("keys file: %v, has 42: %v", err, a.Keys.Has(42))
+	}
+	pf = producerFlags{keysFile: write("short", "42 k1 AAAA\n")}
+	if _, err := pf.admission("INSTORE", log); err == nil || strings.Contains(err.Error(), "AAAA") {
+		t.Errorf("a 3-byte key: %v, want a refusal that does not quote it", err)
 	}
 }

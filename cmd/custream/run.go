@@ -66,6 +66,7 @@ type runFlags struct {
 	maxTaskIdle  time.Duration
 	http         httpFlags
 	peers        peerFlags
+	producers    producerFlags
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -97,6 +98,7 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
 	f.http.register(fs)
 	f.peers.register(fs)
+	f.producers.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
@@ -158,6 +160,10 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	topo, sources, err := f.kafka.topology()
+	if err != nil {
+		return err
+	}
+	admission, err := f.producers.admission(f.kafka.sources, log)
 	if err != nil {
 		return err
 	}
@@ -226,6 +232,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		InstanceID:         instance,
 		Topology:           topo,
 		Domain:             domain,
+		Admission:          admission,
 		OutputFormat:       format,
 		Misrouted:          f.misrouted,
 		MaxTaskIdle:        f.maxTaskIdle,
