@@ -30,7 +30,7 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	"state":   {imports: []string{"processor/customer"}},
 	"schemas": {imports: []string{"processor/customer"}, tests: []string{"schemas/registrytest"}},
 	// The canonical form of a signed command and its verification.
-	"schemas/cmdsig": {imports: []string{"schemas"}},
+	"schemas/cmdsig": {imports: []string{"linefile", "schemas"}},
 	// Tests' schema registry: the real one of CUSTREAM_TEST_REGISTRY, or srfake.
 	"schemas/registrytest": {},
 	// sink encodes output records from results, customers and state writes.
@@ -43,11 +43,11 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	// The HTTP facade asks the processor who owns a task and reads state
 	// through the domain's queries.
 	"processor/facade": {
-		imports: []string{"processor", "processor/customer", "processor/facade/peerauth", "state"},
+		imports: []string{"linefile", "processor", "processor/customer", "processor/facade/peerauth", "state"},
 		tests:   []string{"processor/kafkatest", "schemas"},
 	},
 	// The signed assertion members forward queries with; nothing of ours.
-	"processor/facade/peerauth":         {},
+	"processor/facade/peerauth":         {imports: []string{"linefile"}},
 	"processor/facade/internal/loadgen": {},
 	"processor/facade/internal/seed":    {imports: []string{"processor/customer", "schemas"}},
 	// custream load: files to commands; its tests run a real processor.
@@ -63,12 +63,14 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	// The one binary wires everything.
 	"cmd/custream": {
 		imports: []string{
-			"processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
+			"linefile", "processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
 			"processor/facade/peerauth", "processor/ingest", "processor/sample", "schemas", "schemas/cmdsig", "sink", "state",
 		},
 		tests: []string{"processor/kafkatest", "schemas/registrytest"},
 	},
 	"deploy/deploytest": {},
+	// linefile: the hand-written config files' line rules, for everyone.
+	"linefile": {},
 }
 
 // testOnly are packages no package's own code may import.

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/custream/custream/linefile"
 	"github.com/custream/custream/processor"
 	"github.com/custream/custream/schemas/cmdsig"
 )
@@ -75,14 +75,7 @@ func readOrgsFile(path string, orgs map[string][]int64) error {
 	for name := range orgs {
 		fromFlag[name] = true
 	}
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
+	return linefile.Each(f, "--source-orgs-file", func(line int, text string) error {
 		fields := strings.Fields(text)
 		if len(fields) != 2 {
 			return fmt.Errorf("--source-orgs-file %s line %d: want SOURCE ORG[,ORG…]", path, line)
@@ -96,9 +89,6 @@ func readOrgsFile(path string, orgs map[string][]int64) error {
 			return fmt.Errorf("--source-orgs-file %s line %d: %w", path, line, err)
 		}
 		orgs[name] = append(orgs[name], list...)
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading --source-orgs-file: %w", err)
-	}
-	return nil
+		return nil
+	})
 }

@@ -1,7 +1,6 @@
 package facade
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -10,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/custream/custream/linefile"
 )
 
 // DigestPrefix marks a key given by its SHA-256 digest ("sha256:<64 hex>")
@@ -132,14 +133,7 @@ func (k *Keys) ParseKeyList(name, list string) error {
 // "sha256:<hex> ORG" per line; blank lines and lines starting with # are
 // skipped. name is for errors.
 func (k *Keys) ReadKeysFile(name string, r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
+	return linefile.Each(r, name, func(line int, text string) error {
 		fields := strings.Fields(text)
 		if len(fields) != 2 {
 			return fmt.Errorf("%s:%d: want \"KEY ORG\", got %d fields", name, line, len(fields))
@@ -151,9 +145,6 @@ func (k *Keys) ReadKeysFile(name string, r io.Reader) error {
 		if err := k.Add(fields[0], org); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", name, err)
-	}
-	return nil
+		return nil
+	})
 }

@@ -32,7 +32,6 @@
 package cmdsig
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -44,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/custream/custream/linefile"
 	"github.com/custream/custream/schemas"
 )
 
@@ -260,43 +260,37 @@ func validKeyID(id string) bool {
 // with # are skipped. Errors name the line, never a key.
 func ParseKeys(r io.Reader) (*Keys, error) {
 	k := &Keys{byOrg: map[int64][]Key{}}
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
+	err := linefile.Each(r, "the command keys", func(line int, text string) error {
 		f := strings.Fields(text)
 		if len(f) != 3 {
-			return nil, fmt.Errorf("line %d: want ORG KEYID BASE64KEY", line)
+			return fmt.Errorf("line %d: want ORG KEYID BASE64KEY", line)
 		}
 		org, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil || org <= 0 || strconv.FormatInt(org, 10) != f[0] {
-			return nil, fmt.Errorf("line %d: org %q is not a positive decimal integer", line, f[0])
+			return fmt.Errorf("line %d: org %q is not a positive decimal integer", line, f[0])
 		}
 		if !validKeyID(f[1]) {
-			return nil, fmt.Errorf("line %d: key id %q: want 1 to 64 letters, digits, '.', '_' or '-'", line, f[1])
+			return fmt.Errorf("line %d: key id %q: want 1 to 64 letters, digits, '.', '_' or '-'", line, f[1])
 		}
 		secret, err := base64.StdEncoding.DecodeString(f[2])
 		if err != nil {
-			return nil, fmt.Errorf("line %d: the key of org %d, id %s, is not standard base64", line, org, f[1])
+			return fmt.Errorf("line %d: the key of org %d, id %s, is not standard base64", line, org, f[1])
 		}
 		if len(secret) < MinKeyBytes {
-			return nil, fmt.Errorf("line %d: the key of org %d, id %s, is %d bytes, want at least %d (head -c 32 /dev/urandom | base64)", line, org, f[1], len(secret), MinKeyBytes)
+			return fmt.Errorf("line %d: the key of org %d, id %s, is %d bytes, want at least %d (head -c 32 /dev/urandom | base64)", line, org, f[1], len(secret), MinKeyBytes)
 		}
 		for _, have := range k.byOrg[org] {
 			if have.ID == f[1] {
-				return nil, fmt.Errorf("line %d: org %d has key id %s twice", line, org, f[1])
+				return fmt.Errorf("line %d: org %d has key id %s twice", line, org, f[1])
 			}
 		}
 		if len(k.byOrg[org]) == MaxKeysPerOrg {
-			return nil, fmt.Errorf("line %d: org %d has more than %d keys; a rotation needs only the current and the next (remove the retired one)", line, org, MaxKeysPerOrg)
+			return fmt.Errorf("line %d: org %d has more than %d keys; a rotation needs only the current and the next (remove the retired one)", line, org, MaxKeysPerOrg)
 		}
 		k.byOrg[org] = append(k.byOrg[org], Key{ID: f[1], Secret: secret})
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return k, nil

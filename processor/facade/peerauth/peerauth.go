@@ -30,7 +30,6 @@
 package peerauth
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -43,6 +42,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/custream/custream/linefile"
 )
 
 // Header carries the assertion.
@@ -136,16 +137,11 @@ func New(secrets [][]byte, opts Options) (*Auth, error) {
 // (surrounding blanks trimmed), # comments. The first line signs.
 func ReadSecrets(r io.Reader) ([][]byte, error) {
 	var out [][]byte
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		out = append(out, []byte(line))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the cluster secret: %w", err)
+	if err := linefile.Each(r, "the cluster secret", func(_ int, text string) error {
+		out = append(out, []byte(text))
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the cluster secret file holds no secret")
