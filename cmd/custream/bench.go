@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,9 +42,11 @@ type benchFlags struct {
 }
 
 // runBench measures the exactly-once processor against the broker: bulk
-// throughput per partition, end-to-end latency at a fixed rate, and a
-// stateless consume→produce passthrough with the same transaction settings
-// on the same broker as the baseline.
+// throughput per partition, a restore from the changelog, end-to-end
+// latency at a fixed rate, and a stateless consume→produce passthrough
+// with the same transaction settings on the same broker as the baseline.
+// The processor runs as child processes, this binary's `custream run`, so
+// the CPU and memory it reports are the processor's alone.
 func runBench(args []string, stdout, stderr io.Writer) int {
 	var f benchFlags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -59,7 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache")
 	fs.IntVar(&f.orgs, "orgs", 1, "orgs the commands are spread over")
 	fs.IntVar(&f.misrouted, "misrouted-pct", 0, "percent of the backlog produced to a partition that is not its org's, as a non-murmur2 producer would (needs --partitions 2 or more): they are forwarded through the repartition topic")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput child's whole life to this file, and of the restore child's to this file plus .restore")
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
@@ -67,20 +68,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "custream bench: --misrouted-pct is 0 to 100, and needs --partitions 2 or more (with one partition nothing can be misrouted)")
 		return 2
 	}
-	log := newLogger(stderr, cmp.Or(os.Getenv("CUSTREAM_LOG_LEVEL"), "warn"))
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "custream bench:", err)
-			return 1
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			fmt.Fprintln(stderr, "custream bench:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	if f.commands < 1 || f.partitions < 1 {
+		fmt.Fprintln(stderr, "custream bench: --commands and --partitions are 1 or more")
+		return 2
 	}
+	log := newLogger(stderr, cmp.Or(os.Getenv("CUSTREAM_LOG_LEVEL"), "warn"))
 	if err := bench(context.Background(), f, stdout, log); err != nil {
 		fmt.Fprintln(stderr, "custream bench:", err)
 		return 1
@@ -88,12 +80,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) error {
+func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) (err error) {
 	tmp, err := os.MkdirTemp("", "custream-bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { cleanBenchDir(tmp, err != nil, log) }()
 	brokers := f.kafka.brokerList()
 	brokerKind := "Apache Kafka at " + strings.Join(brokers, ",")
 	if len(brokers) == 0 {
@@ -123,7 +115,9 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 		return err
 	}
 	defer deleteTopics(adm, topo)
-	fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d commands, batches of ≤ %d\n\n", brokerKind, P, f.commands, f.batch)
+	exe, _ := os.Executable()
+	fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d commands, batches of ≤ %d\n", brokerKind, P, f.commands, f.batch)
+	fmt.Fprintf(out, "  the processor runs as child processes (%s run); their CPU and RSS are theirs alone\n\n", exe)
 
 	orgs := orgsFor(f.orgs, P)
 	gen := sample.New(sample.Config{Seed: 1, Orgs: orgs, Partitions: P, PartitionOf: func(org int64) int32 {
@@ -150,72 +144,36 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	}
 	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s (%d of %d on a partition not their org's)\n", prodRate, misrouted, len(records))
 
-	// 1. Throughput: the whole backlog through the exactly-once processor.
-	domain := customer.DefaultConfig()
-	db, err := state.Open(filepath.Join(tmp, "state"), state.Options{CacheBytes: int64(f.cacheMB) << 20})
-	if err != nil {
-		return err
+	spec := func(phase, stateOf, profile string) childSpec {
+		return childSpec{phase: phase, stateOf: stateOf, tmp: tmp, brokers: brokers, kafka: &f.kafka, name: name,
+			partitions: P, batch: f.batch, cacheMB: f.cacheMB, cpuProfile: profile}
 	}
-	defer db.Close()
 	results := newResultWatch(ctx, base, topo.Results)
 	defer results.close()
-	pctx, stop := context.WithCancel(ctx)
-	pcfg := processor.Config{
-		Brokers: brokers, ClientOpts: opts, Group: name, InstanceID: "bench", Topology: topo, Domain: domain,
-		MaxBatchRecords: f.batch, Logger: log,
-	}
-	p, err := processor.New(pctx, pcfg, db)
+
+	// 1. Throughput: the whole backlog through the exactly-once processor.
+	tput, err := benchThroughput(out, spec("throughput", "", f.cpuProfile), results, f.commands, P)
 	if err != nil {
-		stop()
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(pctx) }()
-	var stopOnce sync.Once
-	stopProcessor := func() { stopOnce.Do(func() { stop(); <-done }) }
-	defer stopProcessor()
 
-	start := time.Now()
-	cpu0, cpuOK := processCPU()
-	if err := results.waitFor(f.commands, 30*time.Minute); err != nil {
+	// 2. Restore: the same group again with an empty state dir rebuilds
+	// every task from the changelog.
+	restoreProfile := ""
+	if f.cpuProfile != "" {
+		restoreProfile = f.cpuProfile + ".restore"
+	}
+	if err := benchRestore(ctx, out, adm, spec("restore", "", restoreProfile), topo.Changelog); err != nil {
 		return err
 	}
-	end := time.Now()
-	cpu1, _ := processCPU()
-	el := end.Sub(start)
-	tput := float64(f.commands) / el.Seconds() / float64(P)
-	fmt.Fprintf(out, "  exactly-once processor: %d commands in %s = %.0f commands/s per partition (incl. group join and restore)\n",
-		f.commands, el.Round(time.Millisecond), tput)
-	if cpuOK {
-		// The bench's result reader runs in the same process: a small
-		// part (it counts records, decodes nothing).
-		fmt.Fprintf(out, "  CPU of this process meanwhile: %s = %.1f µs per command (processor plus the result reader)\n",
-			(cpu1 - cpu0).Round(time.Millisecond), float64((cpu1-cpu0).Microseconds())/float64(f.commands))
-	}
-	results.mu.Lock()
-	first, firstN := results.first, results.firstN
-	results.mu.Unlock()
-	if steady := end.Sub(first); firstN < f.commands && steady > 0 {
-		fmt.Fprintf(out, "  steady state (first result to last, %s after start): %.0f commands/s per partition\n",
-			first.Sub(start).Round(time.Millisecond), float64(f.commands-firstN)/steady.Seconds()/float64(P))
-	}
 
-	// 2. Latency: a steady rate, produce → committed result.
+	// 3. Latency: a steady rate, produce → committed result, through a
+	// third child on the restored state (so its figures are its own).
 	rate := f.latencyRate
 	if rate == 0 {
-		rate = int(tput * float64(P) / 2)
+		rate = max(1, int(tput*float64(P)/2))
 	}
-	lat, err := latencyRun(ctx, base, topo, gen, results, rate, f.latencyDur)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  end-to-end latency at %d commands/s (produce → committed result): p50 %s, p99 %s, max %s (%d commands)\n",
-		rate, lat.p50, lat.p99, lat.max, lat.n)
-
-	// 3. Restore: the same group again with an empty state dir rebuilds
-	// every task from the changelog.
-	stopProcessor()
-	if err := benchRestore(ctx, out, adm, pcfg, filepath.Join(tmp, "restored"), f.cacheMB); err != nil {
+	if err := benchLatency(ctx, out, spec("latency", "restore", ""), base, topo, gen, results, rate, f.latencyDur); err != nil {
 		return err
 	}
 
@@ -228,6 +186,85 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) e
 	fmt.Fprintf(out, "  passthrough baseline: %d records in %s = %.0f records/s per partition\n", f.commands, pt.Round(time.Millisecond), ptRate)
 	fmt.Fprintf(out, "\n  processor / passthrough = %.0f%%\n", 100*tput/ptRate)
 	return nil
+}
+
+// cleanBenchDir removes the bench's temp dir, but after a failure keeps
+// the children's logs (and only them: the state dirs and an embedded
+// broker's log can be large) for the reader.
+func cleanBenchDir(tmp string, failed bool, log *slog.Logger) {
+	if !failed {
+		if err := os.RemoveAll(tmp); err != nil {
+			log.Warn("removing the bench's temp dir", "dir", tmp, "err", err)
+		}
+		return
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		log.Warn("cleaning the bench's temp dir", "dir", tmp, "err", err)
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".log") {
+			if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+				log.Warn("cleaning the bench's temp dir", "path", filepath.Join(tmp, e.Name()), "err", err)
+			}
+		}
+	}
+	log.Warn("the children's logs are kept", "dir", tmp)
+}
+
+// benchThroughput starts a child on the preloaded backlog and waits until
+// the results topic holds a result for every command; it returns the
+// commands/s per partition from the child's start to the last result.
+func benchThroughput(out io.Writer, spec childSpec, results *resultWatch, n int, P int32) (float64, error) {
+	c, err := startChild(spec)
+	if err != nil {
+		return 0, err
+	}
+	defer c.kill()
+	first, err := results.await(1, 30*time.Minute, c.exited)
+	if err != nil {
+		return 0, c.failed(err)
+	}
+	firstUsage, err := c.sample()
+	if err != nil {
+		return 0, c.failed(err)
+	}
+	firstN := results.firstCount()
+	last, err := results.await(n, 30*time.Minute, c.exited)
+	if err != nil {
+		return 0, c.failed(err)
+	}
+	lastUsage, err := c.sample()
+	if err != nil {
+		return 0, c.failed(err)
+	}
+	whole, err := c.stop()
+	if err != nil {
+		return 0, err
+	}
+	el := last.Sub(c.started)
+	tput := float64(n) / el.Seconds() / float64(P)
+	fmt.Fprintf(out, "  throughput: %d commands in %s = %.0f commands/s per partition (child start to last result: start-up, group join, restore included)\n",
+		n, el.Round(time.Millisecond), tput)
+	steadyN := n - firstN
+	if steady := last.Sub(first); steadyN > 0 && steady > 0 {
+		fmt.Fprintf(out, "    steady (first result, %s after the start, to the last): %.0f commands/s per partition\n",
+			first.Sub(c.started).Round(time.Millisecond), float64(steadyN)/steady.Seconds()/float64(P))
+	}
+	fmt.Fprintf(out, "    child CPU, whole life (rusage: start-up, join, backlog, shutdown): %s = %.1f µs per command\n",
+		whole.cpu.Round(time.Millisecond), perItem(whole.cpu, n))
+	if cpu := lastUsage.cpu - firstUsage.cpu; steadyN > 0 {
+		fmt.Fprintf(out, "    child CPU, steady (/proc, first result to last; 10 ms ticks): %s = %.1f µs per command\n",
+			cpu.Round(time.Millisecond), perItem(cpu, steadyN))
+	}
+	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (rusage; %.1f MiB at the last result)\n", whole.peakMiB(), lastUsage.peakMiB())
+	return tput, nil
+}
+
+// perItem is cpu per item in µs.
+func perItem(cpu time.Duration, items int) float64 {
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(items)
 }
 
 // orgsFor returns n org ids, at least one per partition when n ≥ P, so
@@ -289,20 +326,33 @@ func produceAll(ctx context.Context, base []kgo.Opt, records []*kgo.Record) (flo
 	return float64(len(records)) / time.Since(start).Seconds(), nil
 }
 
-// resultWatch counts committed results and notes when each arrived.
+// resultWatch counts committed results and notes when each arrived. The
+// results topic, read committed, says when the processor is done: a
+// transaction's results are there once it committed.
 type resultWatch struct {
 	cl *kgo.Client
 	mu sync.Mutex
 	n  int
+	// last is when the latest results arrived.
+	last time.Time
 	// first is when the first results arrived and firstN how many came
 	// then, for the steady rate after the group join and restore.
 	first  time.Time
 	firstN int
 	seen   map[schemas.Origin]time.Time
 	track  bool
-	quit   chan struct{}
-	wg     sync.WaitGroup
+	// target and reached are await's: reached is closed when n reaches
+	// target, at reachedAt.
+	target    int
+	reached   chan struct{}
+	reachedAt time.Time
+	quit      chan struct{}
+	wg        sync.WaitGroup
 }
+
+// errAborted: await gave up because its abort channel closed (the child
+// it waited on exited).
+var errAborted = errors.New("stopped waiting for results")
 
 func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWatch {
 	w := &resultWatch{seen: map[schemas.Origin]time.Time{}, quit: make(chan struct{})}
@@ -326,8 +376,11 @@ func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWa
 			cancel()
 			now := time.Now()
 			w.mu.Lock()
-			if w.first.IsZero() && fs.NumRecords() > 0 {
-				w.first, w.firstN = now, fs.NumRecords()
+			if fs.NumRecords() > 0 {
+				w.last = now
+				if w.first.IsZero() {
+					w.first, w.firstN = now, fs.NumRecords()
+				}
 			}
 			fs.EachRecord(func(r *kgo.Record) {
 				w.n++
@@ -337,27 +390,53 @@ func newResultWatch(ctx context.Context, base []kgo.Opt, topic string) *resultWa
 					}
 				}
 			})
+			if w.reached != nil && w.n >= w.target {
+				w.reachedAt = now
+				close(w.reached)
+				w.reached = nil
+			}
 			w.mu.Unlock()
 		}
 	}()
 	return w
 }
 
-func (w *resultWatch) count() int {
+// firstCount is how many results the first fetch that had any brought.
+func (w *resultWatch) firstCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.n
+	return w.firstN
 }
 
-func (w *resultWatch) waitFor(n int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for w.count() < n {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d results after %s", w.count(), n, limit)
-		}
-		time.Sleep(20 * time.Millisecond)
+// await returns when the watch has seen n results: the moment the fetch
+// that brought the n-th arrived. It gives up after limit, or when abort
+// closes (errAborted).
+func (w *resultWatch) await(n int, limit time.Duration, abort <-chan struct{}) (time.Time, error) {
+	w.mu.Lock()
+	if w.n >= n {
+		defer w.mu.Unlock()
+		return w.last, nil
 	}
-	return nil
+	reached := make(chan struct{})
+	w.target, w.reached = n, reached
+	w.mu.Unlock()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-reached:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.reachedAt, nil
+	case <-abort:
+		err = errAborted
+	case <-timer.C:
+		err = fmt.Errorf("still waiting after %s", limit)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reached = nil
+	return time.Time{}, fmt.Errorf("%d of %d results: %w", w.n, n, err)
 }
 
 func (w *resultWatch) close() { close(w.quit); w.wg.Wait(); w.cl.Close() }
@@ -367,7 +446,7 @@ type latencies struct {
 	p50, p99, max time.Duration
 }
 
-func latencyRun(ctx context.Context, base []kgo.Opt, topo processor.Topology, gen *sample.Generator, w *resultWatch, rate int, dur time.Duration) (latencies, error) {
+func latencyRun(ctx context.Context, base []kgo.Opt, topo processor.Topology, gen *sample.Generator, w *resultWatch, rate int, dur time.Duration, abort <-chan struct{}) (latencies, error) {
 	cl, err := kgo.NewClient(append(base, kgo.ProducerLinger(0))...)
 	if err != nil {
 		return latencies{}, err
@@ -409,7 +488,7 @@ func latencyRun(ctx context.Context, base []kgo.Opt, topo processor.Topology, ge
 	if perr != nil {
 		return latencies{}, perr
 	}
-	if err := w.waitFor(already+total, 5*time.Minute); err != nil {
+	if _, err := w.await(already+total, 5*time.Minute, abort); err != nil {
 		return latencies{}, err
 	}
 	w.mu.Lock()
@@ -496,48 +575,80 @@ func deleteTopics(adm *kadm.Client, topo processor.Topology) {
 	_, _ = adm.DeleteTopics(ctx, names...)
 }
 
-// benchRestore starts a processor on an empty state dir and times it until
-// every task it owns is restored from the changelog.
-func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, cfg processor.Config, dir string, cacheMB int) error {
-	ends, err := adm.ListEndOffsets(ctx, cfg.Topology.Changelog)
+// benchRestore starts a child on an empty state dir, in the group whose
+// changelog the throughput child wrote, and times it until its /readyz
+// says every task it owns is restored: the test benchRestore made in
+// process before (processor.Ready), asked over HTTP.
+func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, spec childSpec, changelog string) error {
+	ends, err := adm.ListEndOffsets(ctx, changelog)
 	if err != nil {
 		return fmt.Errorf("changelog end offsets: %w", err)
 	}
-	var records int64
-	ends.Each(func(o kadm.ListedOffset) { records += o.Offset })
-	db, err := state.Open(dir, state.Options{CacheBytes: int64(cacheMB) << 20})
+	var offsets int64
+	ends.Each(func(o kadm.ListedOffset) { offsets += o.Offset })
+	c, err := startChild(spec)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
-	p, err := processor.New(pctx, cfg, db)
+	defer c.kill()
+	r, err := c.awaitReady(30 * time.Minute)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	start := time.Now()
-	cpu0, cpuOK := processCPU()
-	go func() { done <- p.Run(pctx) }()
-	defer func() { stop(); <-done }()
-	for deadline := start.Add(30 * time.Minute); ; {
-		if ok, _ := p.Ready(); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			_, why := p.Ready()
-			return fmt.Errorf("restore not done after 30m: %s", why)
-		}
-		time.Sleep(10 * time.Millisecond)
+	records, err := c.restoredRecords()
+	if err != nil {
+		return err
 	}
-	el := time.Since(start)
-	cpu1, _ := processCPU()
-	fmt.Fprintf(out, "  restore from an empty state dir: %d changelog records in %s = %.0f records/s (incl. group join)\n",
-		records, el.Round(time.Millisecond), float64(records)/el.Seconds())
-	if cpuOK && records > 0 {
-		fmt.Fprintf(out, "  CPU of this process meanwhile: %s = %.2f µs per changelog record\n",
-			(cpu1 - cpu0).Round(time.Millisecond), float64((cpu1-cpu0).Microseconds())/float64(records))
+	whole, err := c.stop()
+	if err != nil {
+		return err
 	}
+	el := r.ready.Sub(c.started)
+	fmt.Fprintf(out, "  restore from an empty state dir: %d changelog records (%d offsets with the transaction markers) in %s = %.0f records/s (child start to /readyz ready: start-up and group join included)\n",
+		records, offsets, el.Round(time.Millisecond), float64(records)/el.Seconds())
+	if phase := r.ready.Sub(r.restoring); !r.restoring.IsZero() && phase > 0 {
+		fmt.Fprintf(out, "    restoring (/readyz \"restoring\" to ready): %s = %.0f records/s\n",
+			phase.Round(time.Millisecond), float64(records)/phase.Seconds())
+	}
+	fmt.Fprintf(out, "    child CPU, whole life (rusage: start-up, join, restore, shutdown): %s = %.2f µs per record\n",
+		whole.cpu.Round(time.Millisecond), perItem(whole.cpu, int(records)))
+	if !r.restoring.IsZero() {
+		cpu := r.readyUsage.cpu - r.restoringUsage.cpu
+		fmt.Fprintf(out, "    child CPU, restoring (/proc; 10 ms ticks): %s = %.2f µs per record\n",
+			cpu.Round(time.Millisecond), perItem(cpu, int(records)))
+	}
+	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (rusage; %.1f MiB when ready)\n", whole.peakMiB(), r.readyUsage.peakMiB())
+	return nil
+}
+
+// benchLatency starts a child on the restored state, waits until it is
+// ready, and measures produce → committed result at a steady rate.
+func benchLatency(ctx context.Context, out io.Writer, spec childSpec, base []kgo.Opt, topo processor.Topology, gen *sample.Generator, results *resultWatch, rate int, dur time.Duration) error {
+	c, err := startChild(spec)
+	if err != nil {
+		return err
+	}
+	defer c.kill()
+	if _, err := c.awaitReady(30 * time.Minute); err != nil {
+		return err
+	}
+	before, err := c.sample()
+	if err != nil {
+		return c.failed(err)
+	}
+	lat, err := latencyRun(ctx, base, topo, gen, results, rate, dur, c.exited)
+	if err != nil {
+		return c.failed(err)
+	}
+	after, err := c.sample()
+	if err != nil {
+		return c.failed(err)
+	}
+	if _, err := c.stop(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  end-to-end latency at %d commands/s (produce → committed result): p50 %s, p99 %s, max %s (%d commands)\n",
+		rate, lat.p50, lat.p99, lat.max, lat.n)
+	fmt.Fprintf(out, "    child CPU meanwhile (/proc): %.1f µs per command at this rate\n", perItem(after.cpu-before.cpu, lat.n))
 	return nil
 }

@@ -72,6 +72,7 @@ type runFlags struct {
 func runRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startEnvCPUProfile(stderr)() // custream bench --cpuprofile (bench_profile.go)
 	return runRunCtx(ctx, args, stdout, stderr)
 }
 
