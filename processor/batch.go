@@ -371,7 +371,8 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	for _, kv := range writes {
 		// Writes are bounded when made (state.Task.LimitWrites), so a
 		// changelog record too large here is a bug, not an input's fault.
-		pr.produce(sink.Changelog(p.cfg.Topology.Changelog, g.task, kv), nil, func(r *kgo.Record) {
+		rec := &kgo.Record{Topic: p.cfg.Topology.Changelog, Partition: g.task, Key: kv.Key, Value: state.ChangelogValue(kv)}
+		pr.produce(rec, nil, func(r *kgo.Record) {
 			tb.mu.Lock()
 			if r.Offset > tb.lastChangelog {
 				tb.lastChangelog = r.Offset

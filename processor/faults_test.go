@@ -28,7 +28,6 @@ import (
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/facade/peerauth"
 	"github.com/custream/custream/processor/kafkatest"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -221,7 +220,8 @@ func (w *changelogWriter) produce(t *testing.T, part int32, kvs []state.KV) {
 		}
 	}
 	for _, kv := range kvs {
-		w.cl.Produce(w.ctx, sink.Changelog(w.h.topo.Changelog, part, kv), func(r *kgo.Record, err error) {
+		rec := &kgo.Record{Topic: w.h.topo.Changelog, Partition: part, Key: kv.Key, Value: state.ChangelogValue(kv)}
+		w.cl.Produce(w.ctx, rec, func(r *kgo.Record, err error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			if err != nil {

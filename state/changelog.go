@@ -1,9 +1,52 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// A task's changelog partition holds one record per Pebble write of a
+// changelog table (inChangelog), produced in the Kafka transaction of the
+// batch that made it:
+//
+//	key    the Pebble key, as it is
+//	value  'S' + the Pebble value for a set; null (a tombstone) for a delete
+//
+// The processor builds and produces the records; their key and value are
+// this package's contract, framed by ChangelogValue and read back by
+// ChangelogKV.
+
+// changelogSet prefixes the value of every changelog record that sets a
+// key. Kafka tells an empty value from a null one only by a length of 0 or
+// -1, and clients blur the two; the prefix keeps "set to empty" (index
+// entries have empty values) apart from "delete", which is a true null, so
+// compaction drops deleted keys.
+const changelogSet = 'S'
+
+// ChangelogValue is the value of the changelog record of kv: changelogSet
+// and kv.Value for a set, nil for a delete. The record's key is kv.Key.
+func ChangelogValue(kv KV) []byte {
+	if kv.Value == nil {
+		return nil
+	}
+	return append(append(make([]byte, 0, len(kv.Value)+1), changelogSet), kv.Value...)
+}
+
+// ChangelogKV decodes the key and value of a changelog record back to its
+// Pebble write. The KV shares their memory.
+func ChangelogKV(key, value []byte) (KV, error) {
+	if len(key) == 0 {
+		return KV{}, errors.New("changelog record without a key")
+	}
+	if len(value) == 0 {
+		return KV{Key: key}, nil // a delete
+	}
+	if value[0] != changelogSet {
+		return KV{}, fmt.Errorf("changelog record with unknown value prefix %#x", value[0])
+	}
+	return KV{Key: key, Value: value[1:]}, nil
+}
 
 // Writes returns the batch's writes as changelog records, in the order of
 // each key's last write, one record per key (the last write wins, as it

@@ -14,6 +14,32 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
+func TestChangelogRoundTrip(t *testing.T) {
+	for _, kv := range []KV{
+		{Key: []byte("k1"), Value: []byte("v")},
+		{Key: []byte("k2"), Value: []byte{}}, // set to empty is not a delete
+		{Key: []byte("k3")},                  // delete
+	} {
+		v := ChangelogValue(kv)
+		if kv.Value == nil && v != nil {
+			t.Fatalf("a delete must be a null value (a tombstone), got %q", v)
+		}
+		got, err := ChangelogKV(kv.Key, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Key, kv.Key) || (got.Value == nil) != (kv.Value == nil) || !bytes.Equal(got.Value, kv.Value) {
+			t.Fatalf("round trip of %+v gave %+v", kv, got)
+		}
+	}
+	if _, err := ChangelogKV([]byte("k"), []byte("Xjunk")); err == nil {
+		t.Fatal("a value without the set prefix must be refused")
+	}
+	if _, err := ChangelogKV(nil, ChangelogValue(KV{Value: []byte("v")})); err == nil {
+		t.Fatal("a record without a key must be refused")
+	}
+}
+
 // Replaying every batch's Writes into an empty DB with ApplyChangelog gives
 // a byte-identical task keyspace, checkpoint included: the changelog carries
 // the whole state.

@@ -5,8 +5,9 @@
 // task's changelog checkpoint.
 //
 // The key layout is documented in keys.go, the customer document encoding
-// in codec.go, and the life of the state (why it is never ahead of Kafka,
-// restore, sizes) in docs/state.md.
+// in codec.go, the changelog record's key and value in changelog.go, and
+// the life of the state (why it is never ahead of Kafka, restore, sizes)
+// in docs/state.md.
 //
 // The processor uses it like this, per task and batch of commands:
 //
