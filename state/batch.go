@@ -13,7 +13,7 @@ import (
 // Batch is the state changes of one group of commands of a task. Writes go
 // to a plain Pebble batch and to an overlay of the batch's own writes, so
 // every read sees them; reads the overlay cannot answer go to the task's
-// committed state. Nothing reaches the DB until Task.Commit. Close (or
+// applied state. Nothing reaches the DB until Task.Apply. Close (or
 // Discard) throws it away. It implements customer.Store.
 //
 // Pebble's indexed batch would give the same read-your-writes, but every
@@ -27,13 +27,13 @@ type Batch struct {
 	closed bool
 	// prev is a batch whose writes this one reads through, because they
 	// may not be in Pebble yet (NewBatchAfter); nil once this batch is
-	// committed or closed.
+	// applied or closed.
 	prev *Batch
 	// life guards what a batch reading through this one (next) and the
-	// goroutine committing this one share: closed, pins, applied.
+	// goroutine applying this one share: closed, pins, applied.
 	life    sync.Mutex
 	pins    int  // batches reading through this one
-	applied bool // Task.Commit wrote it to Pebble
+	applied bool // Task.Apply wrote it to Pebble
 	// over lists the batch's writes, in order and indexed by key; their
 	// bytes are in b's buffer (SetDeferred), which lives until Close.
 	over overlay
@@ -86,12 +86,12 @@ func (t *Task) NewBatch() *Batch {
 }
 
 // NewBatchAfter starts a batch that reads through prev, a batch of the
-// same task whose Task.Commit may still be running in another goroutine:
+// same task whose Task.Apply may still be running in another goroutine:
 // the processor applies one transaction's batch to Pebble while it
 // processes the next. prev must be done with writes (its Writes read);
 // this batch sees prev's writes whether or not they reached Pebble yet,
-// and Task.Commit refuses it until prev is committed. prev's memory stays
-// alive until this batch is committed or closed.
+// and Task.Apply refuses it until prev is applied. prev's memory stays
+// alive until this batch is applied or closed.
 func (t *Task) NewBatchAfter(prev *Batch) (*Batch, error) {
 	b := t.NewBatch()
 	if prev == nil {
@@ -111,7 +111,7 @@ func (t *Task) NewBatchAfter(prev *Batch) (*Batch, error) {
 		b.Close()
 		return nil, fmt.Errorf("task %d: the batch to read through was discarded", t.id)
 	}
-	// A committed and closed prev is in Pebble: plain reads see it.
+	// An applied and closed prev is in Pebble: plain reads see it.
 	return b, nil
 }
 
@@ -155,7 +155,7 @@ func (b *Batch) liveWrites(fn func(op *batchOp) error) error {
 }
 
 // view implements source: the batch's own last write of key, else the
-// committed state.
+// applied state.
 func (b *Batch) view(key []byte, fn func(v []byte) error) (bool, error) {
 	if op, ok := b.lastWrite(key); ok {
 		if op.del {
@@ -166,7 +166,7 @@ func (b *Batch) view(key []byte, fn func(v []byte) error) (bool, error) {
 	return dbSource{b.task.db.pdb}.view(key, fn)
 }
 
-// scan implements source: the committed keys under prefix the batch has
+// scan implements source: the applied keys under prefix the batch has
 // not written, then the batch's live writes under it. Unlike the DB's
 // scan it is not in key order; its callers collect sets.
 func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
@@ -189,7 +189,7 @@ func (b *Batch) scan(prefix []byte, fn func(key, value []byte) error) error {
 
 // getFiltered is get for a key of a filtered table (filtered): the
 // batch's own write, else nothing when the task's filter rules the key
-// out, else the committed value.
+// out, else the applied value.
 func (b *Batch) getFiltered(key []byte) ([]byte, error) {
 	if _, written := b.lastWrite(key); !written {
 		if may, err := b.task.filter.mayContain(b.task, key); err != nil || !may {
@@ -238,7 +238,7 @@ func (b *Batch) Customer(id int64) (*customer.Customer, bool, error) {
 
 // Encoded returns the stored encoding of the batch's version of customer
 // id (its own writes included), or ok=false when there is none. The bytes
-// are the batch's: read-only, valid until the batch is committed or
+// are the batch's: read-only, valid until the batch is applied or
 // closed, and safe to read from other goroutines meanwhile
 // (DecodeCustomer). It spares the snapshot path a decode and a clone on
 // the serial path.
@@ -254,8 +254,8 @@ func (b *Batch) Encoded(id int64) ([]byte, bool, error) {
 	return encodeCustomer(nil, c), true, nil
 }
 
-// Close discards the batch if it was not committed and releases it. It is
-// safe to call more than once and after Task.Commit.
+// Close discards the batch if it was not applied and releases it. It is
+// safe to call more than once and after Task.Apply.
 func (b *Batch) Close() {
 	b.life.Lock()
 	if b.closed {

@@ -75,8 +75,8 @@ func TestChangelogReplayIsIdentical(t *testing.T) {
 			writes, err := b.Writes()
 			must(t, err)
 			offset += int64(len(writes))
-			commit(t, src, b, offset)
-			commit(t, other, ob, -1)
+			apply(t, src, b, offset)
+			apply(t, other, ob, -1)
 			// Chunked, as restore applies them.
 			for i := 0; i < len(writes); i += 7 {
 				end := min(i+7, len(writes))
@@ -129,9 +129,9 @@ func TestWritesDeduplicates(t *testing.T) {
 			t.Errorf("index key %x in the changelog", kv.Key)
 		}
 	}
-	must(t, task.Commit(b, 1))
+	must(t, task.Apply(b, 1))
 	if _, err := b.Writes(); err == nil {
-		t.Error("Writes of a committed batch succeeded")
+		t.Error("Writes of an applied batch succeeded")
 	}
 }
 
@@ -170,7 +170,7 @@ func TestRequests(t *testing.T) {
 			must(t, b.PutRequest(org, fmt.Sprintf("r%d", i), []byte(fmt.Sprintf("result %d", i)), t0.Add(time.Duration(i)*time.Second)))
 		}
 		must(t, b.PutRequest(org+1, "r1", []byte("other org"), t0))
-		commit(t, task, b, -1)
+		apply(t, task, b, -1)
 
 		b = task.NewBatch()
 		defer b.Close()
@@ -201,7 +201,7 @@ func TestRequests(t *testing.T) {
 			t.Error("org+1 r1 survived the prune")
 		}
 		must(t, b.PruneRequests(t0.Add(2*time.Hour)))
-		commit(t, task, b, -1)
+		apply(t, task, b, -1)
 		if kvs := dump(t, task); len(kvs) != 0 {
 			t.Errorf("after pruning everything, %d keys remain", len(kvs))
 		}

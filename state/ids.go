@@ -30,11 +30,11 @@ func (b *Batch) NextID() (int64, error) {
 		return 0, fmt.Errorf("task %d: id allocator exhausted at seq %d of %d partitions", t.id, seq, t.partitions)
 	}
 	// The counter is written once, when the batch's writes are read or
-	// committed (flushSeq), not once per id.
+	// applied (flushSeq), not once per id.
 	b.seq, b.seqSet = seq+1, true
 	id := int64(seq)*int64(t.partitions) + int64(t.id)
 	// The allocator never gave this id before (the seq only grows once
-	// committed), so no customer has it: PutCustomer need not look.
+	// applied), so no customer has it: PutCustomer need not look.
 	b.docs[id] = &docEntry{absent: true}
 	return id, nil
 }

@@ -58,7 +58,7 @@ func (b *Batch) PruneRequests(before time.Time) error {
 	lower := tablePrefix(t.id, tabReqByTime)
 	upper := appendInt64(tablePrefix(t.id, tabReqByTime), before.UnixNano())
 	// Collect first, delete after: the overlay is not changed while it is
-	// read. Committed entries the batch deleted are skipped (a request
+	// read. Applied entries the batch deleted are skipped (a request
 	// stored again at a later time), and the batch's own entries count.
 	var expired [][]byte
 	err := dbSource{t.db.pdb}.scanRange(lower, upper, func(key, _ []byte) error {
