@@ -137,13 +137,13 @@ func (p *Processor) fits(r *kgo.Record, from recordID, what string) error {
 	return nil
 }
 
-// processBatch runs one transaction over a poll's records. Pebble is
+// runTransaction runs one transaction over a poll's records. Pebble is
 // written only after the transaction commits; on anything else the batches
 // are dropped and every task restores from its changelog before going on.
 // The transaction commits only if every record it produced was
 // acknowledged: it flushes, looks at every produce error, and only then
 // ends. The error return is for failures that must stop the processor.
-func (p *Processor) processBatch(groups []taskRecords, n int) error {
+func (p *Processor) runTransaction(groups []taskRecords, n int) error {
 	// The transaction must end even when the processor is shutting down,
 	// so End gets its own deadline rather than Run's context.
 	endCtx, cancel := context.WithTimeout(context.Background(), p.cfg.TransactionTimeout)
@@ -246,7 +246,7 @@ func (p *Processor) processBatch(groups []taskRecords, n int) error {
 		}
 	}
 	// The previous transaction's batches must be in Pebble before these
-	// go: commits stay in order, and these read through them.
+	// go: applies stay in order, and these read through them.
 	if err := p.awaitApply(); err != nil {
 		// Kafka has both transactions; Pebble has neither. Stopping here is
 		// safe: the next start restores the tail from the changelog.
@@ -279,8 +279,8 @@ func wrapEnd(err error) error {
 	return nil
 }
 
-// commit writes the task's batch and its new changelog checkpoint to Pebble.
-func (tb *taskBatch) commit() error {
+// apply writes the task's batch and its new changelog checkpoint to Pebble.
+func (tb *taskBatch) apply() error {
 	tb.mu.Lock()
 	last := tb.lastChangelog
 	tb.mu.Unlock()
@@ -288,7 +288,7 @@ func (tb *taskBatch) commit() error {
 	if last >= 0 {
 		next = last + 1
 	}
-	if err := tb.task.Commit(tb.batch, next); err != nil {
+	if err := tb.task.Apply(tb.batch, next); err != nil {
 		return fmt.Errorf("task %d: writing the committed batch to Pebble: %w", tb.id, err)
 	}
 	return nil
@@ -371,7 +371,8 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	for _, kv := range writes {
 		// Writes are bounded when made (state.Task.LimitWrites), so a
 		// changelog record too large here is a bug, not an input's fault.
-		pr.produce(sink.Changelog(p.cfg.Topology.Changelog, g.task, kv), nil, func(r *kgo.Record) {
+		rec := &kgo.Record{Topic: p.cfg.Topology.Changelog, Partition: g.task, Key: kv.Key, Value: state.ChangelogValue(kv)}
+		pr.produce(rec, nil, func(r *kgo.Record) {
 			tb.mu.Lock()
 			if r.Offset > tb.lastChangelog {
 				tb.lastChangelog = r.Offset

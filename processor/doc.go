@@ -35,8 +35,8 @@
 //     record aborts the transaction; an output too large for its topic
 //     marks its input, whose retry is answered with a 9001 result.
 //  7. Commit: the outputs and the input offsets in one transaction.
-//  8. Apply (pebble.go): only after the commit returned, each task's batch
-//     and its changelog checkpoint go into Pebble in one Pebble commit, in
+//  8. Apply (apply.go): only after the commit returned, each task's batch
+//     and its changelog checkpoint go into Pebble in one atomic write, in
 //     the background while the loop processes the next poll.
 //
 // # Pebble after commit

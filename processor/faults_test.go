@@ -28,7 +28,6 @@ import (
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/processor/facade/peerauth"
 	"github.com/custream/custream/processor/kafkatest"
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -135,7 +134,7 @@ func (h *harness) newChangelogWriter(t *testing.T) *changelogWriter {
 }
 
 // apply applies cmds directly to db, one batch per task as the processor
-// batches, and produces each batch's writes; keep commits the batches to
+// batches, and produces each batch's writes; keep applies the batches to
 // db, else they are discarded (for a transaction the test aborts). It
 // returns the number of records produced.
 func (w *changelogWriter) apply(t *testing.T, db *state.DB, cmds []customer.Command, keep bool) int {
@@ -189,7 +188,7 @@ func (w *changelogWriter) applyEach(t *testing.T, db *state.DB, cmds []customer.
 
 // batch runs fn on a new batch of task part of db, produces the batch's
 // writes to changelog partition part in the open transaction, then
-// commits the batch to db (keep) or discards it. It returns the writes.
+// applies the batch to db (keep) or discards it. It returns the writes.
 func (w *changelogWriter) batch(t *testing.T, db *state.DB, part int32, keep bool, fn func(b *state.Batch) error) []state.KV {
 	t.Helper()
 	task := db.Task(part, w.h.partitions)
@@ -204,7 +203,7 @@ func (w *changelogWriter) batch(t *testing.T, db *state.DB, part int32, keep boo
 	}
 	w.produce(t, part, kvs)
 	if keep {
-		if err := task.Commit(b, -1); err != nil {
+		if err := task.Apply(b, -1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -221,7 +220,8 @@ func (w *changelogWriter) produce(t *testing.T, part int32, kvs []state.KV) {
 		}
 	}
 	for _, kv := range kvs {
-		w.cl.Produce(w.ctx, sink.Changelog(w.h.topo.Changelog, part, kv), func(r *kgo.Record, err error) {
+		rec := &kgo.Record{Topic: w.h.topo.Changelog, Partition: part, Key: kv.Key, Value: state.ChangelogValue(kv)}
+		w.cl.Produce(w.ctx, rec, func(r *kgo.Record, err error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			if err != nil {

@@ -362,7 +362,7 @@ func (h *harness) checkOn(t *testing.T, db *state.DB, results []*kgo.Record, wan
 			if err != nil {
 				t.Fatalf("direct apply of %s: %v", cmd.RequestID, err)
 			}
-			if err := task.Commit(b, -1); err != nil {
+			if err := task.Apply(b, -1); err != nil {
 				t.Fatal(err)
 			}
 			want := roundTrip(t, schemas.ResultRecord{Result: out.Result, Origin: got.Origin})

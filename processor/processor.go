@@ -72,7 +72,7 @@ type Processor struct {
 	pollCancel context.CancelFunc
 
 	// applying is the last committed transaction's batches on their way
-	// into Pebble while the loop processes the next poll (pebble.go).
+	// into Pebble while the loop processes the next poll (apply.go).
 	// Only the loop goroutine touches it.
 	applying *pebbleApply
 
@@ -383,7 +383,7 @@ func (p *Processor) loop(ctx context.Context) error {
 		if n == 0 {
 			continue
 		}
-		if err := p.processBatch(groups, n); err != nil {
+		if err := p.runTransaction(groups, n); err != nil {
 			var rb *retryBatch
 			if errors.As(err, &rb) {
 				p.waitForRegistry(ctx, rb.err)

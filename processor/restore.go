@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/custream/custream/sink"
 	"github.com/custream/custream/state"
 )
 
@@ -263,9 +262,9 @@ func (p *Processor) replay(ctx context.Context, t *state.Task, part int32, from,
 			if r.Offset >= end {
 				break
 			}
-			kv, err := sink.ChangelogKV(r)
+			kv, err := state.ChangelogKV(r.Key, r.Value)
 			if err != nil {
-				return fmt.Errorf("%s[%d]: %w", topic, part, err)
+				return fmt.Errorf("%s[%d] at offset %d: %w", topic, part, r.Offset, err)
 			}
 			kvs = append(kvs, kv)
 			// A response holds up to 32 MiB; apply it in chunks, so a

@@ -1,7 +1,6 @@
 // Package sink builds custream's output records: results, merge notices,
-// snapshots, DLQ records and the changelog. It decides keys, partitions,
-// headers and encodings; the processor produces the records inside its
-// transaction.
+// snapshots and DLQ records. It decides keys, partitions, headers and
+// encodings; the processor produces the records inside its transaction.
 //
 // Every output record of task p goes to partition p of its topic (all
 // topics have the same partition count), so an org's results keep their
@@ -16,5 +15,6 @@
 //	customers.snapshots customer id    customer as fetch(source=ALL, embed=subscriptions)
 //	                                   returns it, plus org; merged away: id, org, mergedInto
 //	customers.dlq       original key   original value; headers + error.*, origin.*
-//	<group>-changelog   Pebble key     'S' + Pebble value, or null for a delete
+//
+// The changelog's records are state's (state.ChangelogValue).
 package sink

@@ -15,36 +15,9 @@ import (
 
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
-	"github.com/custream/custream/state"
 )
 
 var topics = Topics{Results: "r", Merges: "m", Snapshots: "s", DLQ: "d"}
-
-func TestChangelogRoundTrip(t *testing.T) {
-	for _, kv := range []state.KV{
-		{Key: []byte("k1"), Value: []byte("v")},
-		{Key: []byte("k2"), Value: []byte{}}, // set to empty is not a delete
-		{Key: []byte("k3")},                  // delete
-	} {
-		r := Changelog("cl", 3, kv)
-		if r.Partition != 3 || r.Topic != "cl" {
-			t.Fatalf("record %+v", r)
-		}
-		if kv.Value == nil && r.Value != nil {
-			t.Fatalf("a delete must be a null value (a tombstone), got %q", r.Value)
-		}
-		got, err := ChangelogKV(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got.Key, kv.Key) || (got.Value == nil) != (kv.Value == nil) || !bytes.Equal(got.Value, kv.Value) {
-			t.Fatalf("round trip of %+v gave %+v", kv, got)
-		}
-	}
-	if _, err := ChangelogKV(&kgo.Record{Key: []byte("k"), Value: []byte("Xjunk")}); err == nil {
-		t.Fatal("a value without the set prefix must be refused")
-	}
-}
 
 func TestResultFormats(t *testing.T) {
 	res := customer.Result{RequestID: "r1", Org: 100, Source: "INSTORE", Op: customer.OpRegister, Success: true, CreatedID: 5,

@@ -79,7 +79,7 @@ func load(tb testing.TB, task *Task, n, size int) {
 		}
 		_, err := b.Writes()
 		must(tb, err)
-		must(tb, task.Commit(b, int64(i)))
+		must(tb, task.Apply(b, int64(i)))
 	}
 }
 

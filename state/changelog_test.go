@@ -14,6 +14,32 @@ import (
 	"github.com/custream/custream/processor/customer"
 )
 
+func TestChangelogRoundTrip(t *testing.T) {
+	for _, kv := range []KV{
+		{Key: []byte("k1"), Value: []byte("v")},
+		{Key: []byte("k2"), Value: []byte{}}, // set to empty is not a delete
+		{Key: []byte("k3")},                  // delete
+	} {
+		v := ChangelogValue(kv)
+		if kv.Value == nil && v != nil {
+			t.Fatalf("a delete must be a null value (a tombstone), got %q", v)
+		}
+		got, err := ChangelogKV(kv.Key, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Key, kv.Key) || (got.Value == nil) != (kv.Value == nil) || !bytes.Equal(got.Value, kv.Value) {
+			t.Fatalf("round trip of %+v gave %+v", kv, got)
+		}
+	}
+	if _, err := ChangelogKV([]byte("k"), []byte("Xjunk")); err == nil {
+		t.Fatal("a value without the set prefix must be refused")
+	}
+	if _, err := ChangelogKV(nil, ChangelogValue(KV{Value: []byte("v")})); err == nil {
+		t.Fatal("a record without a key must be refused")
+	}
+}
+
 // Replaying every batch's Writes into an empty DB with ApplyChangelog gives
 // a byte-identical task keyspace, checkpoint included: the changelog carries
 // the whole state.
@@ -49,8 +75,8 @@ func TestChangelogReplayIsIdentical(t *testing.T) {
 			writes, err := b.Writes()
 			must(t, err)
 			offset += int64(len(writes))
-			commit(t, src, b, offset)
-			commit(t, other, ob, -1)
+			apply(t, src, b, offset)
+			apply(t, other, ob, -1)
 			// Chunked, as restore applies them.
 			for i := 0; i < len(writes); i += 7 {
 				end := min(i+7, len(writes))
@@ -103,9 +129,9 @@ func TestWritesDeduplicates(t *testing.T) {
 			t.Errorf("index key %x in the changelog", kv.Key)
 		}
 	}
-	must(t, task.Commit(b, 1))
+	must(t, task.Apply(b, 1))
 	if _, err := b.Writes(); err == nil {
-		t.Error("Writes of a committed batch succeeded")
+		t.Error("Writes of an applied batch succeeded")
 	}
 }
 
@@ -144,7 +170,7 @@ func TestRequests(t *testing.T) {
 			must(t, b.PutRequest(org, fmt.Sprintf("r%d", i), []byte(fmt.Sprintf("result %d", i)), t0.Add(time.Duration(i)*time.Second)))
 		}
 		must(t, b.PutRequest(org+1, "r1", []byte("other org"), t0))
-		commit(t, task, b, -1)
+		apply(t, task, b, -1)
 
 		b = task.NewBatch()
 		defer b.Close()
@@ -175,7 +201,7 @@ func TestRequests(t *testing.T) {
 			t.Error("org+1 r1 survived the prune")
 		}
 		must(t, b.PruneRequests(t0.Add(2*time.Hour)))
-		commit(t, task, b, -1)
+		apply(t, task, b, -1)
 		if kvs := dump(t, task); len(kvs) != 0 {
 			t.Errorf("after pruning everything, %d keys remain", len(kvs))
 		}

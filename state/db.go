@@ -31,9 +31,9 @@ type Options struct {
 	// flushes and L0 files for reads to probe), and a restart replays
 	// little WAL. Pebble keeps up to 4 in flight before stalling.
 	MemTableBytes uint64
-	// SyncCommits fsyncs the WAL on every Task.Commit. Default off: the
+	// SyncCommits fsyncs the WAL on every Task.Apply. Default off: the
 	// Kafka changelog is the durable log and local state is only written
-	// after the transaction commits, so a commit lost in a crash is a tail
+	// after the transaction commits, so a write lost in a crash is a tail
 	// the next restore reads back from the changelog (docs/state.md).
 	// Turn it on only to shorten restores after power loss.
 	SyncCommits bool
@@ -145,7 +145,7 @@ func (db *DB) DiskFull() (full bool, since time.Time, err error) {
 }
 
 // Close closes Pebble; every Batch and Task of the DB must be done with
-// first. A crash (rather than Close) may lose the last unsynced commits,
+// first. A crash (rather than Close) may lose the last unsynced writes,
 // which restore reads back from the changelog. Closing twice is a no-op.
 func (db *DB) Close() error {
 	if db.closed.Swap(true) {
@@ -165,9 +165,9 @@ type Task struct {
 	id         int32
 	partitions int32
 	filter     *keyFilter
-	// The size of the task's last committed batch, to size the next one:
+	// The size of the task's last applied batch, to size the next one:
 	// growing a batch of 5,000 commands by doubling copied megabytes.
-	// Commit may run on another goroutine than NewBatch.
+	// Apply may run on another goroutine than NewBatch.
 	lastBytes, lastOps atomic.Int64
 	maxWrite           atomic.Int64 // see LimitWrites
 }
@@ -226,20 +226,20 @@ func (t *Task) Checkpoint() (int64, error) {
 	return readInt64(v), nil
 }
 
-// Commit writes the batch and, when checkpoint ≥ 0, the task's new
-// changelog checkpoint in one atomic Pebble commit, then releases the
+// Apply writes the batch and, when checkpoint ≥ 0, the task's new
+// changelog checkpoint in one atomic Pebble write, then releases the
 // batch. Call it only after the Kafka transaction carrying the batch's
 // changelog records has committed; checkpoint is the offset after the last
 // of those records (-1 when the batch produced none: the checkpoint stays).
-func (t *Task) Commit(b *Batch, checkpoint int64) error {
+func (t *Task) Apply(b *Batch, checkpoint int64) error {
 	if b.task != t {
-		return fmt.Errorf("task %d: committing a batch of task %d", t.id, b.task.id)
+		return fmt.Errorf("task %d: applying a batch of task %d", t.id, b.task.id)
 	}
 	b.life.Lock()
 	closed := b.closed
 	b.life.Unlock()
 	if closed {
-		return fmt.Errorf("task %d: committing a closed batch", t.id)
+		return fmt.Errorf("task %d: applying a closed batch", t.id)
 	}
 	defer b.Close()
 	if p := b.prev; p != nil {
@@ -247,7 +247,7 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 		applied := p.applied
 		p.life.Unlock()
 		if !applied {
-			return fmt.Errorf("task %d: committing a batch before the batch it reads through", t.id)
+			return fmt.Errorf("task %d: applying a batch before the batch it reads through", t.id)
 		}
 	}
 	if err := b.flushSeq(); err != nil {
@@ -262,7 +262,7 @@ func (t *Task) Commit(b *Batch, checkpoint int64) error {
 	t.lastOps.Store(int64(len(b.over.ops)))
 	if !b.b.Empty() {
 		if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
-			return fmt.Errorf("task %d: committing batch (checkpoint %d): %w", t.id, checkpoint, err)
+			return fmt.Errorf("task %d: applying batch (checkpoint %d): %w", t.id, checkpoint, err)
 		}
 	}
 	b.life.Lock()
@@ -280,7 +280,7 @@ type KV struct {
 
 // ApplyChangelog applies changelog records, in order, and sets the
 // checkpoint to nextOffset (the offset after the last record), all in one
-// Pebble commit. It is restore's write path: each record is a write to a
+// atomic Pebble write. It is restore's write path: each record is a write to a
 // primary table (Batch.Writes), and the index entries it implies are
 // derived again as the processing path derived them. Every key must belong
 // to the task, so a misconfigured topic cannot write into another task's
@@ -297,7 +297,7 @@ func (t *Task) ApplyChangelog(records []KV, nextOffset int64) error {
 			return fmt.Errorf("task %d: changelog record %d (key %x): %w", t.id, i, kv.Key, err)
 		}
 	}
-	if err := t.Commit(b, nextOffset); err != nil {
+	if err := t.Apply(b, nextOffset); err != nil {
 		return fmt.Errorf("task %d: applying %d changelog records up to offset %d: %w", t.id, len(records), nextOffset, err)
 	}
 	return nil
@@ -314,14 +314,14 @@ func (t *Task) Drop() error {
 	return nil
 }
 
-// Reader returns a read-only view of the task's committed state for queries
-// (customer.Reader). Each call reads the latest committed state; a Search
+// Reader returns a read-only view of the task's applied state for queries
+// (customer.Reader). Each call reads the latest applied state; a Search
 // sees one consistent state. Writes through it fail with ErrReadOnly.
 func (t *Task) Reader() *View {
 	return &View{reader: reader{src: dbSource{t.db.pdb}, task: t}}
 }
 
-// Dump returns every key and value of the task's committed keyspace, in
+// Dump returns every key and value of the task's applied keyspace, in
 // key order, checkpoint included. It reads the whole task into memory, so it
 // is for tests and tools (comparing two states byte for byte), never for
 // the processing path.

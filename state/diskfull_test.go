@@ -24,8 +24,8 @@ func fullDisk(fs vfs.FS, on func() bool) vfs.FS {
 	}))
 }
 
-// TestDiskFullWaits: a commit on a full disk waits instead of failing or
-// panicking, DiskFull says so, and once space is back the commit lands and
+// TestDiskFullWaits: an apply on a full disk waits instead of failing or
+// panicking, DiskFull says so, and once space is back the apply lands and
 // survives a reopen.
 func TestDiskFullWaits(t *testing.T) {
 	var full atomic.Bool
@@ -41,7 +41,7 @@ func TestDiskFullWaits(t *testing.T) {
 		if err := b.PutCustomer(&customer.Customer{ID: id, Org: 1, Profiles: []customer.Profile{{Source: "INSTORE", FirstName: name}}}); err != nil {
 			t.Fatal(err)
 		}
-		return task.Commit(b, -1)
+		return task.Apply(b, -1)
 	}
 	if err := put("before"); err != nil {
 		t.Fatal(err)
@@ -62,17 +62,17 @@ func TestDiskFullWaits(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		t.Fatalf("the commit returned (%v) while the disk was full", err)
+		t.Fatalf("the apply returned (%v) while the disk was full", err)
 	default:
 	}
 	full.Store(false)
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("commit after space came back: %v", err)
+			t.Fatalf("apply after space came back: %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("the commit did not go on once space was back")
+		t.Fatal("the apply did not go on once space was back")
 	}
 	if f, _, _ := db.DiskFull(); f {
 		t.Fatal("DiskFull still reports a full disk")
@@ -110,8 +110,8 @@ func TestDiskFullGivesUp(t *testing.T) {
 	if _, err := b.NextID(); err != nil {
 		t.Fatal(err)
 	}
-	committed := make(chan error, 1)
-	go func() { committed <- task.Commit(b, 5) }()
+	applied := make(chan error, 1)
+	go func() { applied <- task.Apply(b, 5) }()
 	select {
 	case err := <-gaveUp:
 		if !errors.Is(err, syscall.ENOSPC) {
@@ -123,7 +123,7 @@ func TestDiskFullGivesUp(t *testing.T) {
 	}
 	// A give-up that returns leaves the write waiting, not failed.
 	on.Store(false)
-	if err := <-committed; err != nil {
-		t.Fatalf("commit after the give-up returned: %v", err)
+	if err := <-applied; err != nil {
+		t.Fatalf("apply after the give-up returned: %v", err)
 	}
 }

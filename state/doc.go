@@ -5,16 +5,17 @@
 // task's changelog checkpoint.
 //
 // The key layout is documented in keys.go, the customer document encoding
-// in codec.go, and the life of the state (why it is never ahead of Kafka,
-// restore, sizes) in docs/state.md.
+// in codec.go, the changelog record's key and value in changelog.go, and
+// the life of the state (why it is never ahead of Kafka, restore, sizes)
+// in docs/state.md.
 //
 // The processor uses it like this, per task and batch of commands:
 //
-//	b := task.NewBatch()          // indexed batch: reads see its writes
+//	b := task.NewBatch()          // Pebble batch + overlay: reads see its writes
 //	customer.Apply(cfg, b, cmd)   // b implements customer.Store
 //	kvs, _ := b.Writes()          // produce these to the changelog, in the transaction
 //	// ... commit the Kafka transaction, then:
-//	task.Commit(b, nextOffset)    // batch + checkpoint in one Pebble commit
+//	task.Apply(b, nextOffset)     // batch + checkpoint in one atomic Pebble write
 //	// or, on abort: b.Close()
 //
 // and on assignment: task.Checkpoint(), then task.ApplyChangelog for the

@@ -8,7 +8,7 @@ import (
 )
 
 // keyFilter is an in-memory filter of the holder-list and request keys a
-// task's committed state may hold: when it says a key is absent, it is,
+// task's applied state may hold: when it says a key is absent, it is,
 // and the read is skipped. A bulk load registers mostly new identifiers
 // with new request ids, and a Pebble miss still walks the memtables and
 // probes the bloom filter of every level (microseconds); this filter
@@ -16,7 +16,7 @@ import (
 //
 // It is derived state and never persisted: it is built by one scan of the
 // task's two tables the first time it is needed, and kept a superset of
-// the keys by adding every such key a batch sets (committed or not;
+// the keys by adding every such key a batch sets (applied or not;
 // restore writes through a batch too). Deletes are not removed; they only cost a read.
 // Drop empties it, as it empties the keyspace.
 type keyFilter struct {

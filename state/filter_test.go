@@ -60,7 +60,7 @@ func TestFilterBuiltFromState(t *testing.T) {
 		b := task.NewBatch()
 		put(t, b, person(1, org, "a", "", map[string][]string{"INSTORE/": {"mobile:111"}}))
 		must(t, b.PutRequest(org, "r1", []byte("result"), t0))
-		commit(t, task, b, 1)
+		apply(t, task, b, 1)
 		must(t, db.Close())
 
 		db = e.open(t)

@@ -84,10 +84,10 @@ func put(t testing.TB, b *Batch, cs ...*customer.Customer) {
 	}
 }
 
-// commit commits b to its task with the given checkpoint.
-func commit(t testing.TB, task *Task, b *Batch, ckpt int64) {
+// apply applies b to its task with the given checkpoint.
+func apply(t testing.TB, task *Task, b *Batch, ckpt int64) {
 	t.Helper()
-	must(t, task.Commit(b, ckpt))
+	must(t, task.Apply(b, ckpt))
 }
 
 func owner(t testing.TB, r customer.Reader, org int64, scope, typ, val string) int64 {

@@ -9,9 +9,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// A batch started with NewBatchAfter while the previous batch's commit
+// A batch started with NewBatchAfter while the previous batch's apply
 // runs in another goroutine (the processor's pipeline) ends in the same
-// state as batches committed one after the other: it reads the previous
+// state as batches applied one after the other: it reads the previous
 // batch's customers, holder lists, requests and id allocator whether or
 // not they reached Pebble yet. Run with -race, it also checks the two
 // goroutines share nothing unguarded.
@@ -20,7 +20,7 @@ func TestPipelinedBatchesMatchSequential(t *testing.T) {
 		db := mustOpen(t, "db", Options{FS: vfs.NewMem()})
 		task := db.Task(1, 2)
 		m := newModel(rand.New(rand.NewPCG(5, 6)))
-		var prev *Batch // written, not yet committed
+		var prev *Batch // written, not yet applied
 		var done chan error
 		for batch := range 30 {
 			var b *Batch
@@ -34,10 +34,10 @@ func TestPipelinedBatchesMatchSequential(t *testing.T) {
 			steps := 2 + m.rng.IntN(6)
 			for i := range steps {
 				if i == steps/2 && prev != nil {
-					// prev's commit starts once this batch has read
+					// prev's apply starts once this batch has read
 					// through it, and runs while this batch goes on.
 					done = make(chan error, 1)
-					go func(b *Batch, ckpt int64) { done <- task.Commit(b, ckpt) }(prev, int64(batch-1))
+					go func(b *Batch, ckpt int64) { done <- task.Apply(b, ckpt) }(prev, int64(batch-1))
 				}
 				m.step(t, b)
 			}
@@ -53,17 +53,17 @@ func TestPipelinedBatchesMatchSequential(t *testing.T) {
 			must(t, err)
 			m.commit()
 			if !pipelined {
-				must(t, task.Commit(b, int64(batch)))
+				must(t, task.Apply(b, int64(batch)))
 				continue
 			}
 			if done != nil {
-				must(t, <-done) // commits stay in order
+				must(t, <-done) // applies stay in order
 				done = nil
 			}
 			prev = b
 		}
 		if prev != nil {
-			must(t, task.Commit(prev, 29))
+			must(t, task.Apply(prev, 29))
 		}
 		return dump(t, task)
 	}
@@ -73,7 +73,7 @@ func TestPipelinedBatchesMatchSequential(t *testing.T) {
 	}
 }
 
-// A batch that reads through another cannot be committed before it, and
+// A batch that reads through another cannot be applied before it, and
 // one cannot read through a discarded batch.
 func TestPipelinedCommitOrder(t *testing.T) {
 	db := mustOpen(t, "db", Options{FS: vfs.NewMem()})
@@ -82,22 +82,22 @@ func TestPipelinedCommitOrder(t *testing.T) {
 	put(t, first, person(1, org, "a", "", map[string][]string{"INSTORE/": {"mobile:1"}}))
 	second, err := task.NewBatchAfter(first)
 	must(t, err)
-	if err := task.Commit(second, 2); err == nil {
-		t.Fatal("committed a batch before the batch it reads through")
+	if err := task.Apply(second, 2); err == nil {
+		t.Fatal("applied a batch before the batch it reads through")
 	}
-	must(t, task.Commit(first, 1))
+	must(t, task.Apply(first, 1))
 
 	discarded := task.NewBatch()
 	discarded.Discard()
 	if _, err := task.NewBatchAfter(discarded); err == nil {
 		t.Error("read through a discarded batch")
 	}
-	// After its commit, a batch is in Pebble: reading through it is a
+	// After its apply, a batch is in Pebble: reading through it is a
 	// plain batch.
 	third, err := task.NewBatchAfter(first)
 	must(t, err)
 	defer third.Close()
 	if c, ok, err := third.Customer(1); err != nil || !ok || c.Profiles[0].FirstName != "a" {
-		t.Errorf("customer 1 after its batch committed: %v, %v, %v", c, ok, err)
+		t.Errorf("customer 1 after its batch was applied: %v, %v, %v", c, ok, err)
 	}
 }

@@ -51,7 +51,7 @@ func (r reader) view(key []byte, fn func(v []byte) error) (bool, error) {
 	return r.src.view(key, fn)
 }
 
-// dbSource reads the committed state.
+// dbSource reads the applied state.
 type dbSource struct{ db *pebble.DB }
 
 func (s dbSource) view(key []byte, fn func(v []byte) error) (found bool, err error) {
@@ -247,7 +247,7 @@ func (r reader) scan(prefix []byte, fn func(key, value []byte) error) error {
 	return r.src.scan(prefix, fn)
 }
 
-// View is a read-only customer.Store over a task's committed state, for the
+// View is a read-only customer.Store over a task's applied state, for the
 // HTTP facade. It holds no resources: reads go to the DB, so each call sees
 // the state as of that call.
 type View struct {

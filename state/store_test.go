@@ -91,7 +91,7 @@ func TestMergeTombstone(t *testing.T) {
 			s := person(10, org, "Sam", "Survivor", map[string][]string{"INSTORE/": {"mobile:911"}})
 			v := person(11, org, "Vic", "Victim", map[string][]string{"WECHAT/a": {"wechat:w1"}, "INSTORE/": {"mobile:922"}})
 			put(t, b, s, v)
-			commit(t, task, b, 5)
+			apply(t, task, b, 5)
 
 			b = task.NewBatch()
 			defer b.Close()
@@ -123,9 +123,9 @@ func TestMergeTombstone(t *testing.T) {
 					t.Errorf("holders %v, want %v", hs, want)
 				}
 			}
-			commit(t, task, b, 6)
+			apply(t, task, b, 6)
 			if got := owner(t, task.Reader(), org, "WECHAT/a", "wechat", "w1"); got != 10 {
-				t.Errorf("after commit: wechat owner %d, want 10", got)
+				t.Errorf("after apply: wechat owner %d, want 10", got)
 			}
 		})
 	}
@@ -154,9 +154,9 @@ func TestHoldersOrder(t *testing.T) {
 			t.Errorf("holders\n got %v\nwant %v", hs, want)
 		}
 
-		// After a commit, customer 9 drops one scope and 5 is merged away:
+		// After an apply, customer 9 drops one scope and 5 is merged away:
 		// only 9's other holding is left in the list.
-		commit(t, task, b, 1)
+		apply(t, task, b, 1)
 		b = task.NewBatch()
 		defer b.Close()
 		gone := person(5, org, "b", "", nil)
@@ -174,7 +174,7 @@ func TestHoldersOrder(t *testing.T) {
 		if hs, err = b.Holders(org, customer.Identifier{Type: "email", Value: "x@y.io"}); err != nil || hs != nil {
 			t.Errorf("holders after the last one left: %v %v", hs, err)
 		}
-		commit(t, task, b, 2)
+		apply(t, task, b, 2)
 		if kvs := dump(t, task); slices.ContainsFunc(kvs, func(kv KV) bool { return kv.Key[taskLen] == tabHolders && readInt64(kv.Key[taskLen+1:]) == org }) {
 			t.Errorf("an empty holder list is still stored")
 		}
@@ -237,14 +237,14 @@ func TestNextID(t *testing.T) {
 					t.Errorf("TaskOf(%d) = %d, want %d", id, got, p)
 				}
 			}
-			commit(t, task, b, -1)
+			apply(t, task, b, -1)
 		}
 		task := db.Task(2, parts)
 		b := task.NewBatch()
 		id, err := b.NextID()
 		must(t, err)
 		if id != 6*parts+2 {
-			t.Errorf("after commit, next id of task 2 = %d, want %d", id, 6*parts+2)
+			t.Errorf("after apply, next id of task 2 = %d, want %d", id, 6*parts+2)
 		}
 		b.Discard()
 		b = task.NewBatch()
@@ -261,7 +261,7 @@ func TestNextID(t *testing.T) {
 	}
 }
 
-func TestDiscardAndCommit(t *testing.T) {
+func TestDiscardAndApply(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, _ env, db *DB) {
 		task := db.Task(0, 2)
 		b := task.NewBatch()
@@ -276,12 +276,12 @@ func TestDiscardAndCommit(t *testing.T) {
 		b = task.NewBatch()
 		put(t, b, person(2, org, "a", "b", map[string][]string{"INSTORE/": {"mobile:1"}}))
 		if got := owner(t, task.Reader(), org, "INSTORE/", "mobile", "1"); got != 0 {
-			t.Error("uncommitted write visible to the reader")
+			t.Error("unapplied write visible to the reader")
 		}
-		commit(t, task, b, 42)
-		b.Close() // after commit is fine
-		if err := task.Commit(b, 43); err == nil {
-			t.Error("committing a closed batch succeeded")
+		apply(t, task, b, 42)
+		b.Close() // after apply is fine
+		if err := task.Apply(b, 43); err == nil {
+			t.Error("applying a closed batch succeeded")
 		}
 		ck, err := task.Checkpoint()
 		must(t, err)
@@ -289,21 +289,21 @@ func TestDiscardAndCommit(t *testing.T) {
 			t.Errorf("checkpoint %d, want 42", ck)
 		}
 		if got := owner(t, task.Reader(), org, "INSTORE/", "mobile", "1"); got != 2 {
-			t.Errorf("committed write not visible: owner %d", got)
+			t.Errorf("applied write not visible: owner %d", got)
 		}
 
 		// -1 leaves the checkpoint alone.
 		b = task.NewBatch()
 		put(t, b, person(4, org, "c", "", nil))
-		commit(t, task, b, -1)
+		apply(t, task, b, -1)
 		if ck, _ := task.Checkpoint(); ck != 42 {
-			t.Errorf("checkpoint %d after commit(-1), want 42", ck)
+			t.Errorf("checkpoint %d after Apply(b, -1), want 42", ck)
 		}
 		if ck, _ := db.Task(1, 2).Checkpoint(); ck != 0 {
 			t.Errorf("fresh task checkpoint %d, want 0", ck)
 		}
-		if err := db.Task(1, 2).Commit(task.NewBatch(), 1); err == nil {
-			t.Error("committing another task's batch succeeded")
+		if err := db.Task(1, 2).Apply(task.NewBatch(), 1); err == nil {
+			t.Error("applying another task's batch succeeded")
 		}
 	})
 }
@@ -316,7 +316,7 @@ func TestReopenKeepsData(t *testing.T) {
 		put(t, b, c)
 		_, err := b.NextID()
 		must(t, err)
-		commit(t, task, b, 9)
+		apply(t, task, b, 9)
 		before := dump(t, task)
 		must(t, db.Close())
 
@@ -356,7 +356,7 @@ func TestDrop(t *testing.T) {
 			id, err := b.NextID()
 			must(t, err)
 			put(t, b, person(id, org, "x", "", map[string][]string{"INSTORE/": {"mobile:1"}}))
-			commit(t, task, b, 3)
+			apply(t, task, b, 3)
 		}
 		before0, before2 := dump(t, db.Task(0, 3)), dump(t, db.Task(2, 3))
 		must(t, db.Task(1, 3).Drop())

@@ -30,7 +30,7 @@ import (
 const (
 	benchTask, benchOf = 3, 12
 	benchOrg           = 1
-	benchGroup         = 1000 // commands per batch, as the processor commits
+	benchGroup         = 1000 // commands per batch, as the processor applies
 )
 
 func benchN() int {
@@ -119,7 +119,7 @@ func preloaded(b *testing.B) (*state.DB, *state.Task) {
 					b.Fatalf("preloading customer %d: %v %+v", k, err, out.Result)
 				}
 			}
-			if err := task.Commit(batch, -1); err != nil {
+			if err := task.Apply(batch, -1); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -176,21 +176,21 @@ func BenchmarkApplyMix(b *testing.B) {
 			b.Fatal(err)
 		}
 		if done++; done%benchGroup == 0 {
-			commitBench(b, task, batch)
+			applyBench(b, task, batch)
 			batch = nil
 		}
 	}
 	if batch != nil {
-		commitBench(b, task, batch)
+		applyBench(b, task, batch)
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "cmds/s")
 }
 
-func commitBench(b *testing.B, task *state.Task, batch *state.Batch) {
+func applyBench(b *testing.B, task *state.Task, batch *state.Batch) {
 	if _, err := batch.Writes(); err != nil {
 		b.Fatal(err)
 	}
-	if err := task.Commit(batch, -1); err != nil {
+	if err := task.Apply(batch, -1); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -3,7 +3,8 @@
 // enforces it, with the rest of the package graph).
 //
 // Commands go in through Apply, which reads and writes state only through
-// the Store interface (state/ implements it over a Pebble indexed batch)
+// the Store interface (state/ implements it over a Pebble batch and an
+// overlay of the batch's own writes)
 // and returns an Outcome: the Result for customers.results, the Merge
 // notices for customers.merges and the ids whose snapshot changed
 // (Snapshot renders them for customers.snapshots). Rule violations are

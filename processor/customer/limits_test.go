@@ -250,7 +250,7 @@ func TestGrownBeforeTheLimits(t *testing.T) {
 	if err := b.PutCustomer(legacy); err != nil {
 		t.Fatal(err)
 	}
-	st.commit()
+	st.flush()
 	if w := legacy.Weight(); w <= customer.MaxCustomerWeight {
 		t.Fatalf("legacy customer weighs only %d", w)
 	}

@@ -13,11 +13,11 @@ import (
 
 // store runs the rules on the real state: one task of a Pebble DB, with
 // commands grouped into batches the way the processor groups them. Apply
-// reads and writes through the open batch (an indexed batch, so a command
-// sees the writes of earlier commands of its group); every group commits
-// with Task.Commit(batch, -1). Queries read committed state through
-// Task.Reader(), as the HTTP facade does, so view commits the open group
-// first.
+// reads and writes through the open batch (a Pebble batch and an overlay
+// of its own writes, so a command sees the writes of earlier commands of
+// its group); every group is applied with Task.Apply(batch, -1). Queries
+// read applied state through Task.Reader(), as the HTTP facade does, so
+// view applies the open group first.
 type store struct {
 	tb    testing.TB
 	task  *state.Task
@@ -76,7 +76,7 @@ func (s *store) open() *state.Batch {
 	return s.batch
 }
 
-// apply runs one command through the open batch and commits the group
+// apply runs one command through the open batch and applies the group
 // when it is full. A store error fails the test: the processor would
 // discard the batch, which no test expects.
 func (s *store) apply(cfg customer.Config, cmd customer.Command) (customer.Outcome, error) {
@@ -85,14 +85,14 @@ func (s *store) apply(cfg customer.Config, cmd customer.Command) (customer.Outco
 		return out, err
 	}
 	if s.n++; s.n >= s.group {
-		s.commit()
+		s.flush()
 	}
 	return out, nil
 }
 
-// commit commits the open group, if any, with no checkpoint (these tests
-// have no changelog).
-func (s *store) commit() {
+// flush applies the open group, if any, to Pebble with no checkpoint
+// (these tests have no changelog).
+func (s *store) flush() {
 	s.tb.Helper()
 	if s.batch == nil {
 		return
@@ -104,14 +104,14 @@ func (s *store) commit() {
 	if _, err := b.Writes(); err != nil {
 		s.tb.Fatal(err)
 	}
-	if err := s.task.Commit(b, -1); err != nil {
+	if err := s.task.Apply(b, -1); err != nil {
 		s.tb.Fatal(err)
 	}
 }
 
-// view commits the open group and returns the committed state, for queries.
+// view applies the open group and returns the applied state, for queries.
 func (s *store) view() customer.Reader {
-	s.commit()
+	s.flush()
 	return s.task.Reader()
 }
 
@@ -142,7 +142,7 @@ func (s *store) pending() []state.KV {
 // what replay and "a failed command writes nothing" compare.
 func (s *store) dump() string {
 	s.tb.Helper()
-	s.commit()
+	s.flush()
 	kvs, err := s.task.Dump()
 	if err != nil {
 		s.tb.Fatal(err)

@@ -1,8 +1,9 @@
 package customer
 
 // Store is what the rules need of state. The state package implements it
-// over a Pebble indexed batch, so reads see the writes made earlier in the
-// same batch, and nothing is durable until the batch is committed.
+// over a plain Pebble batch plus an overlay of its own writes, so reads see
+// the writes made earlier in the same batch, and nothing is durable until
+// the batch is applied, after its Kafka transaction commits.
 //
 // Identifiers handed to and returned by a Store are normalised (see
 // Identifier.Key); the store keeps its indexes in line with the customers it

@@ -110,7 +110,8 @@ func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	return fx
 }
 
-// apply runs one command through the domain on its org's task and commits.
+// apply runs one command through the domain on its org's task and applies
+// its batch.
 func (fx *fixture) apply(cmd customer.Command) customer.Result {
 	fx.t.Helper()
 	fx.seq++
@@ -121,7 +122,7 @@ func (fx *fixture) apply(cmd customer.Command) customer.Result {
 	if err != nil {
 		fx.t.Fatalf("applying %s: %v", cmd.Op, err)
 	}
-	if err := task.Commit(b, -1); err != nil {
+	if err := task.Apply(b, -1); err != nil {
 		fx.t.Fatal(err)
 	}
 	if !out.Result.Success {

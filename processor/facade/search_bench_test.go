@@ -44,7 +44,7 @@ func searchBenchState(b *testing.B) customer.Reader {
 				b.Fatalf("register %d: %v %v", i, err, out.Result.Errors)
 			}
 		}
-		if err := task.Commit(batch, -1); err != nil {
+		if err := task.Apply(batch, -1); err != nil {
 			b.Fatal(err)
 		}
 	}

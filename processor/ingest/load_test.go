@@ -201,7 +201,7 @@ func expected(t *testing.T, task *state.Task, path, source string, org int64, do
 		if err != nil {
 			return err
 		}
-		if err := task.Commit(b, -1); err != nil {
+		if err := task.Apply(b, -1); err != nil {
 			return err
 		}
 		r := out.Result

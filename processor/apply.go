@@ -32,7 +32,7 @@ func (p *Processor) startApply(batches []*taskBatch) {
 		defer close(a.done)
 		began := time.Now()
 		for _, tb := range a.batches {
-			if err := tb.commit(); err != nil {
+			if err := tb.apply(); err != nil {
 				a.err = err
 				for _, rest := range a.batches {
 					rest.batch.Close()
