@@ -208,7 +208,7 @@ func writeCompatFixture(t *testing.T) {
 		kvs, err := b.Writes()
 		must(t, err)
 		records = append(records, kvs...)
-		must(t, task.Commit(b, int64(len(records))))
+		must(t, task.Apply(b, int64(len(records))))
 	}
 	// Half the request ids expire, so the fixture holds tombstones too.
 	b := task.NewBatch()
@@ -216,7 +216,7 @@ func writeCompatFixture(t *testing.T) {
 	kvs, err := b.Writes()
 	must(t, err)
 	records = append(records, kvs...)
-	must(t, task.Commit(b, int64(len(records))))
+	must(t, task.Apply(b, int64(len(records))))
 	requests = append(requests, "never-sent")
 
 	answers, err := compatAnswersOf(task, requests)
