@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,15 +254,15 @@ func (t *Task) Apply(b *Batch, checkpoint int64) error {
 	if err := b.flushSeq(); err != nil {
 		return err
 	}
-	if checkpoint >= 0 {
-		if err := b.b.Set(checkpointKey(t.id), appendInt64(nil, checkpoint), nil); err != nil {
-			return fmt.Errorf("task %d: setting checkpoint %d: %w", t.id, checkpoint, err)
-		}
-	}
 	t.lastBytes.Store(int64(b.b.Len()))
 	t.lastOps.Store(int64(len(b.over.ops)))
-	if !b.b.Empty() {
-		if err := t.db.pdb.Apply(b.b, t.db.write); err != nil {
+	sorted, err := b.sortedWrites(checkpoint)
+	if err != nil {
+		return fmt.Errorf("task %d: applying batch (checkpoint %d): %w", t.id, checkpoint, err)
+	}
+	defer sorted.Close()
+	if !sorted.Empty() {
+		if err := t.db.pdb.Apply(sorted, t.db.write); err != nil {
 			return fmt.Errorf("task %d: applying batch (checkpoint %d): %w", t.id, checkpoint, err)
 		}
 	}
@@ -269,6 +270,45 @@ func (t *Task) Apply(b *Batch, checkpoint int64) error {
 	b.applied = true
 	b.life.Unlock()
 	return nil
+}
+
+// sortedWrites returns a new Pebble batch of b's last write of every key,
+// in key order, and the checkpoint when ≥ 0. The state it leaves is the
+// one b's own batch would leave (a later write of a key replaces an
+// earlier one either way), but Pebble's memtable inserter reuses its
+// search position from one key to the next: keys in order cost a short
+// walk from the previous key instead of a search from the skiplist's top,
+// and the profile had that search as the processor's largest single cost
+// (ApplyMix: 15.7 → 13.8 µs per command, docs/benchmarks.md). The sort
+// costs less than it saves.
+func (b *Batch) sortedWrites(checkpoint int64) (*pebble.Batch, error) {
+	live := make([]*batchOp, 0, b.over.n)
+	for i := range b.over.ops {
+		if op := &b.over.ops[i]; !op.superseded {
+			live = append(live, op)
+		}
+	}
+	slices.SortFunc(live, func(x, y *batchOp) int { return bytes.Compare(x.key, y.key) })
+	sb := b.task.db.pdb.NewBatchWithSize(b.b.Len())
+	for _, op := range live {
+		var err error
+		if op.del {
+			err = sb.Delete(op.key, nil)
+		} else {
+			err = sb.Set(op.key, op.value, nil)
+		}
+		if err != nil {
+			sb.Close()
+			return nil, fmt.Errorf("copying %x into the sorted batch: %w", op.key, err)
+		}
+	}
+	if checkpoint >= 0 {
+		if err := sb.Set(checkpointKey(b.task.id), appendInt64(nil, checkpoint), nil); err != nil {
+			sb.Close()
+			return nil, fmt.Errorf("setting checkpoint %d: %w", checkpoint, err)
+		}
+	}
+	return sb, nil
 }
 
 // KV is one changelog record: a Pebble key and its value, or a nil Value
