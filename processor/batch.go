@@ -313,6 +313,13 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}, repartitioned: map[string]int{}}}
 	dec := p.decodeAhead(g.records)
 	defer dec.wait()
+	// Request ids are forgotten by the processor's clock, which producers
+	// cannot move (docs/exactly-once.md, "Idempotency"). Before the
+	// records, so that none of them is answered from an id the batch
+	// forgets.
+	if err := tb.batch.PruneRequests(p.now().Add(-p.cfg.RequestRetention)); err != nil {
+		return tb, fmt.Errorf("task %d: pruning old request ids: %w", g.task, err)
+	}
 	// changed maps each customer the batch changed to the last input
 	// record that changed it: its snapshot answers to that record.
 	changed := map[int64]recordID{}
@@ -326,12 +333,6 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 			return tb, err
 		}
 	}
-	// Request ids are forgotten by the processor's clock, which producers
-	// cannot move (docs/exactly-once.md, "Idempotency").
-	if err := tb.batch.PruneRequests(p.now().Add(-p.cfg.RequestRetention)); err != nil {
-		return tb, fmt.Errorf("task %d: pruning old request ids: %w", g.task, err)
-	}
-
 	ids := make([]int64, 0, len(changed))
 	for id := range changed {
 		ids = append(ids, id)

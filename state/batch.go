@@ -64,6 +64,8 @@ type Batch struct {
 	// maxWrite bounds the key and value of one changelog write (0: no
 	// bound); see Task.LimitWrites.
 	maxWrite int
+	// requestsPut counts PutRequest calls, to size the next sweep.
+	requestsPut int
 }
 
 // docEntry is one cached customer: the decoded document (decoded lazily

@@ -148,7 +148,7 @@ func TestApplyChangelogRejectsForeignKeys(t *testing.T) {
 		"identifier": append(taskStart(2), tabIdentV2, 1),
 		"holders":    appendHoldersKey(nil, 2, org, "mobile", "1"),
 		"search":     searchKey(2, org, "a", 6),
-		"req-time":   reqByTimeKey(2, 0, org, "r"),
+		"req-time":   append(taskStart(2), tabReqByTime, 1),
 		"bad doc":    customerKey(2, 6),
 	} {
 		good := KV{Key: requestKey(2, org, "r"), Value: append(appendInt64(nil, 0), "result"...)}

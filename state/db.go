@@ -170,6 +170,10 @@ type Task struct {
 	// growing a batch of 5,000 commands by doubling copied megabytes.
 	// Apply may run on another goroutine than NewBatch.
 	lastBytes, lastOps atomic.Int64
+	// lastPuts is the request ids the last applied batch stored, to size
+	// the sweep of expired ones (requests.go).
+	lastPuts atomic.Int64
+	requests *requestSweep
 	maxWrite           atomic.Int64 // see LimitWrites
 }
 
@@ -193,7 +197,7 @@ func (t *Task) LimitWrites(n int) {
 // partition count must stay the same for the life of the state: customer
 // ids encode it (see TaskOf).
 func (db *DB) Task(partition, partitions int32) *Task {
-	return &Task{db: db, id: partition, partitions: partitions, filter: db.filter(partition)}
+	return &Task{db: db, id: partition, partitions: partitions, filter: db.filter(partition), requests: newRequestSweep()}
 }
 
 // ID returns the task's partition number.
@@ -256,6 +260,7 @@ func (t *Task) Apply(b *Batch, checkpoint int64) error {
 	}
 	t.lastBytes.Store(int64(b.b.Len()))
 	t.lastOps.Store(int64(len(b.over.ops)))
+	t.lastPuts.Store(int64(b.requestsPut))
 	sorted, err := b.sortedWrites(checkpoint)
 	if err != nil {
 		return fmt.Errorf("task %d: applying batch (checkpoint %d): %w", t.id, checkpoint, err)
@@ -351,6 +356,7 @@ func (t *Task) Drop() error {
 		return fmt.Errorf("task %d: dropping the keyspace: %w", t.id, err)
 	}
 	t.filter.reset()
+	t.requests.reset()
 	return nil
 }
 

@@ -29,7 +29,7 @@ package state
 //	0x04 (retired: the holder table of one key per holding; rejected in a changelog)
 //	0x05 search     task 05 org str(token) id                   → 01
 //	0x06 request    task 06 org str(requestID)                  → at(int64 unix nanos) result...
-//	0x07 req-by-time task 07 at org str(requestID)              → 01
+//	0x07 (retired: the request ids ordered by time; never in a changelog)
 //	0x08 holders    task 08 org str(type) str(idkey)            → holding...
 //	                holding = id str(source) str(account), sorted and distinct
 //
@@ -44,8 +44,10 @@ package state
 // A list holds one entry per scope holding the identifier, so it stays
 // short; an empty list is deleted, never stored. The search
 // table is scanned by (org, token prefix) and yields customer ids as the
-// last 8 bytes of each key. req-by-time orders requests by the command time
-// they were stored at, so pruning reads only the expired ones.
+// last 8 bytes of each key; it holds the words of names and of the
+// identifiers the holders table cannot answer a prefix of (below).
+// Expired request ids are found by a sweep of the request table
+// (requests.go), whose values start with the time they were stored.
 //
 // Values are never empty (index entries hold a single 01 byte, holder lists
 // at least one holding), so in the changelog a nil value means delete and
@@ -74,7 +76,7 @@ const (
 	tabHolderV1  byte = 0x04 // retired (see the layout above)
 	tabSearch    byte = 0x05
 	tabRequest   byte = 0x06
-	tabReqByTime byte = 0x07
+	tabReqByTime byte = 0x07 // retired (see the layout above)
 	tabHolders   byte = 0x08
 	tabEnd       byte = 0x09 // first tag not in use
 
@@ -323,12 +325,6 @@ func requestKey(task int32, org int64, requestID string) []byte {
 	return appendStr(appendInt64(tablePrefix(task, tabRequest), org), requestID)
 }
 
-func reqByTimeKey(task int32, at int64, org int64, requestID string) []byte {
-	b := appendInt64(tablePrefix(task, tabReqByTime), at)
-	b = appendInt64(b, org)
-	return appendStr(b, requestID)
-}
-
 // parseRequestKey reads (org, requestID) from a request key.
 func parseRequestKey(key []byte) (org int64, requestID string, err error) {
 	rest := key[taskLen+1:]
@@ -346,27 +342,10 @@ func parseRequestKey(key []byte) (org int64, requestID string, err error) {
 	return org, requestID, nil
 }
 
-// parseReqByTime reads (org, requestID) from a req-by-time key.
-func parseReqByTime(key []byte) (org int64, requestID string, err error) {
-	rest := key[taskLen+1:]
-	if len(rest) < 16 {
-		return 0, "", fmt.Errorf("request time key too short")
-	}
-	org = readInt64(rest[8:])
-	requestID, rest, err = readStr(rest[16:])
-	if err != nil {
-		return 0, "", err
-	}
-	if len(rest) != 0 {
-		return 0, "", fmt.Errorf("trailing bytes in request time key")
-	}
-	return org, requestID, nil
-}
-
 // inChangelog reports whether a key of a task is in a primary table, the
 // ones the changelog carries: customers, requests and the id allocator.
-// The index tables (holders, search, req-by-time) are derived from them
-// and the checkpoint is local.
+// The index tables (holders, search) are derived from them and the
+// checkpoint is local.
 func inChangelog(key []byte) bool {
 	switch key[taskLen] {
 	case tabCustomer, tabRequest:

@@ -15,7 +15,8 @@ import (
 //	1  first layout (cross-scope index as one key per holder)
 //	2  cross-scope index as one list of holders per identifier
 //	3  no identifier table: OwnerInScope reads the holder list
-const layoutVersion = 3
+//	4  no request-by-time table (a sweep finds expired request ids)
+const layoutVersion = 4
 
 // layoutKey lies outside every task's keyspace: task prefixes are
 // non-negative int32s, so their first byte is at most 0x7f, and Drop's
