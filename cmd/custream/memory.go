@@ -34,9 +34,10 @@ const defaultMemoryLimit = 512 << 20
 // is recycled for the next rotation rather than held beside them.
 const pebbleMemTablesHeld = 2
 
-// Bounds of the derivation. The Go heap floor is about twice the live heap
-// the processor was measured with (docs/benchmarks.md): below it the GC
-// would run all the time and the process still exceed its budget.
+// Bounds of the derivation. The Go heap floor is about the live heap the
+// processor was measured with after a load, 80–125 MiB (docs/benchmarks.md,
+// "Memory budget"): below it the GC would run all the time and the process
+// still exceed its budget.
 const (
 	minGoHeap      = 128 << 20
 	minMemTable    = 4 << 20
