@@ -30,7 +30,8 @@ type Options struct {
 	// DefaultMemTableBytes (64 MiB): custream bench measured ~25k
 	// commands/s against ~22k with 32 MiB and ~17k with 8 MiB (fewer
 	// flushes and L0 files for reads to probe), and a restart replays
-	// little WAL. Pebble keeps up to 4 in flight before stalling.
+	// little WAL. Pebble holds up to 2 at once (its default
+	// MemTableStopWritesThreshold) and reserves them inside the block cache.
 	MemTableBytes uint64
 	// SyncCommits fsyncs the WAL on every Task.Apply. Default off: the
 	// Kafka changelog is the durable log and local state is only written

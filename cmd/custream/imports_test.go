@@ -27,7 +27,8 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	// its tests may run the rules on the real state and codecs.
 	"processor/customer": {tests: []string{"schemas", "state"}},
 	// state owns every byte in Pebble; schemas every byte on the wire.
-	"state":   {imports: []string{"processor/customer"}},
+	// Its tests restore a fixture made from the sample mix.
+	"state":   {imports: []string{"processor/customer"}, tests: []string{"processor/sample"}},
 	"schemas": {imports: []string{"processor/customer"}, tests: []string{"schemas/registrytest"}},
 	// The canonical form of a signed command and its verification.
 	"schemas/cmdsig": {imports: []string{"linefile", "schemas"}},

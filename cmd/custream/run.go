@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,7 @@ type runFlags struct {
 	batch        int
 	txnTimeout   time.Duration
 	cacheMB      int
+	memoryLimit  string
 	logLevel     string
 	registry     registryFlags
 	countryCode  string
@@ -90,7 +92,8 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", processor.DefaultTransactionTimeout, "broker-side transaction timeout")
 	fs.DurationVar(&f.sessionTO, "session-timeout", processor.DefaultSessionTimeout, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
-	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache, shared by all tasks")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", memoryLimitUsage)
+	fs.IntVar(&f.cacheMB, "cache-mb", 0, fmt.Sprintf("Pebble's cache in MiB, shared by all tasks; Pebble's memtables are reserved inside it. 0: from --memory-limit (a quarter of it plus the memtables: 256 for 512MiB), or %d with --memory-limit 0", state.DefaultCacheBytes>>20))
 	fs.StringVar(&f.misrouted, "misrouted", processor.DefaultMisrouted, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
 	fs.DurationVar(&f.maxTaskIdle, "max-task-idle", processor.DefaultMaxTaskIdle, "how long a task waits for one of its partitions that has more to come before it applies the others' records without it (records are applied in timestamp order across a task's partitions)")
 	fs.DurationVar(&f.diskFullWait, "disk-full-wait", state.DefaultDiskFullWait, "how long processing waits for space when the state disk is full before custream exits with status 3")
@@ -104,14 +107,29 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	log := newLogger(stderr, f.logLevel)
-	if err := runProcessor(ctx, f, log, stderr); err != nil {
+	if f.cacheMB < 0 {
+		log.Error("custream cannot start", "err", fmt.Sprintf("--cache-mb %d is negative", f.cacheMB))
+		return 2
+	}
+	budget, err := runBudget(f, os.Getenv, defaultCgroupFiles)
+	if err != nil {
+		log.Error("custream cannot start", "err", err)
+		return 2
+	}
+	if budget.GoLimit > 0 {
+		// Process-wide; put back on return so a test's run leaves no trace.
+		prev := debug.SetMemoryLimit(budget.GoLimit)
+		defer debug.SetMemoryLimit(prev)
+	}
+	logBudget(log, budget)
+	if err := runProcessor(ctx, f, budget, log, stderr); err != nil {
 		log.Error("custream stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.Writer) error {
+func runProcessor(ctx context.Context, f runFlags, budget memoryBudget, log *slog.Logger, stderr io.Writer) error {
 	format, err := sink.ParseFormat(f.outputFormat)
 	if err != nil {
 		return err
@@ -159,7 +177,7 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 		defer metricsLn.Close()
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), budget.collector())
 	topo, sources, err := f.kafka.topology()
 	if err != nil {
 		return err
@@ -201,9 +219,10 @@ func runProcessor(ctx context.Context, f runFlags, log *slog.Logger, stderr io.W
 	log.Info("topics ready", "partitions", plan.Partitions, "partitions_from", plan.From, "created", strings.Join(plan.Created, ","))
 
 	db, err := state.Open(filepath.Join(f.stateDir, "pebble"), state.Options{
-		CacheBytes:   int64(f.cacheMB) << 20,
-		Logger:       log,
-		DiskFullWait: f.diskFullWait,
+		CacheBytes:    budget.CacheBytes,
+		MemTableBytes: budget.MemTableBytes,
+		Logger:        log,
+		DiskFullWait:  f.diskFullWait,
 		// Kafka holds every committed change, so leaving is safe; a
 		// restart on a disk with room restores the rest (docs/operations.md).
 		OnDiskFullGiveUp: func(err error) {

@@ -46,8 +46,25 @@ func Start(dir string, port int, log *slog.Logger) (*Broker, error) {
 	b := &Broker{c: c, addr: c.ListenAddrs()[0]}
 	log.Warn("started the EMBEDDED broker: for trying custream out only (one node, no replication, no security); use --brokers for a real Kafka cluster",
 		"addr", b.addr, "data", dir)
+	log.Warn(memoryNote, "compaction_bytes_per_customer", compactionBytesPerCustomer)
 	return b, nil
 }
+
+// compactionBytesPerCustomer is what the embedded broker's compaction
+// passes add to the process's RSS per customer in the state, above
+// --memory-limit: 206 and 234 bytes measured at 1M and 2M loaded lines
+// (docs/benchmarks.md, "Memory budget"), rounded up to plan with. kfake
+// keeps records in its data dir and only a small index per batch in
+// memory, but its compaction of a compacted topic (the changelog, the
+// snapshots) decodes the whole partition and holds every key and every
+// surviving batch at once. Retention would not help: it is honoured
+// (retention.ms, retention.bytes, DeleteRecords), but it frees disk, and
+// the changelog, the durable state, must never have it.
+const compactionBytesPerCustomer = 250
+
+// memoryNote is said at every start, so nobody sizes a machine for the
+// embedded broker by the budget alone.
+const memoryNote = "the embedded broker shares this process's memory but not its budget: each compaction pass (every minute) briefly holds a whole changelog partition in memory beyond --memory-limit, compaction_bytes_per_customer bytes of RSS per customer in the state; records themselves stay on disk (README, Start here)"
 
 // Addr is the broker's host:port.
 func (b *Broker) Addr() string { return b.addr }
