@@ -311,7 +311,7 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 	}
 	tb := &taskBatch{task: t, id: g.task, batch: batch, lastChangelog: -1,
 		tally: tally{in: map[string]int{}, results: map[[2]string]int{}, dlq: map[string]int{}, repartitioned: map[string]int{}}}
-	dec := p.decodeAhead(g.records)
+	dec := p.decodeAhead(t, g.records)
 	defer dec.wait()
 	// Request ids are forgotten by the processor's clock, which producers
 	// cannot move (docs/exactly-once.md, "Idempotency"). Before the
@@ -329,6 +329,7 @@ func (p *Processor) processTask(g taskRecords, pr *producer) (*taskBatch, error)
 		if err != nil {
 			return tb, err
 		}
+		tb.batch.Install(d.pre)
 		if err := p.handle(tb, r, d, pr, changed); err != nil {
 			return tb, err
 		}
@@ -506,6 +507,9 @@ type decoded struct {
 	origin  sink.Origin
 	bad     *BadRecord
 	forward int32
+	// pre is the applied state the command will read, read ahead
+	// (state.Task.Prefetch); nil for records that apply nothing.
+	pre *state.Prefetched
 }
 
 // decode routes r and, if it is this task's, decodes it.
@@ -538,9 +542,9 @@ const decodeChunk = 128
 
 // decoding is a poll's records being decoded by background goroutines,
 // chunk by chunk in order, while the serial apply loop consumes them: the
-// loop waits only for the chunk it needs, so decoding (as much as a fifth
-// of a command) runs on the other cores beside the apply instead of before
-// it.
+// loop waits only for the chunk it needs, so decoding and the state reads
+// the commands will need run on the other cores beside the apply instead
+// of before it.
 type decoding struct {
 	out  []decoded
 	done []chan struct{} // closed when chunk c is decoded
@@ -548,8 +552,9 @@ type decoding struct {
 }
 
 // decodeAhead starts decoding records on GOMAXPROCS-1 goroutines (at
-// least one).
-func (p *Processor) decodeAhead(records []*kgo.Record) *decoding {
+// least one), and reading from t's applied state what each command will
+// read, so the serial loop finds it in memory.
+func (p *Processor) decodeAhead(t *state.Task, records []*kgo.Record) *decoding {
 	chunks := (len(records) + decodeChunk - 1) / decodeChunk
 	d := &decoding{out: make([]decoded, len(records)), done: make([]chan struct{}, chunks), errs: make([]error, chunks)}
 	for c := range d.done {
@@ -569,6 +574,9 @@ func (p *Processor) decodeAhead(records []*kgo.Record) *decoding {
 					if err != nil {
 						d.errs[c] = err
 						break
+					}
+					if dr.bad == nil && dr.forward < 0 {
+						dr.pre = t.Prefetch(dr.cmd.Org, customer.ReadsOf(p.cfg.Domain, dr.cmd))
 					}
 					d.out[i] = dr
 				}

@@ -175,7 +175,7 @@ type Task struct {
 	// the sweep of expired ones (requests.go).
 	lastPuts atomic.Int64
 	requests *requestSweep
-	maxWrite           atomic.Int64 // see LimitWrites
+	maxWrite atomic.Int64 // see LimitWrites
 }
 
 // ErrTooLarge is returned (wrapped) by a write of a batch whose key and

@@ -108,7 +108,9 @@ func startChild(s childSpec) (*benchChild, error) {
 		// dir: nobody queries it but the bench's /readyz, which needs none.
 		"--http-addr", httpAddr,
 		"--metrics-addr", metricsAddr,
-		"--log-level", "info",
+		// CUSTREAM_LOG_LEVEL=debug shows each transaction's timings in
+		// the child's log.
+		"--log-level", cmp.Or(os.Getenv("CUSTREAM_LOG_LEVEL"), "info"),
 	}
 	args = append(args, s.kafka.childArgs()...)
 	cmd := exec.Command(exe, args...)

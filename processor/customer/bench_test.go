@@ -186,6 +186,45 @@ func BenchmarkApplyMix(b *testing.B) {
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "cmds/s")
 }
 
+// BenchmarkApplyMixPrefetched is BenchmarkApplyMix with each group's
+// reads fetched ahead (state.Task.Prefetch, outside the timer, as the
+// processor does on its decoding goroutines) and installed before each
+// command: what is left is the serial loop's share of the work, the part
+// one task cannot spread over cores.
+func BenchmarkApplyMixPrefetched(b *testing.B) {
+	_, task := preloaded(b)
+	cfg := testConfig()
+	m := &mix{rng: rand.New(rand.NewPCG(1, 2)), n: benchN(), next: benchN()}
+	cmds := make([]customer.Command, benchGroup)
+	pre := make([]*state.Prefetched, benchGroup)
+	var batch *state.Batch
+	done := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if done%benchGroup == 0 {
+			b.StopTimer()
+			for i := range cmds {
+				cmds[i] = m.command()
+				pre[i] = task.Prefetch(cmds[i].Org, customer.ReadsOf(cfg, cmds[i]))
+			}
+			b.StartTimer()
+			batch = task.NewBatch()
+		}
+		batch.Install(pre[done%benchGroup])
+		if _, err := customer.Apply(cfg, batch, cmds[done%benchGroup]); err != nil {
+			b.Fatal(err)
+		}
+		if done++; done%benchGroup == 0 {
+			applyBench(b, task, batch)
+			batch = nil
+		}
+	}
+	if batch != nil {
+		applyBench(b, task, batch)
+	}
+	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "cmds/s")
+}
+
 func applyBench(b *testing.B, task *state.Task, batch *state.Batch) {
 	if _, err := batch.Writes(); err != nil {
 		b.Fatal(err)
