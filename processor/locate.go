@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -71,6 +72,19 @@ func (p *Processor) Ready() (bool, string) {
 		return false, "not in the group yet (or rebalancing)"
 	case len(p.pending) > 0:
 		return false, fmt.Sprintf("restoring tasks %v", sortedKeys(p.pending))
+	}
+	// The generation's assignment (SyncGroup) arrives before the assign
+	// callback marks its tasks pending: in between, a task is neither
+	// pending nor ready, and the member is not ready either.
+	var waiting []int32
+	for t := range p.gen {
+		if p.ready[t] == nil {
+			waiting = append(waiting, t)
+		}
+	}
+	if len(waiting) > 0 {
+		slices.Sort(waiting)
+		return false, fmt.Sprintf("tasks %v assigned, not restoring yet", waiting)
 	}
 	return true, fmt.Sprintf("tasks %v ready", sortedKeys(p.ready))
 }
