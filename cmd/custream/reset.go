@@ -27,6 +27,14 @@ custream run drops a task's old state by itself only while the new changelog is 
 than the task's old checkpoint; a member that rejoins later would otherwise resume from
 its old checkpoint and mix the old state into the rebuilt one.`
 
+const resetIntro = `With every member of the group stopped, rewind the application as Kafka's
+kafka-streams-application-reset does: move the group's committed offsets of the
+input topics to --to, delete those of the repartition topic, and delete the
+changelog and repartition topics (the next custream run creates them again and
+rebuilds the state from the inputs). The inputs and the results, merges,
+snapshots and DLQ topics are kept. Run with --dry-run first; then --yes.
+docs/operations.md, "Resetting an application".`
+
 func runReset(args []string, stdout, stderr io.Writer) int {
 	return resetCommand(args, os.Stdin, stdout, stderr)
 }
@@ -42,11 +50,10 @@ func resetCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	fs.StringVar(&to, "to", "", "where the group's input offsets go: earliest, latest or timestamp:RFC3339 (e.g. timestamp:2024-05-01T00:00:00Z); required")
 	fs.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	fs.BoolVar(&yes, "yes", false, "change the cluster without asking (otherwise a terminal is asked to type yes)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "custream reset --brokers B --group G --to earliest|latest|timestamp:RFC3339 [--dry-run] [--yes]: with every member stopped, move the group's input offsets, delete its repartition offsets, and delete its changelog and repartition topics (custream run recreates them); the inputs and outputs are kept")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsIntro(fs, args, resetIntro); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	pos, err := reset.ParsePosition(to)
@@ -143,7 +150,7 @@ func printPlan(w io.Writer, plan reset.Plan, dryRun bool) {
 		}
 	}
 	if len(plan.DeleteTopics) > 0 {
-		fmt.Fprintf(w, "topics deleted (the next custream run creates them empty and rebuilds the state from the inputs): %s\n", strings.Join(plan.DeleteTopics, ", "))
+		fmt.Fprintf(w, "topics deleted (the next custream run creates them empty; the state starts again from the inputs at the new offsets): %s\n", strings.Join(plan.DeleteTopics, ", "))
 	} else {
 		fmt.Fprintln(w, "topics deleted: none (the changelog and repartition topics do not exist)")
 	}
