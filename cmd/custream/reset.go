@@ -155,6 +155,9 @@ func printPlan(w io.Writer, plan reset.Plan, dryRun bool) {
 		fmt.Fprintln(w, "topics deleted: none (the changelog and repartition topics do not exist)")
 	}
 	fmt.Fprintf(w, "topics kept: %s\n", strings.Join(plan.Kept, ", "))
+	fmt.Fprintln(w, "\nwarning: customer ids are allocated again from each task's first id (the allocator is in the state):")
+	fmt.Fprintln(w, "  ids published before the reset will be given again, possibly to other customers; the results,")
+	fmt.Fprintln(w, "  merges and snapshots already published stay in their topics beside the new ones.")
 	fmt.Fprintf(w, "\nafterwards, %s\n", wipeInstruction)
 }
 

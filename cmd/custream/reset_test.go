@@ -102,6 +102,7 @@ func TestResetCommand(t *testing.T) {
 			input + "[0]  2 -> 0",
 			"topics deleted (the next custream run creates them empty; the state starts again from the inputs at the new offsets): " + d.topo.Changelog + ", " + d.topo.Repartition,
 			"topics kept: " + input,
+			"customer ids are allocated again from each task's first id",
 			"REQUIRED before any member starts again", "rm -rf <state-dir>/pebble",
 			"dry run: nothing was changed",
 		}, 2, all},
