@@ -58,7 +58,10 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 		tests:   []string{"processor", "processor/kafkatest", "state"},
 	},
 	// custream dlq: reads the DLQ back and replays it to the inputs.
-	"processor/dlq":       {imports: []string{"processor", "processor/ingest", "schemas", "sink"}},
+	"processor/dlq": {imports: []string{"processor", "processor/ingest", "schemas", "sink"}},
+	// custream reset: a stopped group's offsets, changelog and repartition
+	// topics; its tests build the topology with the processor's EnsureTopics.
+	"processor/reset":     {imports: []string{"processor"}, tests: []string{"processor/customer", "processor/kafkatest"}},
 	"processor/sample":    {imports: []string{"processor/customer"}},
 	"processor/embedded":  {},
 	"processor/kafkatest": {},
@@ -66,7 +69,7 @@ var allowedImports = map[string]struct{ imports, tests []string }{
 	"cmd/custream": {
 		imports: []string{
 			"linefile", "processor", "processor/customer", "processor/dlq", "processor/embedded", "processor/facade",
-			"processor/facade/peerauth", "processor/ingest", "processor/sample", "schemas", "schemas/cmdsig", "sink", "state",
+			"processor/facade/peerauth", "processor/ingest", "processor/reset", "processor/sample", "schemas", "schemas/cmdsig", "sink", "state",
 		},
 		tests: []string{"processor/kafkatest", "schemas/registrytest"},
 	},
