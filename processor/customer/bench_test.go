@@ -153,45 +153,18 @@ func preloaded(b *testing.B) (*state.DB, *state.Task) {
 // BenchmarkApplyMix is the bulk-load throughput of one task: the mix above
 // through Apply on Pebble on disk, benchN customers preloaded, one batch
 // per 1000 commands with its changelog records read (Writes) and
-// committed. Run with -cpu 1 for the one-core figure. Command generation
+// applied. Run with -cpu 1 for the one-core figure. Command generation
 // is outside the timer.
-func BenchmarkApplyMix(b *testing.B) {
-	_, task := preloaded(b)
-	cfg := testConfig()
-	m := &mix{rng: rand.New(rand.NewPCG(1, 2)), n: benchN(), next: benchN()}
-	cmds := make([]customer.Command, benchGroup)
-	var batch *state.Batch
-	done := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		if done%benchGroup == 0 {
-			b.StopTimer()
-			for i := range cmds {
-				cmds[i] = m.command()
-			}
-			b.StartTimer()
-			batch = task.NewBatch()
-		}
-		if _, err := customer.Apply(cfg, batch, cmds[done%benchGroup]); err != nil {
-			b.Fatal(err)
-		}
-		if done++; done%benchGroup == 0 {
-			applyBench(b, task, batch)
-			batch = nil
-		}
-	}
-	if batch != nil {
-		applyBench(b, task, batch)
-	}
-	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "cmds/s")
-}
+func BenchmarkApplyMix(b *testing.B) { benchApplyMix(b, false) }
 
 // BenchmarkApplyMixPrefetched is BenchmarkApplyMix with each group's
 // reads fetched ahead (state.Task.Prefetch, outside the timer, as the
 // processor does on its decoding goroutines) and installed before each
 // command: what is left is the serial loop's share of the work, the part
 // one task cannot spread over cores.
-func BenchmarkApplyMixPrefetched(b *testing.B) {
+func BenchmarkApplyMixPrefetched(b *testing.B) { benchApplyMix(b, true) }
+
+func benchApplyMix(b *testing.B, prefetch bool) {
 	_, task := preloaded(b)
 	cfg := testConfig()
 	m := &mix{rng: rand.New(rand.NewPCG(1, 2)), n: benchN(), next: benchN()}
@@ -205,12 +178,14 @@ func BenchmarkApplyMixPrefetched(b *testing.B) {
 			b.StopTimer()
 			for i := range cmds {
 				cmds[i] = m.command()
-				pre[i] = task.Prefetch(cmds[i].Org, customer.ReadsOf(cfg, cmds[i]))
+				if prefetch {
+					pre[i] = task.Prefetch(cmds[i].Org, customer.ReadsOf(cfg, cmds[i]))
+				}
 			}
 			b.StartTimer()
 			batch = task.NewBatch()
 		}
-		batch.Install(pre[done%benchGroup])
+		batch.Install(pre[done%benchGroup]) // nil without prefetch: a no-op
 		if _, err := customer.Apply(cfg, batch, cmds[done%benchGroup]); err != nil {
 			b.Fatal(err)
 		}
