@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/schemas"
@@ -283,11 +282,7 @@ func (p *Processor) leaveGroup() {
 		return
 	}
 	defer closeAdm()
-	resp, err := adm.LeaveGroup(ctx, kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("custream shutting down"))
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
+	if _, _, err := LeaveGroup(ctx, adm, p.cfg.Group, "custream shutting down", p.cfg.InstanceID); err != nil {
 		p.log.Warn("could not leave the group; its session timeout will", "err", err)
 		return
 	}

@@ -41,6 +41,7 @@ func commands() []command {
 		{"load", "send a CSV/JSONL file of customers and report every line's result", runLoad},
 		{"gen", "write a realistic sample file for load", runGen},
 		{"dlq", "list, show or replay dead-lettered records: dlq list|show|replay", runDLQ},
+		{"leave", "remove stopped members from the group after a scale-in: leave --instance-id ID", runLeave},
 		{"bench", "measure the exactly-once processor against a passthrough baseline", runBench},
 		{"version", "print the version", runVersion},
 	}
