@@ -89,9 +89,10 @@ func restartTimeToFirstResult(t *testing.T, wipeState bool) {
 	restart := time.Now()
 	c = h.startChild(t, dir, secondLog)
 	first := map[int32]time.Duration{}
-	for deadline := restart.Add(3 * time.Minute); len(first) < len(want); {
+	var drained time.Duration // when the last of the backlog's results came
+	for deadline, n := restart.Add(3*time.Minute), 0; len(first) < len(want) || n < backlog; {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 3m only %d of %d tasks produced a result again", len(first), len(want))
+			t.Fatalf("after 3m only %d of %d tasks produced a result again, %d of %d results", len(first), len(want), n, backlog)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fs := rd.PollFetches(ctx)
@@ -102,6 +103,9 @@ func restartTimeToFirstResult(t *testing.T, wipeState bool) {
 				t.Fatalf("reading %s[%d]: %v", topic, p, err)
 			}
 		})
+		if n += fs.NumRecords(); n >= backlog && drained == 0 {
+			drained = seen
+		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if _, ok := first[fp.Partition]; !ok && len(fp.Records) > 0 {
 				first[fp.Partition] = seen
@@ -119,9 +123,9 @@ func restartTimeToFirstResult(t *testing.T, wipeState bool) {
 	c.terminate(t)
 
 	rs := restoresIn(t, secondLog)
-	t.Logf("restart → first new result %s, → last task's first result %s (median task %s); tasks %d",
+	t.Logf("restart → first new result %s, → last task's first result %s (median task %s); tasks %d; → all %d backlog results %s",
 		firsts[0].Round(time.Millisecond), firsts[len(firsts)-1].Round(time.Millisecond),
-		firsts[len(firsts)/2].Round(time.Millisecond), len(first))
+		firsts[len(firsts)/2].Round(time.Millisecond), len(first), backlog, drained.Round(time.Millisecond))
 	if rs.tasks == 0 {
 		t.Logf("restores: none replayed a changelog record (every checkpoint was at its changelog's end)")
 		return
