@@ -82,6 +82,8 @@
 //	custream_restore_records_total{task}         changelog records applied by restores
 //	custream_restore_remaining{task}             changelog offsets a running restore has left
 //	custream_restore_waiting{task}               1 while a restore waits for a broker that does not answer
+//	custream_task_restore_seconds                duration of each task's restore on assignment
+//	custream_task_not_processing_seconds_total{task} time a task was held but not processed (restore and the wait behind it)
 //	custream_tasks{state}                        tasks of this member: assigned, restoring, ready
 //	custream_order_waits_total                   times a task held back its records for a lagging partition
 //	custream_order_idle_expired_total            times a task went on after --max-task-idle without a lagging partition

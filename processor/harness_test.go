@@ -541,8 +541,8 @@ func (m *member) gauge(t *testing.T, name string, want map[string]string) float6
 	return m.counter(t, name, want)
 }
 
-// counter sums a metric family's counters (or gauges) whose labels include
-// want.
+// counter sums a metric family's counters (or gauges, or histograms'
+// sample counts) whose labels include want.
 func (m *member) counter(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := m.metrics.Gather()
@@ -565,7 +565,7 @@ func (m *member) counter(t *testing.T, name string, want map[string]string) floa
 					continue metric
 				}
 			}
-			sum += x.GetCounter().GetValue() + x.GetGauge().GetValue()
+			sum += x.GetCounter().GetValue() + x.GetGauge().GetValue() + float64(x.GetHistogram().GetSampleCount())
 		}
 	}
 	return sum

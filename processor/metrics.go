@@ -21,6 +21,8 @@ type Metrics struct {
 	remaining        *prometheus.GaugeVec
 	restoreWaiting   *prometheus.GaugeVec
 	tasks            *prometheus.GaugeVec
+	restoreSeconds   prometheus.Histogram
+	notProcessing    *prometheus.CounterVec
 	lag              *prometheus.GaugeVec
 	orderWaits       prometheus.Counter
 	orderIdleExpired prometheus.Counter
@@ -69,6 +71,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
 	m.registryErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_schema_registry_errors_total",
 		Help: "Attempts that found the schema registry unavailable, by op: register (the output schemas at start, retried with backoff) or fetch (a writer schema by id while decoding Confluent input: the batch is aborted and retried with backoff, nothing goes to the DLQ)."}, []string{"op"})
+	m.restoreSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "custream_task_restore_seconds",
+		Help: "Duration of a task's restore on assignment, from its start to the task being ready (key filter, waiting for open transactions, replaying the changelog).", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)})
+	m.notProcessing = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_task_not_processing_seconds_total",
+		Help: "Seconds this member held the task without processing it: from its assignment (or a rewind) until the loop processes it, or until it is revoked. Restores and the wait behind them; added when the wait ends."}, []string{"task"})
+	reg.MustRegister(m.restoreSeconds, m.notProcessing)
 	reg.MustRegister(m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

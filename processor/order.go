@@ -329,6 +329,11 @@ func (p *Processor) startReady(ctx context.Context) error {
 		}
 		p.started[task] = true
 	}
+	p.mu.Lock()
+	for _, task := range fresh {
+		p.idle.run(task)
+	}
+	p.mu.Unlock()
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/schemas"
@@ -58,6 +57,7 @@ type Processor struct {
 	assigned map[int32]bool // tasks the group gave us, always within gen
 	pending  map[int32]bool // assigned tasks not yet restored
 	ready    map[int32]*state.Task
+	idle     *idleClock // time each assigned task spent not processing
 	// gen is this member's tasks in the current generation, as its
 	// SyncGroup assignment says; owners is every task's owner address in
 	// it. Both nil while rebalancing. They are the authority on what is
@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		assigned: map[int32]bool{},
 		pending:  map[int32]bool{},
 		ready:    map[int32]*state.Task{},
+		idle:     newIdleClock(cfg.Metrics.notProcessing),
 		poison:   map[recordID]string{},
 		consumed: map[int32]int64{},
 		purged:   map[int32]int64{},
@@ -211,6 +212,7 @@ func (p *Processor) onAssigned(_ context.Context, cl *kgo.Client, m map[string][
 			}
 			p.assigned[part] = true
 			p.pending[part] = true
+			p.idle.stop(part)
 			delete(p.ready, part)
 		}
 	}
@@ -233,6 +235,7 @@ func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, m map[string][]
 			delete(p.assigned, part)
 			delete(p.pending, part)
 			delete(p.ready, part)
+			p.idle.run(part)
 		}
 	}
 	p.updateTaskGauges()
@@ -283,11 +286,7 @@ func (p *Processor) leaveGroup() {
 		return
 	}
 	defer closeAdm()
-	resp, err := adm.LeaveGroup(ctx, kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("custream shutting down"))
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
+	if _, _, err := LeaveGroup(ctx, adm, p.cfg.Group, "custream shutting down", p.cfg.InstanceID); err != nil {
 		p.log.Warn("could not leave the group; its session timeout will", "err", err)
 		return
 	}
@@ -449,6 +448,7 @@ func (p *Processor) markAllPending() {
 	for t := range p.assigned {
 		p.pending[t] = true
 		delete(p.ready, t)
+		p.idle.stop(t)
 	}
 	p.updateTaskGauges()
 }

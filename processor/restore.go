@@ -88,6 +88,7 @@ func (p *Processor) restoreOne(ctx context.Context, task int32) error {
 	if stillOurs {
 		delete(p.pending, task)
 		p.ready[task] = t
+		p.cfg.Metrics.restoreSeconds.Observe(time.Since(began).Seconds())
 		p.updateTaskGauges()
 	}
 	p.mu.Unlock()

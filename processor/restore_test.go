@@ -34,6 +34,19 @@ func TestRestoreFromEmptyStateDir(t *testing.T) {
 		}
 	}
 	t.Logf("restored %d tasks in %s", h.partitions, time.Since(began).Round(time.Millisecond))
+	if n := m2.counter(t, "custream_task_restore_seconds", nil); n != float64(h.partitions) {
+		t.Errorf("custream_task_restore_seconds has %v observations, want one per task (%d)", n, h.partitions)
+	}
+	// Each task was held unprocessed while it restored; the time is
+	// counted once the loop starts processing it, just after Ready.
+	for task := range h.partitions {
+		label := map[string]string{"task": fmt.Sprint(task)}
+		for deadline := time.Now().Add(30 * time.Second); m2.counter(t, "custream_task_not_processing_seconds_total", label) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task %d: custream_task_not_processing_seconds_total still 0 30s after the restore", task)
+			}
+		}
+	}
 	m2.stop(t)
 
 	a, b := dumps(t, dir1, h.partitions), dumps(t, dir2, h.partitions)

@@ -42,6 +42,7 @@ func commands() []command {
 		{"gen", "write a realistic sample file for load", runGen},
 		{"dlq", "list, show or replay dead-lettered records: dlq list|show|replay", runDLQ},
 		{"reset", "rewind a stopped group: input offsets, changelog and repartition topics", runReset},
+		{"leave", "remove stopped members from the group after a scale-in: leave --instance-id ID", runLeave},
 		{"bench", "measure the exactly-once processor against a passthrough baseline", runBench},
 		{"version", "print the version", runVersion},
 	}

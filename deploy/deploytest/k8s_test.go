@@ -127,8 +127,14 @@ func TestStatefulSet(t *testing.T) {
 		}
 	}
 
+	// A restarted pod keeps its tasks: members stay in the group on
+	// SIGTERM (a scale-in runs custream leave, docs/operations.md).
+	if _, ok := args["stay-in-group-on-shutdown"]; !ok {
+		t.Error("the StatefulSet's members leave the group on SIGTERM: every pod restart of a roll rebalances; set --stay-in-group-on-shutdown")
+	}
 	// SIGTERM: the open transaction (up to --transaction-timeout, 30s)
-	// ends, then the member leaves the group (up to 10s).
+	// ends, with room for a leave (up to 10s) if a member is run without
+	// --stay-in-group-on-shutdown.
 	if g, _ := get(sts, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); g < 40 {
 		t.Errorf("terminationGracePeriodSeconds %d < 40", g)
 	}
