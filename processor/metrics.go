@@ -25,6 +25,8 @@ type Metrics struct {
 	orderWaits       prometheus.Counter
 	orderIdleExpired prometheus.Counter
 	registryErrors   *prometheus.CounterVec
+	rebalances       *prometheus.CounterVec
+	taskMoves        *prometheus.CounterVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -69,6 +71,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Input records behind the partition's high watermark, as of the last poll that returned records of it."}, []string{"topic", "partition"})
 	m.registryErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_schema_registry_errors_total",
 		Help: "Attempts that found the schema registry unavailable, by op: register (the output schemas at start, retried with backoff) or fetch (a writer schema by id while decoding Confluent input: the batch is aborted and retried with backoff, nothing goes to the DLQ)."}, []string{"op"})
-	reg.MustRegister(m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
+	m.rebalances = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_rebalances_total",
+		Help: "Group generations this member took part in, by cause as the leader read it: member_joined, member_left, other (also any v1 leader), started (this process's first generation, also a static rejoin that rebalanced nothing)."}, []string{"cause"})
+	m.taskMoves = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_task_moves_total",
+		Help: "Tasks this member gained or lost from one generation to the next, by direction (gained, lost)."}, []string{"direction"})
+	reg.MustRegister(m.rebalances, m.taskMoves, m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }
