@@ -10,39 +10,94 @@ import (
 )
 
 // taskBalancer assigns whole tasks: partition p of every input topic goes
-// to one member. Members are ordered by their static instance id, so the
-// same members always get the same tasks (a restart moves nothing), and
-// tasks are split in contiguous ranges, as Kafka's range assignor does.
+// to one member. It speaks two protocols; a member offers both, v2 first,
+// and the group picks the first that every member offers, so a rolling
+// upgrade from a release that knows only v1 still forms a group:
+//
+//   - custream-tasks-v2 (sticky): each member's join metadata says which
+//     tasks it owned in its last generation and which it holds warm, and
+//     the leader moves the fewest tasks (assignTasks, assign.go).
+//   - custream-tasks-v1 (range): members are ordered by their static
+//     instance id and tasks split in contiguous ranges, as Kafka's range
+//     assignor does; a join or leave moves up to half of the tasks.
 //
 // It also tells every member who owns which task: each member's join
 // metadata carries its HTTP address, and the leader writes the whole
 // task → address map into every member's assignment, as Kafka Streams does
 // with its host info. The HTTP facade routes queries with it.
 type taskBalancer struct {
+	sticky    bool   // custream-tasks-v2, else v1
 	advertise string // this member's HTTP address
-	// onSync receives this member's tasks and the task → address map of
-	// every new generation, at each SyncGroup: the whole assignment, also
-	// when a revoke callback was skipped (see Processor.setGeneration).
-	onSync func(tasks []int32, owners map[int32]string)
+	// report, for v2, tells what this member owned in its last
+	// generation and which tasks its state holds, with their checkpoints.
+	// franz-go passes an eager balancer's JoinGroupMetadata an empty
+	// current assignment (it revokes everything before it rejoins), so
+	// the processor remembers its last generation itself.
+	report func() (owned []int32, warm map[int32]int64)
+	// onSync receives this member's tasks, the task → address map and the
+	// leader's cause of every new generation, at each SyncGroup: the whole
+	// assignment, also when a revoke callback was skipped (see
+	// Processor.setGeneration).
+	onSync func(tasks []int32, owners map[int32]string, cause string)
 }
 
 var _ kgo.GroupBalancer = (*taskBalancer)(nil)
 
-func (b *taskBalancer) ProtocolName() string { return "custream-tasks-v1" }
-func (b *taskBalancer) IsCooperative() bool  { return false }
+// The protocol names. Never change what a name means: members of
+// different releases must agree on it.
+const (
+	protocolRange  = "custream-tasks-v1"
+	protocolSticky = "custream-tasks-v2"
+)
+
+func (b *taskBalancer) ProtocolName() string {
+	if b.sticky {
+		return protocolSticky
+	}
+	return protocolRange
+}
+
+func (b *taskBalancer) IsCooperative() bool { return false }
+
+// joinInfo is a v2 member's join metadata user data (v1's is its address).
+type joinInfo struct {
+	Addr  string          `json:"addr"`
+	Owned []int32         `json:"owned,omitempty"` // tasks of its last generation, sorted
+	Warm  map[int32]int64 `json:"warm,omitempty"`  // task → checkpoint of the state it holds
+}
 
 func (b *taskBalancer) JoinGroupMetadata(topics []string, _ map[string][]int32, _ int32) []byte {
 	m := kmsg.NewConsumerMemberMetadata()
 	m.Topics = append([]string(nil), topics...)
 	sort.Strings(m.Topics)
 	m.UserData = []byte(b.advertise)
+	if b.sticky {
+		info := joinInfo{Addr: b.advertise}
+		if b.report != nil {
+			info.Owned, info.Warm = b.report()
+		}
+		// Sorted keys: the same state gives the same bytes, and the
+		// coordinator compares them to decide whether a rejoin changes
+		// anything.
+		m.UserData, _ = json.Marshal(info)
+	}
 	return m.AppendTo(nil)
 }
 
 // assignmentInfo is the user data of every member's assignment.
 type assignmentInfo struct {
 	Owners map[int32]string `json:"owners"` // task → owner's HTTP address ("" when it advertises none)
+	// Cause is the leader's reading of why this generation came (v2
+	// only): causeJoined, causeLeft or causeOther.
+	Cause string `json:"cause,omitempty"`
 }
+
+// The causes of a rebalance, as the leader of a v2 group tells them.
+const (
+	causeJoined = "member_joined" // a member owns nothing (new, or restarted), or the group is new
+	causeLeft   = "member_left"   // some task's owner is gone
+	causeOther  = "other"         // neither (e.g. a member rejoined after an error), or a v1 leader
+)
 
 func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
 	var a kmsg.ConsumerMemberAssignment
@@ -60,7 +115,11 @@ func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int3
 		}
 	}
 	if b.onSync != nil {
-		b.onSync(assignedTasks(out), info.Owners)
+		cause := info.Cause
+		if cause == "" {
+			cause = causeOther
+		}
+		b.onSync(assignedTasks(out), info.Owners, cause)
 	}
 	return out, nil
 }
@@ -85,6 +144,8 @@ func assignedTasks(a map[string][]int32) []int32 {
 type balanceMember struct {
 	id, instance, addr string
 	topics             []string
+	owned              []int32         // v2
+	warm               map[int32]int64 // v2
 }
 
 func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
@@ -99,6 +160,13 @@ func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (k
 		if m.InstanceID != nil {
 			bm.instance = *m.InstanceID
 		}
+		if b.sticky {
+			var info joinInfo
+			if err := json.Unmarshal(meta.UserData, &info); err != nil {
+				return nil, nil, fmt.Errorf("reading the v2 join metadata of member %s: %w", m.MemberID, err)
+			}
+			bm.addr, bm.owned, bm.warm = info.Addr, info.Owned, info.Warm
+		}
 		for _, t := range meta.Topics {
 			topics[t] = struct{}{}
 		}
@@ -111,18 +179,23 @@ func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (k
 		}
 		return a.id < b.id
 	})
+	plan.sticky = b.sticky
 	return plan, topics, nil
 }
 
-type taskPlan struct{ members []balanceMember }
+type taskPlan struct {
+	sticky  bool
+	members []balanceMember
+}
 
 type syncAssignments []kmsg.SyncGroupRequestGroupAssignment
 
 func (s syncAssignments) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment { return s }
 
-// Balance gives member i the tasks [i*T/M, (i+1)*T/M). T is the smallest
-// partition count of the topics: the processor refuses to start on
-// unequal counts, so they agree in practice.
+// Balance assigns the tasks: v2 sticky (assignTasks), v1 member i the
+// tasks [i*T/M, (i+1)*T/M). T is the smallest partition count of the
+// topics: the processor refuses to start on unequal counts, so they agree
+// in practice.
 func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 	var tasks int32 = -1
 	for _, n := range topics {
@@ -133,18 +206,18 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 	if tasks < 0 {
 		tasks = 0
 	}
-	m := int32(len(t.members))
-	owner := make([]int, tasks)
-	owners := make(map[int32]string, tasks)
-	for task := int32(0); task < tasks; task++ {
-		i := int(task * m / tasks)
-		if i >= len(t.members) {
-			i = len(t.members) - 1
-		}
-		owner[task] = i
-		owners[task] = t.members[i].addr
+	var owner []int
+	cause := ""
+	if t.sticky {
+		owner, cause = t.stickyOwners(tasks)
+	} else {
+		owner = t.ranges(tasks)
 	}
-	info, _ := json.Marshal(assignmentInfo{Owners: owners})
+	owners := make(map[int32]string, tasks)
+	for task, i := range owner {
+		owners[int32(task)] = t.members[i].addr
+	}
+	info, _ := json.Marshal(assignmentInfo{Owners: owners, Cause: cause})
 	out := make(syncAssignments, 0, len(t.members))
 	for i, mem := range t.members {
 		a := kmsg.NewConsumerMemberAssignment()
@@ -153,9 +226,9 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 				continue
 			}
 			var parts []int32
-			for task := int32(0); task < tasks; task++ {
-				if owner[task] == i {
-					parts = append(parts, task)
+			for task, o := range owner {
+				if o == i {
+					parts = append(parts, int32(task))
 				}
 			}
 			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts})
@@ -165,4 +238,70 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: mem.id, MemberAssignment: a.AppendTo(nil)})
 	}
 	return out
+}
+
+// ranges is v1's owner of every task: member i (in instance id order) owns
+// [i*T/M, (i+1)*T/M).
+func (t *taskPlan) ranges(tasks int32) []int {
+	m := int32(len(t.members))
+	owner := make([]int, tasks)
+	for task := int32(0); task < tasks; task++ {
+		i := int(task * m / tasks)
+		if i >= len(t.members) {
+			i = len(t.members) - 1
+		}
+		owner[task] = i
+	}
+	return owner
+}
+
+// stickyOwners is v2's owner of every task (assignTasks), with the cause of the
+// rebalance as the members' claims tell it.
+func (t *taskPlan) stickyOwners(tasks int32) ([]int, string) {
+	in := make([]assignMember, len(t.members))
+	for i, m := range t.members {
+		id := m.instance
+		if id == "" {
+			id = m.id
+		}
+		in[i] = assignMember{id: id, owned: m.owned, warm: m.warm}
+	}
+	owner := make([]int, tasks)
+	for i, ts := range assignTasks(in, tasks) {
+		for _, task := range ts {
+			owner[task] = i
+		}
+	}
+	return owner, rebalanceCause(in, tasks)
+}
+
+// rebalanceCause reads why the group rebalances from what its members
+// claim: a task nobody claims lost its owner (unless nobody claims
+// anything: a new group, or all restarted), a member claiming nothing
+// joined.
+func rebalanceCause(members []assignMember, tasks int32) string {
+	claimed := make([]bool, tasks)
+	some, idle := false, false
+	for _, m := range members {
+		if len(m.owned) == 0 {
+			idle = true
+		}
+		for _, task := range m.owned {
+			if task >= 0 && task < tasks {
+				claimed[task], some = true, true
+			}
+		}
+	}
+	if !some {
+		return causeJoined
+	}
+	for _, c := range claimed {
+		if !c {
+			return causeLeft
+		}
+	}
+	if idle {
+		return causeJoined
+	}
+	return causeOther
 }

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -42,7 +43,7 @@ func TestTaskBalancer(t *testing.T) {
 	for _, a := range plan {
 		var owners map[int32]string
 		var tasks []int32
-		recv := &taskBalancer{onSync: func(ts []int32, o map[int32]string) { tasks, owners = ts, o }}
+		recv := &taskBalancer{onSync: func(ts []int32, o map[int32]string, _ string) { tasks, owners = ts, o }}
 		got, err := recv.ParseSyncAssignment(a.MemberAssignment)
 		if err != nil {
 			t.Fatal(err)
@@ -57,6 +58,79 @@ func TestTaskBalancer(t *testing.T) {
 		}
 		if !reflect.DeepEqual(owners, wantOwners) {
 			t.Errorf("member %s learned owners %v, want %v", a.MemberID, owners, wantOwners)
+		}
+	}
+}
+
+// TestTaskBalancerSticky: through the v2 join metadata (owned and warm
+// tasks) and the assignment, a fourth member over 12 tasks takes exactly 3
+// and the leader names the cause; the owners map agrees with the tasks.
+func TestTaskBalancerSticky(t *testing.T) {
+	topics := []string{"customers.instore", "customers.wechat"}
+	owned := map[string][]int32{"a": span(0, 4), "b": span(4, 8), "c": span(8, 12), "d": nil}
+	var members []kmsg.JoinGroupResponseMember
+	for _, inst := range []string{"d", "b", "a", "c"} {
+		b := &taskBalancer{sticky: true, advertise: "http://" + inst, report: func() ([]int32, map[int32]int64) {
+			return owned[inst], warmOf(7, owned[inst]...)
+		}}
+		if b.ProtocolName() != "custream-tasks-v2" {
+			t.Fatalf("protocol %q", b.ProtocolName())
+		}
+		members = append(members, joinMember(b, "m-"+inst, inst, topics...))
+	}
+	mb, _, err := (&taskBalancer{sticky: true}).MemberBalancer(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := mb.Balance(map[string]int32{"customers.instore": 12, "customers.wechat": 12}).IntoSyncAssignment()
+	moves := 0
+	for _, a := range plan {
+		inst := a.MemberID[len("m-"):]
+		var tasks []int32
+		var owners map[int32]string
+		var cause string
+		recv := &taskBalancer{sticky: true, onSync: func(ts []int32, o map[int32]string, c string) { tasks, owners, cause = ts, o, c }}
+		got, err := recv.ParseSyncAssignment(a.MemberAssignment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[topics[0]], tasks) || !reflect.DeepEqual(got[topics[1]], tasks) {
+			t.Errorf("member %s: partitions %v, tasks %v", inst, got, tasks)
+		}
+		if len(tasks) != 3 {
+			t.Errorf("member %s got %d tasks, want 3", inst, len(tasks))
+		}
+		for _, task := range tasks {
+			if owners[task] != "http://"+inst {
+				t.Errorf("owners[%d] = %q, want http://%s", task, owners[task], inst)
+			}
+			if !slices.Contains(owned[inst], task) {
+				moves++
+			}
+		}
+		if cause != causeJoined {
+			t.Errorf("member %s learned cause %q, want %q", inst, cause, causeJoined)
+		}
+	}
+	if moves != 3 {
+		t.Errorf("%d tasks moved, want 3", moves)
+	}
+}
+
+// TestRebalanceCause reads the causes from the members' claims.
+func TestRebalanceCause(t *testing.T) {
+	for _, c := range []struct {
+		members []assignMember
+		want    string
+	}{
+		{[]assignMember{{id: "a"}, {id: "b"}}, causeJoined},
+		{[]assignMember{{id: "a", owned: span(0, 2)}, {id: "b"}}, causeJoined},
+		{[]assignMember{{id: "a", owned: span(0, 1)}}, causeLeft},
+		{[]assignMember{{id: "a", owned: span(0, 1)}, {id: "b"}}, causeLeft},
+		{[]assignMember{{id: "a", owned: span(0, 1)}, {id: "b", owned: span(1, 2)}}, causeOther},
+	} {
+		if got := rebalanceCause(c.members, 2); got != c.want {
+			t.Errorf("%+v: cause %q, want %q", c.members, got, c.want)
 		}
 	}
 }

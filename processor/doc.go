@@ -58,8 +58,10 @@
 //
 // # Ownership
 //
-// taskBalancer gives each member whole tasks, in ranges by static instance
-// id, and writes every task's owner HTTP address into each assignment.
+// taskBalancer gives each member whole tasks, sticky (assign.go: the
+// fewest moves, warm copies first; range by instance id while a member of
+// an older release is in the group), and writes every task's owner HTTP
+// address into each assignment.
 // What a member owns is what its generation's SyncGroup assignment says
 // (Processor.setGeneration), never what the callbacks accumulated.
 // Locate answers from it: a ready task of ours, another owner's address,
@@ -89,4 +91,6 @@
 //	custream_order_idle_expired_total            times a task went on after --max-task-idle without a lagging partition
 //	custream_input_lag{topic,partition}          records behind the partition's high watermark, at the last poll
 //	custream_schema_registry_errors_total{op}    registry unavailable: register (at start, retried), fetch (batch aborted and retried)
+//	custream_rebalances_total{cause}             generations this member saw: member_joined, member_left, other, started
+//	custream_task_moves_total{direction}         tasks this member gained or lost from one generation to the next
 package processor

@@ -27,6 +27,8 @@ type Metrics struct {
 	orderWaits       prometheus.Counter
 	orderIdleExpired prometheus.Counter
 	registryErrors   *prometheus.CounterVec
+	rebalances       *prometheus.CounterVec
+	taskMoves        *prometheus.CounterVec
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -76,6 +78,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.notProcessing = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_task_not_processing_seconds_total",
 		Help: "Seconds this member held the task without processing it: from its assignment (or a rewind) until the loop processes it, or until it is revoked. Restores and the wait behind them; added when the wait ends."}, []string{"task"})
 	reg.MustRegister(m.restoreSeconds, m.notProcessing)
-	reg.MustRegister(m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
+	m.rebalances = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_rebalances_total",
+		Help: "Group generations this member took part in, by cause as the leader read it: member_joined, member_left, other (also any v1 leader), started (this process's first generation, also a static rejoin that rebalanced nothing)."}, []string{"cause"})
+	m.taskMoves = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_task_moves_total",
+		Help: "Tasks this member gained or lost from one generation to the next, by direction (gained, lost)."}, []string{"direction"})
+	reg.MustRegister(m.rebalances, m.taskMoves, m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

@@ -64,6 +64,16 @@ type Processor struct {
 	// ours: the group callbacks only add and remove on top of them.
 	gen    map[int32]bool
 	owners map[int32]string
+	// lastGen is this member's tasks in the last generation it had,
+	// kept through revokes: its v2 join metadata reports them, since
+	// franz-go tells an eager balancer nothing of them (balancer.go).
+	// genCause is the leader's cause of that generation.
+	lastGen  []int32
+	genCause string
+	// counted is the generation number the rebalance metrics last
+	// counted (0: none yet in this process), countedTasks its tasks.
+	counted      int32
+	countedTasks map[int32]bool
 	// doubt, when set, says why this member's membership is in doubt (a
 	// group error, or the process stopped for a while): it serves no
 	// reads until the group confirms it (membership.go).
@@ -142,7 +152,12 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		kgo.ConsumeTopics(cfg.Topology.ConsumedTopics()...),
 		// Partition p of every input topic goes to one member: a whole
 		// task (docs/exactly-once.md).
-		kgo.Balancers(&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration}),
+		// Sticky (v2) first; v1 for a group that still has members of
+		// a release without v2 (balancer.go).
+		kgo.Balancers(
+			&taskBalancer{sticky: true, advertise: cfg.AdvertiseHTTP, report: p.joinReport, onSync: p.setGeneration},
+			&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration},
+		),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// The broker holds a fetch with nothing to return this long. A
@@ -200,8 +215,10 @@ func (p *Processor) Partitions() int32 { return p.partitions }
 // and pauses their partitions; the loop restores them and resumes.
 func (p *Processor) onAssigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	cl.PauseFetchPartitions(m)
+	_, generation := cl.GroupMetadata()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.countGeneration(generation)
 	for _, parts := range m {
 		for _, part := range parts {
 			if p.gen != nil && !p.gen[part] {

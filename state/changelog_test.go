@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -407,4 +408,27 @@ func first(s [][]byte) []byte {
 		return nil
 	}
 	return s[0]
+}
+
+// TestCheckpoints lists the tasks whose state the DB holds, with their
+// checkpoints, and nothing of a task dropped or never written.
+func TestCheckpoints(t *testing.T) {
+	db := mustOpen(t, "db", Options{FS: vfs.NewMem()})
+	org := int64(7)
+	for task, offset := range map[int32]int64{1: 10, 3: 42, 2: 5} {
+		kv := KV{Key: requestKey(task, org, "r"), Value: append(appendInt64(nil, 0), "result"...)}
+		must(t, db.Task(task, 4).ApplyChangelog([]KV{kv}, offset))
+	}
+	must(t, db.Task(2, 4).Drop())
+	got, err := db.Checkpoints(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int32]int64{1: 10, 3: 42}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Checkpoints = %v, want %v", got, want)
+	}
+	must(t, db.Close())
+	if got, err := db.Checkpoints(4); err != nil || len(got) != 0 {
+		t.Errorf("Checkpoints of a closed DB = %v, %v; want none", got, err)
+	}
 }

@@ -217,19 +217,41 @@ func TaskOf(id int64, partitions int32) int32 {
 // Checkpoint returns the next changelog offset the task's state has not
 // seen: restore reads the changelog from there. A task with no state
 // returns 0.
-func (t *Task) Checkpoint() (int64, error) {
-	v, closer, err := t.db.pdb.Get(checkpointKey(t.id))
+func (t *Task) Checkpoint() (int64, error) { return t.db.checkpoint(t.id) }
+
+func (db *DB) checkpoint(task int32) (int64, error) {
+	v, closer, err := db.pdb.Get(checkpointKey(task))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("task %d: reading the checkpoint: %w", t.id, err)
+		return 0, fmt.Errorf("task %d: reading the checkpoint: %w", task, err)
 	}
 	defer closer.Close()
 	if len(v) != 8 {
-		return 0, fmt.Errorf("task %d: checkpoint value is %d bytes, want 8", t.id, len(v))
+		return 0, fmt.Errorf("task %d: checkpoint value is %d bytes, want 8", task, len(v))
 	}
 	return readInt64(v), nil
+}
+
+// Checkpoints returns the checkpoint of every task out of partitions whose
+// state this DB holds (checkpoint > 0): one point read per task, so it is
+// cheap enough for every group join. A closed DB holds nothing.
+func (db *DB) Checkpoints(partitions int32) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	if db.closed.Load() {
+		return out, nil
+	}
+	for task := int32(0); task < partitions; task++ {
+		c, err := db.checkpoint(task)
+		if err != nil {
+			return out, err
+		}
+		if c > 0 {
+			out[task] = c
+		}
+	}
+	return out, nil
 }
 
 // Apply writes the batch and, when checkpoint ≥ 0, the task's new
