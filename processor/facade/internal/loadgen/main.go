@@ -5,14 +5,24 @@
 // percentiles instead of silently lowering the rate.
 //
 //	go run ./processor/facade/internal/loadgen -rate 5000 -d 10s -key $(cat data/dev-api-key)
+//
+// With -file it looks up the mobiles of a `custream gen` file instead (a
+// seeded uniform sample of -sample of them; with -rejects, the lines that
+// `custream load` reported rejected are left out, so every lookup names a
+// stored customer):
+//
+//	go run ./processor/facade/internal/loadgen -rate 2000 -d 30s -key $(cat data/dev-api-key) \
+//		-file people.csv -rejects people.csv.rejects.csv
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -28,11 +38,27 @@ func main() {
 	kind := flag.String("kind", "lookup", "lookup or fetch")
 	parts := flag.Int("parts", 4, "partitions (fetch: ids are seq*parts+task)")
 	task := flag.Int("task", 1, "the org's task (fetch)")
+	file := flag.String("file", "", "lookup: take the mobiles from this `custream gen` CSV instead of the seeded ones")
+	rejectsFile := flag.String("rejects", "", "with -file: `custream load`'s reject report; its lines are left out")
+	sampleN := flag.Int("sample", 1_000_000, "with -file: look up a uniform sample of at most this many mobiles")
 	flag.Parse()
+
+	var mobiles []string
+	if *file != "" {
+		var err error
+		if mobiles, err = loadMobiles(*file, *rejectsFile, *sampleN); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("looking up %d mobiles sampled from %s\n", len(mobiles), *file)
+	}
 
 	target := func(r *rand.Rand) string {
 		if *kind == "fetch" {
 			return fmt.Sprintf("%s/v2/customers/%d?source=ALL", *base, (1+r.IntN(*n))**parts+*task)
+		}
+		if mobiles != nil {
+			return fmt.Sprintf("%s/v2/customers/lookup?source=INSTORE&identifierName=mobile&identifierValue=%s", *base, url.QueryEscape(mobiles[r.IntN(len(mobiles))]))
 		}
 		return fmt.Sprintf("%s/v2/customers/lookup?source=INSTORE&identifierName=mobile&identifierValue=%d", *base, 919000000000+r.IntN(*n))
 	}
@@ -81,4 +107,27 @@ func main() {
 	if codes[200] != len(lat) {
 		os.Exit(1)
 	}
+}
+
+// loadMobiles samples the mobiles of a gen file, leaving out the lines of
+// a reject report if one is named.
+func loadMobiles(file, rejectsFile string, max int) ([]string, error) {
+	var skip map[int]bool
+	if rejectsFile != "" {
+		f, err := os.Open(rejectsFile)
+		if err != nil {
+			return nil, err
+		}
+		skip, err = readRejectLines(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readMobiles(bufio.NewReaderSize(f, 1<<20), skip, max, 1)
 }
