@@ -66,6 +66,10 @@ type Batch struct {
 	maxWrite int
 	// requestsPut counts PutRequest calls, to size the next sweep.
 	requestsPut int
+	// maxID bounds the customer ids the state and this batch hold, once
+	// maxIDKnown (restore only: knownAbsent).
+	maxID      int64
+	maxIDKnown bool
 }
 
 // docEntry is one cached customer: the decoded document (decoded lazily

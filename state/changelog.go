@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // A task's changelog partition holds one record per Pebble write of a
@@ -120,6 +122,9 @@ func (b *Batch) applyRecord(kv KV) error {
 		if c.ID != id {
 			return fmt.Errorf("customer key %x holds customer %d", kv.Key, c.ID)
 		}
+		if err := b.knownAbsent(id); err != nil {
+			return err
+		}
 		return b.putCustomer(c, kv.Value)
 	case tabRequest:
 		org, requestID, err := parseRequestKey(kv.Key)
@@ -135,4 +140,50 @@ func (b *Batch) applyRecord(kv KV) error {
 		return b.PutRequest(org, requestID, kv.Value[8:], time.Unix(0, readInt64(kv.Value)))
 	}
 	return fmt.Errorf("task %d: key %x is not in a changelog table", t.id, kv.Key)
+}
+
+// knownAbsent spares restore the read of a customer's previous version
+// when the task's state cannot hold one: its id is above every customer
+// id in the state. A restore from an empty state dir then reads no
+// previous versions at all (they were a fifth of its CPU), and a tail
+// restore reads only those of customers it already has. The bound is the
+// state's own last customer key, not the id allocator: in a compacted
+// changelog the allocator's one surviving record comes last, after
+// customers it covers, so a restore interrupted in between leaves
+// customers the allocator does not cover yet.
+func (b *Batch) knownAbsent(id int64) error {
+	if b.prev != nil || b.docs[id] != nil {
+		return nil // not restore's batch, or already known
+	}
+	if !b.maxIDKnown {
+		max, err := b.task.maxCustomerID()
+		if err != nil {
+			return err
+		}
+		b.maxID, b.maxIDKnown = max, true
+	}
+	if id > b.maxID {
+		b.docs[id] = &docEntry{absent: true}
+		b.maxID = id
+	}
+	return nil
+}
+
+// maxCustomerID returns the highest customer id in the task's applied
+// state, 0 when it has none: the customer table's last key (ids sort
+// numerically).
+func (t *Task) maxCustomerID() (int64, error) {
+	prefix := tablePrefix(t.id, tabCustomer)
+	it, err := t.db.pdb.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return 0, fmt.Errorf("task %d: finding the last customer: %w", t.id, err)
+	}
+	var max int64
+	if it.Last() && len(it.Key()) == taskLen+1+8 {
+		max = readInt64(it.Key()[taskLen+1:])
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("task %d: finding the last customer: %w", t.id, err)
+	}
+	return max, nil
 }
