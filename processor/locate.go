@@ -107,7 +107,7 @@ func (p *Processor) Tasks() (generation, ready []int32) {
 // cleared by an End (kgo/txn.go), so a member idle or restoring since the
 // last revoke would otherwise keep, and serve, tasks another member now
 // owns. Their open transaction, if any, aborts: the session fails it.
-func (p *Processor) setGeneration(tasks []int32, owners map[int32]string, cause string) {
+func (p *Processor) setGeneration(tasks []int32, owners map[int32]string, standbys []int32, cause string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if owners == nil {
