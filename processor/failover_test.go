@@ -176,7 +176,7 @@ func standbyFailover(t *testing.T, replicas int) float64 {
 		last = max(last, d)
 	}
 	replayed := restored() - restoredBefore
-	t.Logf("standby-replicas %d: moved tasks %v; the survivor replayed %v changelog records for them (their changelogs held %d offsets before the kill); kill → survivor holds every task %s, → every moved task processes again %s (session timeout 6s, transaction timeout 10s; the kill lands mid-transaction)",
+	t.Logf("standby-replicas %d: moved tasks %v; the survivor replayed %v changelog records for them (their changelogs held %d offsets before the kill); kill → survivor holds every task %s, → every moved task processes again %s (the session timeout is 6s; a transaction the victim left open holds its tasks' restores until its 10s timeout)",
 		replicas, moved, replayed, changelog, rebalanced.Round(time.Millisecond), last.Round(time.Millisecond))
 
 	want := backlog + during + after
