@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custream/custream/processor"
+	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/state"
 )
 
@@ -137,4 +138,18 @@ func TestStandbyReplicates(t *testing.T) {
 	h.produce(t, second)
 	want := len(first) + len(second)
 	h.check(t, h.readTopic(t, h.topo.Results, want, 2*time.Minute), want)
+}
+
+// TestStandbyReplicasValidate: a negative count is refused; 0 (none) and
+// more than the members (capped by the leader) are valid.
+func TestStandbyReplicasValidate(t *testing.T) {
+	for _, n := range []int{-1, 0, 1, 9} {
+		cfg := processor.Config{Brokers: []string{"127.0.0.1:1"}, Group: "g", InstanceID: "a",
+			Topology: processor.DefaultTopology("g", "g", customer.DefaultSources()), Domain: customer.DefaultConfig(),
+			Misrouted: processor.DefaultMisrouted, StandbyReplicas: n}
+		err := cfg.Validate()
+		if (n < 0) != (err != nil) {
+			t.Errorf("standby replicas %d: Validate() = %v", n, err)
+		}
+	}
 }
