@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -200,4 +201,159 @@ func countMoves(members []assignMember, got map[string][]int32) int {
 		}
 	}
 	return moves
+}
+
+// TestAssignStandbys: each task gets min(replicas, members-1) standby
+// copies on distinct members other than its owner, the copies spread evenly
+// to one per member, the warmest copy is preferred, and the result depends
+// on nothing but the input.
+func TestAssignStandbys(t *testing.T) {
+	three := func() []assignMember {
+		return []assignMember{{id: "a", owned: span(0, 4)}, {id: "b", owned: span(4, 8)}, {id: "c", owned: span(8, 12)}}
+	}
+	withWarm := func(ms []assignMember, id string, w map[int32]int64) []assignMember {
+		for i := range ms {
+			if ms[i].id == id {
+				ms[i].warm = w
+			}
+		}
+		return ms
+	}
+	cases := []struct {
+		name     string
+		members  []assignMember
+		tasks    int32
+		replicas int
+		want     map[string][]int32 // when the exact result matters
+	}{
+		{name: "one member has none", tasks: 12, replicas: 1, members: []assignMember{{id: "a", owned: span(0, 12)}}},
+		{name: "zero replicas", tasks: 12, replicas: 0, members: three()},
+		{name: "two members: each holds the other's tasks", tasks: 12, replicas: 1, members: []assignMember{
+			{id: "a", owned: span(0, 6)}, {id: "b", owned: span(6, 12)},
+		}, want: map[string][]int32{"a": span(6, 12), "b": span(0, 6)}},
+		{name: "two members, 5 tasks", tasks: 5, replicas: 1, members: []assignMember{{id: "a"}, {id: "b"}}},
+		{name: "three members, one replica", tasks: 12, replicas: 1, members: three()},
+		{name: "three members, two replicas: all but their own", tasks: 12, replicas: 2, members: three(),
+			want: map[string][]int32{"a": span(4, 12), "b": append(span(0, 4), span(8, 12)...), "c": span(0, 8)}},
+		{name: "replicas capped at members-1", tasks: 12, replicas: 7, members: three(),
+			want: map[string][]int32{"a": span(4, 12), "b": append(span(0, 4), span(8, 12)...), "c": span(0, 8)}},
+		{name: "the warmest copy is preferred", tasks: 12, replicas: 1,
+			members: withWarm(withWarm(three(), "c", map[int32]int64{0: 90, 1: 90}), "b", map[int32]int64{0: 10, 9: 50})},
+		{name: "warmth does not unbalance the counts", tasks: 12, replicas: 1,
+			members: withWarm(three(), "c", warmOf(100, span(0, 8)...))},
+		{name: "a chain makes room where the greedy choice would get stuck", tasks: 3, replicas: 1, members: withWarm(withWarm(
+			[]assignMember{{id: "a", owned: []int32{0}}, {id: "b", owned: []int32{1}}, {id: "c", owned: []int32{2}}},
+			"b", map[int32]int64{0: 9}), "a", map[int32]int64{1: 9})},
+		{name: "12 over 5, two replicas", tasks: 12, replicas: 2, members: []assignMember{
+			{id: "a"}, {id: "b"}, {id: "c"}, {id: "d"}, {id: "e"},
+		}},
+		{name: "fewer tasks than members", tasks: 2, replicas: 2, members: []assignMember{{id: "a"}, {id: "b"}, {id: "c"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			owners := assignTasks(c.members, c.tasks)
+			got := byID(c.members, assignStandbys(c.members, owners, c.tasks, c.replicas))
+			checkStandbys(t, c.members, byID(c.members, owners), got, c.tasks, c.replicas)
+			if c.want != nil && !reflect.DeepEqual(got, c.want) {
+				t.Errorf("standbys %v, want %v", got, c.want)
+			}
+			for seed := range uint64(5) {
+				shuffled := append([]assignMember(nil), c.members...)
+				rand.New(rand.NewPCG(seed, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+				again := byID(shuffled, assignStandbys(shuffled, assignTasks(shuffled, c.tasks), c.tasks, c.replicas))
+				if !reflect.DeepEqual(again, got) {
+					t.Fatalf("members in another order: %v, want %v", again, got)
+				}
+			}
+		})
+	}
+
+	// The warm cases, exactly: c's copies of tasks 0 and 1 and b's of 9
+	// win; c, holding 0..7 warm, takes four of them (its quota) and no more.
+	ms := withWarm(withWarm(three(), "c", map[int32]int64{0: 90, 1: 90}), "b", map[int32]int64{0: 10, 9: 50})
+	got := byID(ms, assignStandbys(ms, assignTasks(ms, 12), 12, 1))
+	for task, holder := range map[int32]string{0: "c", 1: "c", 9: "b"} {
+		if !slices.Contains(got[holder], task) {
+			t.Errorf("task %d's standby is not on %s, the warmest copy: %v", task, holder, got)
+		}
+	}
+	ms = withWarm(three(), "c", warmOf(100, span(0, 8)...))
+	got = byID(ms, assignStandbys(ms, assignTasks(ms, 12), 12, 1))
+	if len(got["c"]) != 4 {
+		t.Errorf("c holds %d standbys, want its quota 4: %v", len(got["c"]), got)
+	}
+	for _, task := range got["c"] {
+		if task >= 8 {
+			t.Errorf("c holds a standby of its own task %d", task)
+		}
+	}
+}
+
+// checkStandbys: every task has min(replicas, members-1) copies on distinct
+// members, none on its owner, and the members' counts differ by at most one.
+func checkStandbys(t *testing.T, members []assignMember, owners, got map[string][]int32, tasks int32, replicas int) {
+	t.Helper()
+	want := min(replicas, len(members)-1)
+	copies := map[int32]int{}
+	for id, ts := range got {
+		seen := map[int32]bool{}
+		for _, task := range ts {
+			if seen[task] {
+				t.Errorf("%s holds task %d twice", id, task)
+			}
+			seen[task] = true
+			if slices.Contains(owners[id], task) {
+				t.Errorf("%s holds a standby of task %d, which it owns", id, task)
+			}
+			copies[task]++
+		}
+	}
+	for task := int32(0); task < tasks; task++ {
+		if copies[task] != want {
+			t.Errorf("task %d has %d standby copies, want %d: %v", task, copies[task], want, got)
+		}
+	}
+	lo, hi := -1, 0
+	for _, m := range members {
+		n := len(got[m.id])
+		if lo < 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, n)
+	}
+	if hi-lo > 1 {
+		t.Errorf("standby counts range from %d to %d: %v", lo, hi, got)
+	}
+}
+
+// TestAssignStandbysRandom: the invariants of checkStandbys hold for random
+// groups, claims and warm copies, and the choice is repeatable.
+func TestAssignStandbysRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 300 {
+		n := 1 + rng.IntN(6)
+		tasks := int32(1 + rng.IntN(16))
+		var ms []assignMember
+		for j := range n {
+			m := assignMember{id: fmt.Sprintf("m%d", j), warm: map[int32]int64{}}
+			for task := range tasks {
+				if rng.IntN(3) == 0 {
+					m.warm[task] = int64(rng.IntN(4))
+				}
+				if rng.IntN(n+1) == 0 {
+					m.owned = append(m.owned, task)
+				}
+			}
+			ms = append(ms, m)
+		}
+		replicas := rng.IntN(4)
+		owners := assignTasks(ms, tasks)
+		got := byID(ms, assignStandbys(ms, owners, tasks, replicas))
+		t.Run(fmt.Sprintf("case%d", i), func(t *testing.T) {
+			checkStandbys(t, ms, byID(ms, owners), got, tasks, replicas)
+			if again := byID(ms, assignStandbys(ms, owners, tasks, replicas)); !reflect.DeepEqual(again, got) {
+				t.Fatalf("again: %v, want %v", again, got)
+			}
+		})
+	}
 }

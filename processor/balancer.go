@@ -28,17 +28,21 @@ import (
 type taskBalancer struct {
 	sticky    bool   // custream-tasks-v2, else v1
 	advertise string // this member's HTTP address
+	// standbys is how many standby copies of each task the leader
+	// assigns (v2 only), capped at members-1 (assignStandbys). The
+	// leader's own setting decides for the whole group.
+	standbys int
 	// report, for v2, tells what this member owned in its last
 	// generation and which tasks its state holds, with their checkpoints.
 	// franz-go passes an eager balancer's JoinGroupMetadata an empty
 	// current assignment (it revokes everything before it rejoins), so
 	// the processor remembers its last generation itself.
 	report func() (owned []int32, warm map[int32]int64)
-	// onSync receives this member's tasks, the task → address map and the
-	// leader's cause of every new generation, at each SyncGroup: the whole
-	// assignment, also when a revoke callback was skipped (see
-	// Processor.setGeneration).
-	onSync func(tasks []int32, owners map[int32]string, cause string)
+	// onSync receives this member's tasks, the task → address map, this
+	// member's standby tasks and the leader's cause of every new
+	// generation, at each SyncGroup: the whole assignment, also when a
+	// revoke callback was skipped (see Processor.setGeneration).
+	onSync func(tasks []int32, owners map[int32]string, standbys []int32, cause string)
 }
 
 var _ kgo.GroupBalancer = (*taskBalancer)(nil)
@@ -90,6 +94,10 @@ type assignmentInfo struct {
 	// Cause is the leader's reading of why this generation came (v2
 	// only): causeJoined, causeLeft or causeOther.
 	Cause string `json:"cause,omitempty"`
+	// Standbys are the tasks this member keeps a standby copy of (v2
+	// only; a v1 leader assigns none): it replicates their changelog
+	// into its state and never processes or serves them (standby.go).
+	Standbys []int32 `json:"standbys,omitempty"`
 }
 
 // The causes of a rebalance, as the leader of a v2 group tells them.
@@ -119,7 +127,7 @@ func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int3
 		if cause == "" {
 			cause = causeOther
 		}
-		b.onSync(assignedTasks(out), info.Owners, cause)
+		b.onSync(assignedTasks(out), info.Owners, info.Standbys, cause)
 	}
 	return out, nil
 }
@@ -179,13 +187,14 @@ func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (k
 		}
 		return a.id < b.id
 	})
-	plan.sticky = b.sticky
+	plan.sticky, plan.standbys = b.sticky, b.standbys
 	return plan, topics, nil
 }
 
 type taskPlan struct {
-	sticky  bool
-	members []balanceMember
+	sticky   bool
+	standbys int // copies per task (v2)
+	members  []balanceMember
 }
 
 type syncAssignments []kmsg.SyncGroupRequestGroupAssignment
@@ -207,9 +216,10 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 		tasks = 0
 	}
 	var owner []int
+	var standbys [][]int32 // per member, v2 only
 	cause := ""
 	if t.sticky {
-		owner, cause = t.stickyOwners(tasks)
+		owner, standbys, cause = t.stickyOwners(tasks)
 	} else {
 		owner = t.ranges(tasks)
 	}
@@ -217,7 +227,6 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 	for task, i := range owner {
 		owners[int32(task)] = t.members[i].addr
 	}
-	info, _ := json.Marshal(assignmentInfo{Owners: owners, Cause: cause})
 	out := make(syncAssignments, 0, len(t.members))
 	for i, mem := range t.members {
 		a := kmsg.NewConsumerMemberAssignment()
@@ -234,7 +243,11 @@ func (t *taskPlan) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts})
 		}
 		sort.Slice(a.Topics, func(x, y int) bool { return a.Topics[x].Topic < a.Topics[y].Topic })
-		a.UserData = info
+		info := assignmentInfo{Owners: owners, Cause: cause}
+		if standbys != nil {
+			info.Standbys = standbys[i]
+		}
+		a.UserData, _ = json.Marshal(info)
 		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: mem.id, MemberAssignment: a.AppendTo(nil)})
 	}
 	return out
@@ -255,9 +268,10 @@ func (t *taskPlan) ranges(tasks int32) []int {
 	return owner
 }
 
-// stickyOwners is v2's owner of every task (assignTasks), with the cause of the
-// rebalance as the members' claims tell it.
-func (t *taskPlan) stickyOwners(tasks int32) ([]int, string) {
+// stickyOwners is v2's owner of every task (assignTasks), each member's
+// standby tasks (assignStandbys) and the cause of the rebalance as the
+// members' claims tell it.
+func (t *taskPlan) stickyOwners(tasks int32) ([]int, [][]int32, string) {
 	in := make([]assignMember, len(t.members))
 	for i, m := range t.members {
 		id := m.instance
@@ -267,12 +281,13 @@ func (t *taskPlan) stickyOwners(tasks int32) ([]int, string) {
 		in[i] = assignMember{id: id, owned: m.owned, warm: m.warm}
 	}
 	owner := make([]int, tasks)
-	for i, ts := range assignTasks(in, tasks) {
+	byMember := assignTasks(in, tasks)
+	for i, ts := range byMember {
 		for _, task := range ts {
 			owner[task] = i
 		}
 	}
-	return owner, rebalanceCause(in, tasks)
+	return owner, assignStandbys(in, byMember, tasks, t.standbys), rebalanceCause(in, tasks)
 }
 
 // rebalanceCause reads why the group rebalances from what its members

@@ -43,7 +43,7 @@ func TestTaskBalancer(t *testing.T) {
 	for _, a := range plan {
 		var owners map[int32]string
 		var tasks []int32
-		recv := &taskBalancer{onSync: func(ts []int32, o map[int32]string, _ string) { tasks, owners = ts, o }}
+		recv := &taskBalancer{onSync: func(ts []int32, o map[int32]string, _ []int32, _ string) { tasks, owners = ts, o }}
 		got, err := recv.ParseSyncAssignment(a.MemberAssignment)
 		if err != nil {
 			t.Fatal(err)
@@ -78,18 +78,22 @@ func TestTaskBalancerSticky(t *testing.T) {
 		}
 		members = append(members, joinMember(b, "m-"+inst, inst, topics...))
 	}
-	mb, _, err := (&taskBalancer{sticky: true}).MemberBalancer(members)
+	mb, _, err := (&taskBalancer{sticky: true, standbys: 1}).MemberBalancer(members)
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan := mb.Balance(map[string]int32{"customers.instore": 12, "customers.wechat": 12}).IntoSyncAssignment()
 	moves := 0
+	standbyCopies := map[int32]int{}
 	for _, a := range plan {
 		inst := a.MemberID[len("m-"):]
 		var tasks []int32
 		var owners map[int32]string
 		var cause string
-		recv := &taskBalancer{sticky: true, onSync: func(ts []int32, o map[int32]string, c string) { tasks, owners, cause = ts, o, c }}
+		var standbys []int32
+		recv := &taskBalancer{sticky: true, onSync: func(ts []int32, o map[int32]string, sb []int32, c string) {
+			tasks, owners, standbys, cause = ts, o, sb, c
+		}}
 		got, err := recv.ParseSyncAssignment(a.MemberAssignment)
 		if err != nil {
 			t.Fatal(err)
@@ -108,12 +112,25 @@ func TestTaskBalancerSticky(t *testing.T) {
 				moves++
 			}
 		}
+		// One standby per task: 3 per member, none of its own tasks.
+		if len(standbys) != 3 {
+			t.Errorf("member %s got standbys %v, want 3", inst, standbys)
+		}
+		for _, task := range standbys {
+			standbyCopies[task]++
+			if slices.Contains(tasks, task) {
+				t.Errorf("member %s holds a standby of its own task %d", inst, task)
+			}
+		}
 		if cause != causeJoined {
 			t.Errorf("member %s learned cause %q, want %q", inst, cause, causeJoined)
 		}
 	}
 	if moves != 3 {
 		t.Errorf("%d tasks moved, want 3", moves)
+	}
+	if len(standbyCopies) != 12 {
+		t.Errorf("standby copies %v, want one of each of 12 tasks", standbyCopies)
 	}
 }
 

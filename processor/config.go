@@ -96,6 +96,17 @@ type Config struct {
 	// Default false: Run leaves the group when it stops, so the remaining
 	// members take over at once.
 	StayInGroupOnClose bool
+	// StandbyReplicas is how many standby copies of each task the group
+	// keeps, when this member leads it: the leader gives each task
+	// min(StandbyReplicas, members-1) copies on members that do not own
+	// it, so a one-member group has none. A standby replicates its task's
+	// changelog into this member's state, read_committed, and never
+	// processes input or writes to Kafka; when its task's owner fails, the
+	// task moves to the standby, which restores only the tail. Each copy
+	// costs the task's state on disk and in the Pebble cache, and the CPU
+	// of applying its changelog. The zero value keeps none;
+	// cmd/custream's flag defaults to DefaultStandbyReplicas.
+	StandbyReplicas int
 	// RequestRetention is how long a requestId is remembered for
 	// idempotency, by the processor's clock (Now) from when the command
 	// was processed: record timestamps are the producer's to set, and one
@@ -128,6 +139,7 @@ const (
 	DefaultRequestRetention   = 7 * 24 * time.Hour
 	DefaultMaxTaskIdle        = 2 * time.Second
 	DefaultRegistryWait       = 5 * time.Minute
+	DefaultStandbyReplicas    = 1
 )
 
 // The backoff between attempts to reach a schema registry that does not
@@ -187,6 +199,8 @@ func (c *Config) Validate() error {
 		return errors.New("no input topics")
 	case c.Misrouted != MisroutedRepartition && c.Misrouted != MisroutedDLQ:
 		return fmt.Errorf("misrouted %q: want %s or %s", c.Misrouted, MisroutedRepartition, MisroutedDLQ)
+	case c.StandbyReplicas < 0:
+		return fmt.Errorf("standby replicas %d: want 0 or more", c.StandbyReplicas)
 	case c.Topology.Repartition == "":
 		return errors.New("no repartition topic")
 	case c.OutputFormat == sink.Confluent && c.OutputRegistry == nil:

@@ -68,6 +68,15 @@
 // or unavailable while rebalancing, restoring, or while this member's
 // membership is in doubt (membership.go).
 //
+// # Standbys
+//
+// With Config.StandbyReplicas, a v2 leader also gives each task standby
+// copies on members that do not own it (assignStandbys). A member
+// replicates each standby task's changelog into its state, read_committed,
+// without processing input or writing to Kafka (standby.go), and stops the
+// replicator before it ever restores the task as its own. Locate never
+// serves a standby: only the owner's state is current.
+//
 // # Metrics
 //
 // NewMetrics registers these (docs/operations.md has them too):
@@ -93,4 +102,6 @@
 //	custream_schema_registry_errors_total{op}    registry unavailable: register (at start, retried), fetch (batch aborted and retried)
 //	custream_rebalances_total{cause}             generations this member saw: member_joined, member_left, other, started
 //	custream_task_moves_total{direction}         tasks this member gained or lost from one generation to the next
+//	custream_standby_lag{task}                   changelog records a standby copy is behind the end it last saw
+//	custream_standby_tasks                       standby copies this member keeps
 package processor

@@ -100,14 +100,15 @@ func (p *Processor) Tasks() (generation, ready []int32) {
 	return generation, sortedKeys(p.ready)
 }
 
-// setGeneration takes this member's tasks and the owner map of a new
-// generation from its SyncGroup assignment. Tasks outside it are dropped at
+// setGeneration takes this member's tasks, the owner map and this
+// member's standby tasks of a new generation from its SyncGroup
+// assignment (a standby is never served: Locate answers with its owner). Tasks outside it are dropped at
 // once, from processing and from the facade: franz-go's transactional
 // session skips the revoke callback while a revoke it saw has not been
 // cleared by an End (kgo/txn.go), so a member idle or restoring since the
 // last revoke would otherwise keep, and serve, tasks another member now
 // owns. Their open transaction, if any, aborts: the session fails it.
-func (p *Processor) setGeneration(tasks []int32, owners map[int32]string, cause string) {
+func (p *Processor) setGeneration(tasks []int32, owners map[int32]string, standbys []int32, cause string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if owners == nil {
@@ -128,6 +129,7 @@ func (p *Processor) setGeneration(tasks []int32, owners map[int32]string, cause 
 		}
 	}
 	p.gen, p.owners, p.doubt = gen, owners, ""
+	p.setStandbys(standbys, gen)
 	p.updateTaskGauges()
 	if len(dropped) > 0 {
 		sort.Slice(dropped, func(i, j int) bool { return dropped[i] < dropped[j] })

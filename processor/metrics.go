@@ -29,6 +29,8 @@ type Metrics struct {
 	registryErrors   *prometheus.CounterVec
 	rebalances       *prometheus.CounterVec
 	taskMoves        *prometheus.CounterVec
+	standbyLag       *prometheus.GaugeVec
+	standbyTasks     prometheus.Gauge
 }
 
 // NewMetrics registers the processor's metrics with reg (nil: a private
@@ -82,6 +84,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Group generations this member took part in, by cause as the leader read it: member_joined, member_left, other (also any v1 leader), started (this process's first generation, also a static rejoin that rebalanced nothing)."}, []string{"cause"})
 	m.taskMoves = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "custream_task_moves_total",
 		Help: "Tasks this member gained or lost from one generation to the next, by direction (gained, lost)."}, []string{"direction"})
+	m.standbyLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "custream_standby_lag",
+		Help: "Changelog records a standby copy of the task is behind the partition's end as its last fetch saw it, by task (present only while this member holds the standby)."}, []string{"task"})
+	m.standbyTasks = prometheus.NewGauge(prometheus.GaugeOpts{Name: "custream_standby_tasks",
+		Help: "Standby copies this member keeps up to date (tasks it does not own; --standby-replicas)."})
+	reg.MustRegister(m.standbyLag, m.standbyTasks)
 	reg.MustRegister(m.rebalances, m.taskMoves, m.registryErrors, m.orderWaits, m.orderIdleExpired, m.lag, m.recordsIn, m.results, m.dlq, m.repartitioned, m.merges, m.txns, m.txnSeconds, m.pebbleSeconds, m.batchRecords, m.restored, m.remaining, m.restoreWaiting, m.tasks)
 	return m
 }

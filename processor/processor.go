@@ -78,6 +78,12 @@ type Processor struct {
 	// group error, or the process stopped for a while): it serves no
 	// reads until the group confirms it (membership.go).
 	doubt string
+	// standbyWant is this generation's standby tasks of this member
+	// (never its own tasks), standbys the replicators running
+	// (standby.go): the loop starts them, restoreOne stops a task's
+	// before it restores it.
+	standbyWant map[int32]bool
+	standbys    map[int32]*replicator
 	// pollCancel interrupts the poll in flight.
 	pollCancel context.CancelFunc
 
@@ -116,6 +122,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		purged:   map[int32]int64{},
 		queues:   newQueues(cfg.Topology),
 		started:  map[int32]bool{},
+		standbys: map[int32]*replicator{},
 	}
 	adm, closeAdm, err := p.admin()
 	if err != nil {
@@ -155,7 +162,7 @@ func New(ctx context.Context, cfg Config, db *state.DB) (*Processor, error) {
 		// Sticky (v2) first; v1 for a group that still has members of
 		// a release without v2 (balancer.go).
 		kgo.Balancers(
-			&taskBalancer{sticky: true, advertise: cfg.AdvertiseHTTP, report: p.joinReport, onSync: p.setGeneration},
+			&taskBalancer{sticky: true, advertise: cfg.AdvertiseHTTP, standbys: cfg.StandbyReplicas, report: p.joinReport, onSync: p.setGeneration},
 			&taskBalancer{advertise: cfg.AdvertiseHTTP, onSync: p.setGeneration},
 		),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -274,6 +281,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		<-watched
 	}()
 	err := p.loop(ctx)
+	// The replicators end with the loop's context; wait for them before
+	// the state closes.
+	p.stopAllStandbys()
 	if aerr := p.awaitApply(); aerr != nil && err == nil {
 		err = aerr
 	}
@@ -317,6 +327,9 @@ func (p *Processor) loop(ctx context.Context) error {
 		if err := p.awaitApplyIfPending(); err != nil {
 			return err
 		}
+		// Standbys start here, where no write of an active task is in
+		// flight; a task about to restore has none (restoreOne).
+		p.syncStandbys(ctx)
 		if err := p.restorePending(ctx); err != nil {
 			if ctx.Err() != nil {
 				break

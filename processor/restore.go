@@ -68,6 +68,9 @@ func (p *Processor) restorePending(ctx context.Context) error {
 // restoreOne restores one task and, if it is still ours, makes it ready
 // and resumes its input partitions.
 func (p *Processor) restoreOne(ctx context.Context, task int32) error {
+	// A standby copy of the task stops before the task's first active
+	// write: two writers must never share its keyspace (standby.go).
+	p.stopStandby(task)
 	t := p.db.Task(task, p.partitions)
 	// A state write that would make a changelog record the broker refuses
 	// fails when it is made, with its command at hand (handle).

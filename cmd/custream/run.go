@@ -63,6 +63,7 @@ type runFlags struct {
 	countryCode  string
 	sessionTO    time.Duration
 	stayOnClose  bool
+	standbys     int
 	diskFullWait time.Duration
 	misrouted    string
 	maxTaskIdle  time.Duration
@@ -92,6 +93,7 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", processor.DefaultTransactionTimeout, "broker-side transaction timeout")
 	fs.DurationVar(&f.sessionTO, "session-timeout", processor.DefaultSessionTimeout, "how long the group waits for a stopped member; a member restarted within it keeps its tasks")
 	fs.BoolVar(&f.stayOnClose, "stay-in-group-on-shutdown", false, "on SIGTERM, do not leave the group (a quick restart then keeps the tasks; a scale-down waits for the session timeout)")
+	fs.IntVar(&f.standbys, "standby-replicas", processor.DefaultStandbyReplicas, "standby copies of each task, kept up to date from its changelog on members that do not own it, so a failed member's tasks restore only the tail; the leader's value counts and gives min(N, members-1), so a one-member group has none. Each copy costs the task's state on disk and in the Pebble cache, and the CPU of applying its changelog; 0: none")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", memoryLimitUsage)
 	fs.IntVar(&f.cacheMB, "cache-mb", 0, fmt.Sprintf("Pebble's cache in MiB, shared by all tasks; Pebble's memtables are reserved inside it. 0: from --memory-limit (a quarter of it plus the memtables: 256 for 512MiB), or %d with --memory-limit 0", state.DefaultCacheBytes>>20))
 	fs.StringVar(&f.misrouted, "misrouted", processor.DefaultMisrouted, "a command on a partition that is not its org's: repartition (forward it to its task through <group>-repartition) or dlq (dead-letter it as misrouted)")
@@ -260,6 +262,7 @@ func runProcessor(ctx context.Context, f runFlags, budget memoryBudget, log *slo
 		TransactionTimeout: f.txnTimeout,
 		SessionTimeout:     f.sessionTO,
 		StayInGroupOnClose: f.stayOnClose,
+		StandbyReplicas:    f.standbys,
 		AdvertiseHTTP:      advertise,
 		Metrics:            processor.NewMetrics(reg),
 		Logger:             log,
