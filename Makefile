@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 # It stays out of go.mod, so its dependencies never reach custream's build.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build run test test-short bench lint fuzz kafka-up kafka-down registry-up registry-down clean
+.PHONY: help build run test test-short bench lint fuzz failover kafka-up kafka-down registry-up registry-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,16 @@ registry-up: ## start the real schema registry (Apicurio, in memory; prints its 
 
 registry-down: ## stop it
 	deploy/registry-local/registry-local.sh stop
+
+# The long failover and rolling-restart measurement (issue 15, a quarter of
+# an hour on 2 CPUs at the default 2,000,000 registrations): figures to
+# docs/benchmarks.md. It needs a running broker; FAILOVER_REGISTERS sizes it.
+FAILOVER_REGISTERS ?= 2000000
+FAILOVER_LOG ?= /tmp/custream-failover.log
+failover: ## failover at ~1M customers with and without a standby, rolling restarts (needs CUSTREAM_TEST_BROKERS)
+	@test -n "$$CUSTREAM_TEST_BROKERS" || { echo "set CUSTREAM_TEST_BROKERS to a running broker (make kafka-up prints one)"; exit 1; }
+	CUSTREAM_LONG=1 CUSTREAM_FAILOVER_REGISTERS=$(FAILOVER_REGISTERS) $(GO) test -count=1 -timeout 60m -run '^TestFailoverAtScale$$' -v ./processor/ >$(FAILOVER_LOG) 2>&1; rc=$$?; \
+	  grep -E 'FIGURE|backlog|SIGKILL|results for|^(--- |ok|FAIL|PASS)' $(FAILOVER_LOG); echo "full log: $(FAILOVER_LOG)"; exit $$rc
 
 clean:
 	rm -rf bin
