@@ -120,30 +120,42 @@ func (p *Processor) restoreTask(ctx context.Context, t *state.Task, part int32) 
 	if err != nil {
 		return err
 	}
-	from, err := t.Checkpoint()
+	from, err := p.resumeFrom(t, part, start, end, "task")
 	if err != nil {
-		return fmt.Errorf("reading the checkpoint: %w", err)
-	}
-	if from > end {
-		// Our state is ahead of the changelog: the topic was recreated or
-		// truncated. Kafka is the truth, so start over.
-		p.log.Warn("local state is ahead of the changelog; rebuilding the task", "task", part, "checkpoint", from, "changelog_end", end)
-		if err := t.Drop(); err != nil {
-			return fmt.Errorf("dropping the task's state: %w", err)
-		}
-		from = 0
-	}
-	if from < start {
-		p.log.Warn("changelog starts after the local checkpoint; rebuilding the task", "task", part, "checkpoint", from, "changelog_start", start)
-		if err := t.Drop(); err != nil {
-			return fmt.Errorf("dropping the task's state: %w", err)
-		}
-		from = start
+		return err
 	}
 	if from >= end {
 		return nil
 	}
 	return p.replay(ctx, t, part, from, end)
+}
+
+// resumeFrom returns the changelog offset task part's state goes on from:
+// its checkpoint, unless the changelog [start, end) cannot continue it.
+// State ahead of the changelog (the topic was recreated or truncated) or
+// behind its start (retention removed what it needs) is dropped and built
+// again: Kafka is the truth. what names the copy in the logs (a task, a
+// standby).
+func (p *Processor) resumeFrom(t *state.Task, part int32, start, end int64, what string) (int64, error) {
+	from, err := t.Checkpoint()
+	if err != nil {
+		return 0, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	if from > end {
+		p.log.Warn("local state is ahead of the changelog; rebuilding it", "task", part, "copy", what, "checkpoint", from, "changelog_end", end)
+		if err := t.Drop(); err != nil {
+			return 0, fmt.Errorf("dropping the %s's state: %w", what, err)
+		}
+		from = 0
+	}
+	if from < start {
+		p.log.Warn("changelog starts after the local checkpoint; rebuilding it", "task", part, "copy", what, "checkpoint", from, "changelog_start", start)
+		if err := t.Drop(); err != nil {
+			return 0, fmt.Errorf("dropping the %s's state: %w", what, err)
+		}
+		from = start
+	}
+	return from, nil
 }
 
 // stableEnd waits until the changelog partition has no open transaction

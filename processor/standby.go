@@ -153,24 +153,10 @@ func (p *Processor) replicateFrom(ctx context.Context, part int32) error {
 	if err != nil {
 		return err
 	}
-	from, err := t.Checkpoint()
-	if err != nil {
-		return fmt.Errorf("reading the checkpoint: %w", err)
-	}
 	// As restoreTask: Kafka is the truth about what the task's state is.
-	if from > end {
-		p.log.Warn("standby state is ahead of the changelog; rebuilding it", "task", part, "checkpoint", from, "changelog_end", end)
-		if err := t.Drop(); err != nil {
-			return fmt.Errorf("dropping the standby's state: %w", err)
-		}
-		from = 0
-	}
-	if from < start {
-		p.log.Warn("changelog starts after the standby's checkpoint; rebuilding it", "task", part, "checkpoint", from, "changelog_start", start)
-		if err := t.Drop(); err != nil {
-			return fmt.Errorf("dropping the standby's state: %w", err)
-		}
-		from = start
+	from, err := p.resumeFrom(t, part, start, end, "standby")
+	if err != nil {
+		return err
 	}
 	label := strconv.Itoa(int(part))
 	lag := p.cfg.Metrics.standbyLag.WithLabelValues(label)
