@@ -164,33 +164,27 @@ func (p *Processor) resumeFrom(t *state.Task, part int32, start, end int64, what
 func (p *Processor) stableEnd(ctx context.Context, adm *kadm.Client, topic string, part int32) (start, end int64, err error) {
 	deadline := time.Now().Add(2 * p.cfg.TransactionTimeout)
 	for {
-		starts, err := adm.ListStartOffsets(ctx, topic)
+		start, end, err := logBounds(ctx, adm, topic, part)
 		if err != nil {
-			return 0, 0, fmt.Errorf("listing start offsets of %s: %w", topic, err)
-		}
-		ends, err := adm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			return 0, 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
+			return 0, 0, err
 		}
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
 			return 0, 0, fmt.Errorf("listing stable offsets of %s: %w", topic, err)
 		}
-		s, ok1 := starts.Lookup(topic, part)
-		e, ok2 := ends.Lookup(topic, part)
-		l, ok3 := stable.Lookup(topic, part)
-		if !ok1 || !ok2 || !ok3 {
+		l, ok := stable.Lookup(topic, part)
+		if !ok {
 			return 0, 0, fmt.Errorf("partition %s[%d] not found", topic, part)
 		}
-		if err := errors.Join(s.Err, e.Err, l.Err); err != nil {
-			return 0, 0, fmt.Errorf("offsets of %s[%d]: %w", topic, part, err)
+		if l.Err != nil {
+			return 0, 0, fmt.Errorf("stable offset of %s[%d]: %w", topic, part, l.Err)
 		}
-		if l.Offset >= e.Offset {
-			return s.Offset, e.Offset, nil
+		if l.Offset >= end {
+			return start, end, nil
 		}
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("%s[%d] still has an open transaction (stable offset %d < end %d) after %s",
-				topic, part, l.Offset, e.Offset, 2*p.cfg.TransactionTimeout)
+				topic, part, l.Offset, end, 2*p.cfg.TransactionTimeout)
 		}
 		sleep(ctx, 100*time.Millisecond)
 		if ctx.Err() != nil {
