@@ -162,6 +162,20 @@ func (k *kafkaFlags) topology() (processor.Topology, []customer.Source, error) {
 	return processor.DefaultTopology(k.topicPrefix, k.group, sources), sources, nil
 }
 
+// adminTarget is what the admin commands (topics, reset) take from the
+// flags: the topology and the client options, from the environment too.
+func (k *kafkaFlags) adminTarget() (processor.Topology, []kgo.Opt, error) {
+	topo, _, err := k.topology()
+	if err != nil {
+		return processor.Topology{}, nil, err
+	}
+	opts, err := k.clientOpts(os.Getenv)
+	if err != nil {
+		return processor.Topology{}, nil, err
+	}
+	return topo, opts, nil
+}
+
 // clientOpts turns the TLS and SASL flags into franz-go options.
 func (k *kafkaFlags) clientOpts(getenv func(string) string) ([]kgo.Opt, error) {
 	var opts []kgo.Opt

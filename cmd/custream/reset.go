@@ -66,12 +66,7 @@ func resetCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "custream reset: --brokers is required (reset never starts the embedded broker)")
 		return 2
 	}
-	topo, _, err := k.topology()
-	if err != nil {
-		fmt.Fprintln(stderr, "custream reset:", err)
-		return 2
-	}
-	opts, err := k.clientOpts(os.Getenv)
+	topo, opts, err := k.adminTarget()
 	if err != nil {
 		fmt.Fprintln(stderr, "custream reset:", err)
 		return 2

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -39,12 +38,7 @@ func runTopics(args []string, stdout, stderr io.Writer) int {
 		brokers = []string{fmt.Sprintf("127.0.0.1:%d", embeddedPort)}
 		cfg.DefaultPartitions = embeddedPartitions
 	}
-	topo, _, err := k.topology()
-	if err != nil {
-		fmt.Fprintln(stderr, "custream topics:", err)
-		return 2
-	}
-	opts, err := k.clientOpts(os.Getenv)
+	topo, opts, err := k.adminTarget()
 	if err != nil {
 		fmt.Fprintln(stderr, "custream topics:", err)
 		return 2
