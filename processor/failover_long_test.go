@@ -151,24 +151,9 @@ func (h *harness) failoverAtScale(t *testing.T, src *registers, load *loader, re
 	h.waitCaughtUp(t, 15*time.Minute)
 	t.Logf("standby-replicas %d: the backlog of %d commands is processed %s after the victim started", replicas, src.sent(), time.Since(start).Round(time.Millisecond))
 	if replicas > 0 {
-		for deadline := time.Now().Add(5 * time.Minute); ; {
-			lag := a.gauge(t, "custream_standby_lag", nil)
-			if n := a.gauge(t, "custream_standby_tasks", nil); n == float64(len(moved)) && lag == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the survivor's standbys: %v tasks, lag %v after 5m", a.gauge(t, "custream_standby_tasks", nil), lag)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		a.waitStandbysCaughtUp(t, len(moved), 5*time.Minute)
 	}
-	restored := func() float64 {
-		var n float64
-		for _, task := range moved {
-			n += a.counter(t, "custream_restore_records_total", map[string]string{"task": strconv.Itoa(int(task))})
-		}
-		return n
-	}
+	restored := func() float64 { return a.restoredRecords(t, moved) }
 	var changelog int64
 	clEnds := h.endOffsets(t, h.topo.Changelog)
 	for _, task := range moved {

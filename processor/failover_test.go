@@ -85,26 +85,9 @@ func standbyFailover(t *testing.T, replicas int) float64 {
 	h.readTopic(t, h.topo.Results, backlog, 3*time.Minute)
 	t.Logf("the backlog of %d commands is processed", backlog)
 	if replicas > 0 {
-		// The survivor's standby copies catch up with the victim's
-		// changelog (the broker's end, as each fetch saw it).
-		for deadline := time.Now().Add(time.Minute); ; {
-			lag := a.gauge(t, "custream_standby_lag", nil)
-			if n := a.gauge(t, "custream_standby_tasks", nil); n == float64(len(moved)) && lag == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the survivor's standbys: %v tasks, lag %v after 1m", a.gauge(t, "custream_standby_tasks", nil), lag)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		a.waitStandbysCaughtUp(t, len(moved), time.Minute)
 	}
-	restored := func() float64 {
-		var n float64
-		for _, task := range moved {
-			n += a.counter(t, "custream_restore_records_total", map[string]string{"task": strconv.Itoa(int(task))})
-		}
-		return n
-	}
+	restored := func() float64 { return a.restoredRecords(t, moved) }
 	restoredBefore := restored()
 	var changelog int64
 	for _, task := range moved {
@@ -182,4 +165,31 @@ func standbyFailover(t *testing.T, replicas int) float64 {
 	want := backlog + during + after
 	h.check(t, h.readTopic(t, h.topo.Results, want, 3*time.Minute), want)
 	return replayed
+}
+
+// waitStandbysCaughtUp waits until the member keeps n standby copies and
+// they have caught up with their changelogs (the broker's end, as each
+// fetch saw it).
+func (m *member) waitStandbysCaughtUp(t *testing.T, n int, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; {
+		lag := m.gauge(t, "custream_standby_lag", nil)
+		if got := m.gauge(t, "custream_standby_tasks", nil); got == float64(n) && lag == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the member's standbys: %v tasks, lag %v after %s", m.gauge(t, "custream_standby_tasks", nil), lag, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// restoredRecords sums the changelog records the member's restores
+// applied for tasks.
+func (m *member) restoredRecords(t *testing.T, tasks []int32) float64 {
+	var n float64
+	for _, task := range tasks {
+		n += m.counter(t, "custream_restore_records_total", map[string]string{"task": strconv.Itoa(int(task))})
+	}
+	return n
 }
