@@ -195,8 +195,8 @@ func (c *Config) Validate() error {
 		return errors.New("no consumer group")
 	case c.InstanceID == "":
 		return errors.New("no instance id")
-	case len(c.Topology.Inputs) == 0:
-		return errors.New("no input topics")
+	case len(c.Topology.CommandInputs()) == 0:
+		return errors.New("no command topics (no sources)")
 	case c.Misrouted != MisroutedRepartition && c.Misrouted != MisroutedDLQ:
 		return fmt.Errorf("misrouted %q: want %s or %s", c.Misrouted, MisroutedRepartition, MisroutedDLQ)
 	case c.StandbyReplicas < 0:

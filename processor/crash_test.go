@@ -122,7 +122,9 @@ func TestCrashExactlyOnce(t *testing.T) {
 			}
 		}
 	}()
-	cmds := newGen(7, 24, h.partitions).batch(total)
+	g := newGen(7, 24, h.partitions)
+	g.pointsPct = 30 // a stream of balances among the commands
+	cmds := g.batch(total)
 
 	c := h.startChild(t, dir, logPath)
 	roundRobin := h.client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
@@ -180,7 +182,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 	<-produced
 
 	results := h.readTopic(t, h.topo.Results, total, 5*time.Minute)
-	direct := h.check(t, results, total)
+	direct := h.check(t, results, distinctRequests(cmds))
 
 	merged := 0
 	for _, r := range results {
@@ -197,7 +199,13 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}
 	checkSnapshots(t, h, direct)
 	c.terminate(t)
-	t.Logf("kills %d, commands %d, results %d (one per requestId), merges %d, lost 0, duplicated 0", kills, total, len(results), len(merges))
+	balances := 0
+	for _, c := range cmds {
+		if c.Op == customer.OpPoints {
+			balances++
+		}
+	}
+	t.Logf("kills %d, commands %d (balances %d), results %d (one per requestId), merges %d, lost 0, duplicated 0", kills, total, balances, len(results), len(merges))
 }
 
 func tail(b []byte, n int) []byte {

@@ -37,7 +37,7 @@ func NewDecoder(topo Topology, cf *schemas.Confluent) *Decoder {
 // otherwise. A record whose org cannot be read is bad (bad-key), and so is
 // one too large to be worth forwarding (too-large).
 func (d *Decoder) Route(r *kgo.Record, partitions int32) (org int64, task int32, bad *BadRecord) {
-	if _, ok := d.sourceOf(r); !ok {
+	if _, ok := d.inputOf(r); !ok {
 		return 0, -1, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}
 	}
 	// The budget of one record is set by its size after decompression,
@@ -62,7 +62,8 @@ func (d *Decoder) Route(r *kgo.Record, partitions int32) (org int64, task int32,
 // retried, the record is not at fault.
 func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (customer.Command, sink.Origin, *BadRecord, error) {
 	origin := originOf(r)
-	src, ok := d.sourceOf(r)
+	in, ok := d.inputOf(r)
+	src := in.Source
 	if !ok {
 		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeUndecodable, fmt.Sprintf("topic %s is not an input topic", r.Topic)}, nil
 	}
@@ -74,6 +75,9 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (customer.Command, 
 	org, err := schemas.ParseOrg(r.Key, hs)
 	if err != nil {
 		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), err.Error()}, nil
+	}
+	if in.Balances {
+		return d.decodeBalance(ctx, r, org, origin)
 	}
 	cmd, enc, err := schemas.Decode(ctx, d.cf, hs, r.Value)
 	if err != nil {
@@ -106,11 +110,26 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (customer.Command, 
 	return cmd, origin, nil, nil
 }
 
-// sourceOf is the source of r's commands: its topic's, or for a record
-// forwarded through the repartition topic, its origin topic's.
-func (d *Decoder) sourceOf(r *kgo.Record) (customer.Source, bool) {
-	in, ok := d.inputOf(r)
-	return in.Source, ok
+// decodeBalance decodes a points-topic record into an OpPoints command.
+// Its time is the record's timestamp, like a command's; a balance needs no
+// headers.
+func (d *Decoder) decodeBalance(ctx context.Context, r *kgo.Record, org int64, origin sink.Origin) (customer.Command, sink.Origin, *BadRecord, error) {
+	cmd, enc, err := schemas.DecodeBalance(ctx, d.cf, r.Value)
+	if err != nil {
+		if schemas.Retryable(err) {
+			return customer.Command{}, origin, nil, fmt.Errorf("decoding %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), fmt.Sprintf("%s balance: %v", enc, err)}, nil
+	}
+	if cmd.Org != 0 && cmd.Org != org {
+		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeBadKey, fmt.Sprintf("balance org %d differs from the record key's org %d", cmd.Org, org)}, nil
+	}
+	cmd.Org = org
+	cmd.Time = r.Timestamp
+	if err := customer.CheckRequestID(cmd.RequestID); err != nil {
+		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeBadRequestID, err.Error()}, nil
+	}
+	return cmd, origin, nil, nil
 }
 
 // inputOf is the input topic r's producer wrote: r's own, or for a record

@@ -36,16 +36,18 @@ func TestEndToEnd(t *testing.T) {
 	m := h.startMember(t, "m1", t.TempDir())
 	defer m.stop(t)
 
-	cmds := newGen(1, 6, h.partitions).batch(3000)
+	g := newGen(1, 6, h.partitions)
+	g.pointsPct = 20
+	cmds := g.batch(3000)
 	h.produce(t, cmds)
 	results := h.readTopic(t, h.topo.Results, len(cmds), 3*time.Minute)
-	direct := h.check(t, results, len(cmds))
+	direct := h.check(t, results, distinctRequests(cmds))
 
 	ops := map[customer.Op]int{}
 	for _, c := range cmds {
 		ops[c.Op]++
 	}
-	for _, op := range []customer.Op{customer.OpRegister, customer.OpUpdate, customer.OpChangeIdentifier, customer.OpSubscriptions} {
+	for _, op := range []customer.Op{customer.OpRegister, customer.OpUpdate, customer.OpChangeIdentifier, customer.OpSubscriptions, customer.OpPoints} {
 		if ops[op] == 0 {
 			t.Errorf("the load had no %s command", op)
 		}
@@ -58,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("ops %v; codes %v", ops, codes)
-	for _, c := range []customer.Code{customer.CodeDuplicateInScope, customer.CodeJoined, customer.CodeMerged} {
+	for _, c := range []customer.Code{customer.CodeDuplicateInScope, customer.CodeJoined, customer.CodeMerged, customer.CodeStaleBalance, customer.CodePointsRedirected} {
 		if codes[c] == 0 {
 			t.Errorf("no result carried %d: the load does not exercise it", c)
 		}

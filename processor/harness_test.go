@@ -248,6 +248,13 @@ func (h *harness) produce(t *testing.T, cmds []customer.Command) {
 // topic, keyed by the org (partitioned by the producer).
 func (h *harness) record(t *testing.T, cmd customer.Command) *kgo.Record {
 	t.Helper()
+	if cmd.Op == customer.OpPoints {
+		value, err := schemas.EncodeBalanceJSON(cmd)
+		if err != nil {
+			t.Fatalf("encoding balance %s: %v", cmd.RequestID, err)
+		}
+		return &kgo.Record{Topic: h.topo.PointsTopic(), Key: []byte(strconv.FormatInt(cmd.Org, 10)), Value: value}
+	}
 	value, hs, err := schemas.EncodeJSONCommand(cmd)
 	if err != nil {
 		t.Fatalf("encoding %s: %v", cmd.RequestID, err)
@@ -324,7 +331,9 @@ func (h *harness) checkOn(t *testing.T, db *state.DB, results []*kgo.Record, wan
 		if err != nil {
 			t.Fatalf("decoding result at %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 		}
-		perReq[rr.RequestID]++
+		// Request ids are per org (a balance's is named by its figure,
+		// which two orgs may both send).
+		perReq[strconv.FormatInt(rr.Org, 10)+"/"+rr.RequestID]++
 		byPart[r.Partition] = append(byPart[r.Partition], rr)
 	}
 	dups := 0
@@ -460,6 +469,33 @@ type gen struct {
 	// registerOnly makes every command a registration: their outcomes
 	// depend on each org's order only, not on which ids a task allocated.
 	registerOnly bool
+	// pointsPct is the share of commands, in percent, that are balances
+	// for a guessed customer (OpPoints, to the points topic). Their
+	// versions mostly climb per (customer, program), and sometimes repeat
+	// or go back, so 8908 is frequent; balances for merged-away customers
+	// give 8909.
+	pointsPct int
+	versions  map[[2]int64]int64 // (customer, program) → highest version sent
+}
+
+// balance is a random balance for customer cid.
+func (g *gen) balance(cid int64) *customer.Balance {
+	if g.versions == nil {
+		g.versions = map[[2]int64]int64{}
+	}
+	program := []int64{1, 2, 1223}[g.rnd.IntN(3)]
+	k := [2]int64{cid, program}
+	v := g.versions[k] + 1
+	if g.rnd.IntN(8) == 0 && v > 1 {
+		v = 1 + g.rnd.Int64N(v-1) // late or repeated
+	}
+	g.versions[k] = max(g.versions[k], v)
+	slabs := []string{"Base", "Silver", "Gold"}
+	n := g.rnd.IntN(len(slabs))
+	return &customer.Balance{ProgramID: program, Version: v,
+		LoyaltyPoints: float64(g.rnd.IntN(5000)), LifetimePoints: float64(g.rnd.IntN(20000)), Redeemed: float64(g.rnd.IntN(3000)),
+		Returned: float64(g.rnd.IntN(400)) + 0.25, CumulativePurchases: float64(g.rnd.IntN(100000)),
+		CurrentSlab: slabs[n], SlabSNo: int64(n + 1), NextSlabSerialNumber: -1, SlabExpiryDate: "2117-12-29T23:59:59+05:30"}
 }
 
 func newGen(seed uint64, orgs int, partitions int32) *gen {
@@ -497,6 +533,14 @@ func (g *gen) next() customer.Command {
 		return int64(seq)*int64(g.partitions) + int64(part)
 	}
 	names := []string{"Tom", "Huck", "Becky", "Polly", "Joe"}
+	if g.pointsPct > 0 && g.registered[org] > 0 && !g.registerOnly && g.rnd.IntN(100) < g.pointsPct {
+		cmd.Op, cmd.CustomerID, cmd.Source, cmd.AccountID = customer.OpPoints, customerID(), "", ""
+		cmd.Balance = g.balance(cmd.CustomerID)
+		if g.rnd.IntN(2) == 0 {
+			cmd.RequestID = "" // named by its figure (schemas.BalanceRequestID)
+		}
+		return cmd
+	}
 	switch x := g.rnd.IntN(100); {
 	case x < 70 || g.registered[org] == 0 || g.registerOnly:
 		g.registered[org]++
@@ -525,6 +569,21 @@ func (g *gen) next() customer.Command {
 		cmd.Subscriptions = &customer.SubscriptionsBody{Subscriptions: []customer.Subscription{{Channel: "SMS", Priority: "BULK", Type: typ}}}
 	}
 	return cmd
+}
+
+// distinctRequests is how many requestIds cmds carry, once each: the
+// results check wants one per id. A balance without one is named by its
+// figure, so a repeated figure is a repeated request.
+func distinctRequests(cmds []customer.Command) int {
+	ids := map[string]bool{}
+	for _, c := range cmds {
+		id := c.RequestID
+		if id == "" && c.Op == customer.OpPoints {
+			id = schemas.BalanceRequestID(c.CustomerID, c.Balance.ProgramID, c.Balance.Version)
+		}
+		ids[strconv.FormatInt(c.Org, 10)+"/"+id] = true
+	}
+	return len(ids)
 }
 
 func (g *gen) batch(n int) []customer.Command {

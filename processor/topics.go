@@ -14,7 +14,7 @@ import (
 
 // Topology names every topic of one deployment.
 type Topology struct {
-	Inputs    []Input // one per source
+	Inputs    []Input // one per source, and the points topic
 	Results   string
 	Merges    string
 	Snapshots string // compacted, key = customer id
@@ -25,14 +25,29 @@ type Topology struct {
 	Repartition string
 }
 
-// Input is one per-source command topic.
+// Input is one input topic: a source's commands, or (Balances) the
+// loyalty engine's balances.
 type Input struct {
 	Topic  string
 	Source customer.Source
+	// Balances marks the points topic: its records are balances
+	// (schemas.DecodeBalance), not commands, and Source is PointsSource.
+	Balances bool
+}
+
+// PointsSource is the points topic's name where a source's would be: in
+// org allow-lists (--source-orgs-file), signing requirements and metrics.
+// Lower case, so no configured source (upper case) can be it.
+const PointsSource = "points"
+
+// PointsInput is the points topic of that name.
+func PointsInput(topic string) Input {
+	return Input{Topic: topic, Source: customer.Source{Name: PointsSource}, Balances: true}
 }
 
 // DefaultTopology gives the names of DESIGN.md: customers.<source> inputs,
-// customers.results/merges/snapshots/dlq, and <group>-changelog.
+// customers.points, customers.results/merges/snapshots/dlq, and
+// <group>-changelog.
 func DefaultTopology(prefix, group string, sources []customer.Source) Topology {
 	t := Topology{
 		Results:     prefix + ".results",
@@ -45,7 +60,30 @@ func DefaultTopology(prefix, group string, sources []customer.Source) Topology {
 	for _, s := range sources {
 		t.Inputs = append(t.Inputs, Input{Topic: prefix + "." + strings.ToLower(s.Name), Source: s})
 	}
+	t.Inputs = append(t.Inputs, PointsInput(prefix+".points"))
 	return t
+}
+
+// CommandInputs lists the sources' command topics, without the points
+// topic.
+func (t Topology) CommandInputs() []Input {
+	out := make([]Input, 0, len(t.Inputs))
+	for _, in := range t.Inputs {
+		if !in.Balances {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// PointsTopic is the points topic's name, "" when the topology has none.
+func (t Topology) PointsTopic() string {
+	for _, in := range t.Inputs {
+		if in.Balances {
+			return in.Topic
+		}
+	}
+	return ""
 }
 
 // InputTopics lists the input topic names.

@@ -23,6 +23,8 @@ var (
 	mergeSchema string
 	//go:embed snapshot.avsc
 	snapshotSchema string
+	//go:embed balance.avsc
+	balanceSchema string
 )
 
 // Kind names a record type with an Avro schema.
@@ -34,6 +36,7 @@ const (
 	KindResult
 	KindMerge
 	KindSnapshot
+	KindBalance
 )
 
 func (k Kind) String() string {
@@ -46,6 +49,8 @@ func (k Kind) String() string {
 		return "merge"
 	case KindSnapshot:
 		return "snapshot"
+	case KindBalance:
+		return "balance"
 	}
 	return "unknown"
 }
@@ -58,6 +63,7 @@ var codecs = map[Kind]*goavro.Codec{
 	KindResult:   mustCodec("result.avsc", resultSchema),
 	KindMerge:    mustCodec("merge.avsc", mergeSchema),
 	KindSnapshot: mustCodec("snapshot.avsc", snapshotSchema),
+	KindBalance:  mustCodec("balance.avsc", balanceSchema),
 }
 
 // walkSchemas are the same schemas parsed for the walk every datum gets
@@ -67,6 +73,7 @@ var walkSchemas = map[Kind]*walkSchema{
 	KindResult:   mustWalkSchema("result.avsc", resultSchema),
 	KindMerge:    mustWalkSchema("merge.avsc", mergeSchema),
 	KindSnapshot: mustWalkSchema("snapshot.avsc", snapshotSchema),
+	KindBalance:  mustWalkSchema("balance.avsc", balanceSchema),
 }
 
 // fingerprints are the schemas' CRC-64-AVRO fingerprints (canonical.go),
@@ -147,8 +154,8 @@ func SingleObjectKind(data []byte) (Kind, error) {
 	k, ok := byFingerprint[fp]
 	if !ok {
 		return KindUnknown, &Error{Code: ErrCodeUnknownSchema,
-			Msg: fmt.Sprintf("Avro single-object fingerprint %016x matches none of custream's schemas (command %016x, result %016x, merge %016x, snapshot %016x)",
-				fp, Fingerprint(KindCommand), Fingerprint(KindResult), Fingerprint(KindMerge), Fingerprint(KindSnapshot))}
+			Msg: fmt.Sprintf("Avro single-object fingerprint %016x matches none of custream's schemas (command %016x, result %016x, merge %016x, snapshot %016x, balance %016x)",
+				fp, Fingerprint(KindCommand), Fingerprint(KindResult), Fingerprint(KindMerge), Fingerprint(KindSnapshot), Fingerprint(KindBalance))}
 	}
 	return k, nil
 }

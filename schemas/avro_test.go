@@ -176,7 +176,7 @@ func TestSingleObjectKind(t *testing.T) {
 func TestSharedTypesIdentical(t *testing.T) {
 	seen := map[string]string{} // full name → canonical JSON
 	from := map[string]Kind{}
-	for _, k := range []Kind{KindCommand, KindResult, KindMerge, KindSnapshot} {
+	for _, k := range []Kind{KindCommand, KindResult, KindMerge, KindSnapshot, KindBalance} {
 		var v any
 		if err := json.Unmarshal([]byte(CanonicalSchema(k)), &v); err != nil {
 			t.Fatal(err)

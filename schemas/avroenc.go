@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -153,7 +154,62 @@ func appendCommChannel(b []byte, c *customer.CommChannel) []byte {
 // opIndex is op's index in the Op enum, or -1. Exact spelling: ParseOp's
 // case folding is for input, and goavro refused anything else here too.
 func opIndex(op customer.Op) int {
-	return slices.Index(ops, op)
+	return slices.Index(resultOps, op)
+}
+
+// appendDouble writes an Avro double.
+func appendDouble(b []byte, v float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+}
+
+// appendProgramBalance appends a ProgramBalance of merge.avsc.
+func appendProgramBalance(b []byte, p *customer.Balance) []byte {
+	b = appendLong(b, p.ProgramID)
+	b = appendLong(b, p.Version)
+	b = appendLong(b, p.LoyaltyID)
+	for _, v := range balanceCounterFields(p) {
+		b = appendDouble(b, *v)
+	}
+	b = appendString(b, p.CurrentSlab)
+	b = appendLong(b, p.SlabSNo)
+	b = appendString(b, p.SlabExpiryDate)
+	b = appendString(b, p.NextSlab)
+	b = appendLong(b, p.NextSlabSerialNumber)
+	return appendString(b, p.NextSlabDescription)
+}
+
+// appendProgramDetails appends the snapshot's loyaltyProgramDetails: null
+// without balances, else one ProgramDetails per balance, as the view
+// renders it (customer.Snapshot).
+func appendProgramDetails(b []byte, c *customer.Customer) []byte {
+	if len(c.Points) == 0 {
+		return append(b, unionNull)
+	}
+	b = append(b, unionValue)
+	b = appendLong(b, int64(len(c.Points)))
+	for i := range c.Points {
+		p := &c.Points[i]
+		b = appendDouble(b, p.Redeemed)
+		b = appendDouble(b, p.Expired)
+		b = appendDouble(b, p.Returned)
+		b = appendDouble(b, p.Adjusted)
+		b = appendDouble(b, p.LifetimePoints)
+		b = appendDouble(b, p.LoyaltyPoints)
+		b = appendDouble(b, p.CumulativePurchases)
+		loyaltyID := p.LoyaltyID
+		if loyaltyID == 0 {
+			loyaltyID = c.ID // the view's rule (customer.balanceView)
+		}
+		b = appendLong(b, loyaltyID)
+		b = appendString(b, p.CurrentSlab)
+		b = appendString(b, p.NextSlab)
+		b = appendLong(b, p.NextSlabSerialNumber)
+		b = appendString(b, p.NextSlabDescription)
+		b = appendLong(b, p.SlabSNo)
+		b = appendString(b, p.SlabExpiryDate)
+		b = appendLong(b, p.ProgramID)
+	}
+	return append(b, 0)
 }
 
 // appendResult appends the Avro binary body of result.avsc. r.Op must be
@@ -189,7 +245,8 @@ func appendMerge(b []byte, m *customer.Merge) []byte {
 	b = appendString(b, m.Source)
 	b = appendOptString(b, m.AccountID)
 	b = appendString(b, m.RequestID)
-	return appendLong(b, m.Time.UnixMilli())
+	b = appendLong(b, m.Time.UnixMilli())
+	return appendArray(b, m.Balances, appendProgramBalance)
 }
 
 // appendSnapshot appends the Avro binary body of snapshot.avsc: the
@@ -205,8 +262,8 @@ func appendSnapshot(b []byte, c *customer.Customer) []byte {
 	if c.MergedInto != 0 {
 		b = appendLong(append(b, unionValue), c.MergedInto)
 		// profiles, loyaltyInfo, segments, extendedFields,
-		// subscriptionInfo, warnings: null.
-		return append(b, unionNull, unionNull, unionNull, unionNull, unionNull, unionNull)
+		// subscriptionInfo, warnings, loyaltyProgramDetails: null.
+		return append(b, unionNull, unionNull, unionNull, unionNull, unionNull, unionNull, unionNull)
 	}
 	var sc stampCache
 	b = append(b, unionNull, unionValue) // mergedInto null; profiles
@@ -218,11 +275,12 @@ func appendSnapshot(b []byte, c *customer.Customer) []byte {
 	b = appendActorRef(b, created)
 	b = appendActorRef(b, modified)
 	b = sc.append(b, c.ModifiedDate)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // lifetimePurchases: the double 0
-	b = append(b, unionValue, 0)          // segments: {}
+	b = appendDouble(b, customer.LifetimePurchases(c))
+	b = append(b, unionValue, 0) // segments: {}
 	b = appendMap(append(b, unionValue), c.ExtendedFields, appendString)
 	b = appendSubscriptionViews(append(b, unionValue), c.Subscriptions) // subscriptionInfo
-	return append(b, unionValue, 0)                                     // warnings: []
+	b = append(b, unionValue, 0)                                        // warnings: []
+	return appendProgramDetails(b, c)
 }
 
 // appendProfileViews appends an array of Profile (the view's profiles or

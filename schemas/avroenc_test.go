@@ -226,12 +226,13 @@ func TestAvroEncodeGolden(t *testing.T) {
 		0x02, 'P', 0x02, 'T', // priority, type
 		0x00,       // end of the array
 		0x02, 0x00, // warnings: branch 1, []
+		0x00,       // loyaltyProgramDetails: null (no balances)
 	)
 	merged := append(header(KindSnapshot),
 		0x16,       // id 11
 		0x0E,       // org 7
 		0x02, 0x14, // mergedInto: branch 1, 10
-		0, 0, 0, 0, 0, 0, // profiles … warnings null
+		0, 0, 0, 0, 0, 0, 0, // profiles … warnings, loyaltyProgramDetails null
 	)
 	merge := customer.Merge{Org: 300, SurvivorID: -65, VictimID: math.MaxInt64,
 		Identifier: customer.Identifier{Type: "t", Value: ""}, Source: "S", AccountID: "A", RequestID: "", Time: time.UnixMilli(-1)}
@@ -244,6 +245,7 @@ func TestAvroEncodeGolden(t *testing.T) {
 		0x02, 0x02, 'A', // accountId: branch 1, "A"
 		0x00, // requestId ""
 		0x01, // time -1 ms
+		0x00, // balances: []
 	)
 	for i := 0; i < 20; i++ { // map order must not depend on Go's iteration order
 		got, err := EncodeSnapshot(c)

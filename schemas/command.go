@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/custream/custream/processor/customer"
@@ -21,6 +22,19 @@ import (
 
 // ops are the op names the wire accepts, in command.avsc's enum order.
 var ops = []customer.Op{customer.OpRegister, customer.OpUpdate, customer.OpChangeIdentifier, customer.OpSubscriptions}
+
+// resultOps are the ops a result names, in result.avsc's enum order: the
+// commands' and points, the balances of the points topic (which no
+// command envelope carries, so ParseOp does not accept it).
+var resultOps = append(slices.Clip(ops), customer.OpPoints)
+
+// parseResultOp returns the op of a result named s, exactly spelled.
+func parseResultOp(s string) (customer.Op, bool) {
+	if i := slices.Index(resultOps, customer.Op(s)); i >= 0 {
+		return resultOps[i], true
+	}
+	return "", false
+}
 
 // ParseOp returns the op named s (case-insensitively: "Register" is
 // register), or false.

@@ -18,7 +18,7 @@ func TestDomainFieldsMapped(t *testing.T) {
 		v      any
 		fields string
 	}{
-		{customer.Command{}, "RequestID Org Op Source AccountID CustomerID Time Register Update ChangeIdentifier Subscriptions"},
+		{customer.Command{}, "RequestID Org Op Source AccountID CustomerID Time Register Update ChangeIdentifier Subscriptions Balance"},
 		{customer.CustomerBody{}, "Profiles LoyaltyInfo ExtendedFields AttributionV2"},
 		{customer.ProfileInput{}, "FirstName LastName Fields Identifiers CommChannels Source AccountID"},
 		{customer.LoyaltyInput{}, "LoyaltyType"},
@@ -29,10 +29,11 @@ func TestDomainFieldsMapped(t *testing.T) {
 		{customer.SubscriptionsBody{}, "CommunicationID CampaignID Reason Scope Subscriptions"},
 		{customer.Scope{}, "Scope SubScope"},
 		{customer.Subscription{}, "Channel AccountID Priority Type"},
-		{customer.Customer{}, "ID Org MergedInto LoyaltyType Profiles ExtendedFields Subscriptions CreateDate ModifiedDate"},
+		{customer.Customer{}, "ID Org MergedInto LoyaltyType Profiles ExtendedFields Subscriptions CreateDate ModifiedDate Points"},
 		{customer.Profile{}, "Source AccountID FirstName LastName Fields Identifiers CommChannels CreateDate ModifiedDate Conflicting"},
 		{customer.Result{}, "RequestID Org Source AccountID Op Success CreatedID Subscriptions Warnings Errors"},
-		{customer.Merge{}, "Org SurvivorID VictimID Identifier Source AccountID RequestID Time"},
+		{customer.Merge{}, "Org SurvivorID VictimID Identifier Source AccountID RequestID Time Balances"},
+		{customer.Balance{}, "ProgramID Version LoyaltyID LoyaltyPoints LifetimePoints Redeemed Expired Returned Adjusted CumulativePurchases CurrentSlab SlabSNo SlabExpiryDate NextSlab NextSlabSerialNumber NextSlabDescription"},
 		{customer.Issue{}, "Code Message"},
 	} {
 		typ := reflect.TypeOf(tc.v)
@@ -52,7 +53,7 @@ func TestWireDocFingerprints(t *testing.T) {
 	if err != nil {
 		t.Skip("docs/wire.md not found:", err)
 	}
-	for _, k := range []Kind{KindCommand, KindResult, KindMerge, KindSnapshot} {
+	for _, k := range []Kind{KindCommand, KindResult, KindMerge, KindSnapshot, KindBalance} {
 		if want := fmt.Sprintf("%016x", Fingerprint(k)); !strings.Contains(string(doc), want) {
 			t.Errorf("docs/wire.md lacks the %s fingerprint %s", k, want)
 		}

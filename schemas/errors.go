@@ -65,6 +65,11 @@ const (
 	// (any more), or not over this record (schemas/cmdsig; decided by the
 	// processor).
 	ErrCodeBadSignature = "bad-signature"
+	// ErrCodeBadBalance: a points-topic balance decoded but cannot be a
+	// balance: no positive customerId, programId or version (nor asOf), a
+	// counter that is not a finite number within ±1e15, slab text too long
+	// or with control characters (customer.CheckBalance).
+	ErrCodeBadBalance = "bad-balance"
 )
 
 // ResultCodeOutputTooLarge is the error code of the result that answers a

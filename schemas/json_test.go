@@ -338,7 +338,7 @@ func TestResultMergeJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = `{"org":7,"survivorId":329,"victimId":418,"identifier":{"type":"wechat","value":"ray11"},"source":"WECHAT","accountId":"22232","requestId":"req-3","time":"2016-06-23T11:11:18.123Z"}`
+	want = `{"org":7,"survivorId":329,"victimId":418,"identifier":{"type":"wechat","value":"ray11"},"source":"WECHAT","accountId":"22232","requestId":"req-3","time":"2016-06-23T11:11:18.123Z","balances":[]}`
 	if string(b) != want {
 		t.Errorf("merge JSON\n got %s\nwant %s", b, want)
 	}

@@ -85,6 +85,28 @@ type mergeJSON struct {
 	AccountID  string              `json:"accountId,omitempty"`
 	RequestID  string              `json:"requestId"`
 	Time       string              `json:"time"`
+	Balances   []balanceJSON       `json:"balances"`
+}
+
+// balanceJSON is a merge notice's moved balance: merge.avsc's
+// ProgramBalance, the same names in JSON.
+type balanceJSON struct {
+	ProgramID            int64   `json:"programId"`
+	Version              int64   `json:"version"`
+	LoyaltyID            int64   `json:"loyaltyId"`
+	LoyaltyPoints        float64 `json:"loyaltyPoints"`
+	LifetimePoints       float64 `json:"lifetimePoints"`
+	Redeemed             float64 `json:"redeemed"`
+	Expired              float64 `json:"expired"`
+	Returned             float64 `json:"returned"`
+	Adjusted             float64 `json:"adjusted"`
+	CumulativePurchases  float64 `json:"cumulativePurchases"`
+	CurrentSlab          string  `json:"currentSlab"`
+	SlabSNo              int64   `json:"slabSNo"`
+	SlabExpiryDate       string  `json:"slabExpiryDate"`
+	NextSlab             string  `json:"nextSlab"`
+	NextSlabSerialNumber int64   `json:"nextSlabSerialNumber"`
+	NextSlabDescription  string  `json:"nextSlabDescription"`
 }
 
 // jsonTime is RFC 3339 in UTC with milliseconds: the precision of a Kafka
@@ -96,6 +118,10 @@ const jsonTime = "2006-01-02T15:04:05.000Z07:00"
 //	{"org":7,"survivorId":329,"victimId":418,"identifier":{"type":"wechat","value":"ray11"},
 //	 "source":"WECHAT","accountId":"22232","requestId":"r-2","time":"2024-05-01T10:00:00.000Z"}
 func EncodeMergeJSON(m customer.Merge) ([]byte, error) {
+	balances := make([]balanceJSON, len(m.Balances))
+	for i, b := range m.Balances {
+		balances[i] = balanceJSON(b)
+	}
 	b, err := json.Marshal(mergeJSON{
 		Org:        m.Org,
 		SurvivorID: m.SurvivorID,
@@ -105,6 +131,7 @@ func EncodeMergeJSON(m customer.Merge) ([]byte, error) {
 		AccountID:  m.AccountID,
 		RequestID:  m.RequestID,
 		Time:       m.Time.UTC().Format(jsonTime),
+		Balances:   balances,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode merge of %d into %d as JSON: %w", m.VictimID, m.SurvivorID, err)
@@ -122,7 +149,12 @@ func DecodeMergeJSON(data []byte) (customer.Merge, error) {
 	if err != nil {
 		return customer.Merge{}, undecodable(err, "decode JSON merge: time")
 	}
+	var balances []customer.Balance
+	for _, b := range j.Balances {
+		balances = append(balances, customer.Balance(b))
+	}
 	return customer.Merge{
+		Balances:   balances,
 		Org:        j.Org,
 		SurvivorID: j.SurvivorID,
 		VictimID:   j.VictimID,

@@ -43,7 +43,7 @@ func DecodeResult(data []byte) (ResultRecord, error) {
 	m, _ := native.(map[string]any)
 	var r reader
 	opName := r.str(m, "op", "op")
-	op, ok := ParseOp(opName)
+	op, ok := parseResultOp(opName)
 	if !ok && r.err == nil {
 		r.failf("op", "unknown op %q", opName)
 	}
@@ -107,6 +107,26 @@ func DecodeMerge(data []byte) (customer.Merge, error) {
 		AccountID:  r.str(m, "accountId", "accountId"),
 		RequestID:  r.str(m, "requestId", "requestId"),
 		Time:       r.timestamp(m, "time", "time"),
+	}
+	for i, v := range r.array(m, "balances", "balances") {
+		rec, _ := v.(map[string]any)
+		path := fmt.Sprintf("balances[%d]", i)
+		b := customer.Balance{
+			ProgramID:            r.long(rec, "programId", path),
+			Version:              r.long(rec, "version", path),
+			LoyaltyID:            r.long(rec, "loyaltyId", path),
+			CurrentSlab:          r.str(rec, "currentSlab", path),
+			SlabSNo:              r.long(rec, "slabSNo", path),
+			SlabExpiryDate:       r.str(rec, "slabExpiryDate", path),
+			NextSlab:             r.str(rec, "nextSlab", path),
+			NextSlabSerialNumber: r.long(rec, "nextSlabSerialNumber", path),
+			NextSlabDescription:  r.str(rec, "nextSlabDescription", path),
+		}
+		counters := balanceCounterFields(&b)
+		for j, name := range balanceCounters {
+			*counters[j] = r.double(rec, name, path)
+		}
+		out.Balances = append(out.Balances, b)
 	}
 	if r.err != nil {
 		return customer.Merge{}, fmt.Errorf("decode merge: %w", r.err)

@@ -2,10 +2,11 @@ package state
 
 // Customer document encoding, the value of the customer table (keys.go).
 //
-//	doc      = version(1 byte, = 1) customer
+//	doc      = version(1 byte) customer
 //	customer = varint(ID) varint(Org) varint(MergedInto) str(LoyaltyType)
 //	           uvarint(n) profile×n  map(ExtendedFields)
 //	           uvarint(n) subscription×n  time(CreateDate) time(ModifiedDate)
+//	           [uvarint(n) balance×n]                  (version 2 only)
 //	profile  = str(Source) str(AccountID) str(FirstName) str(LastName)
 //	           map(Fields) uvarint(n) (str(Type) str(Value))×n
 //	           uvarint(n) commchannel×n time(CreateDate) time(ModifiedDate)
@@ -13,6 +14,12 @@ package state
 //	commchannel  = str(Type) str(Value) flags(1: 1=Primary 2=Verified)
 //	               uvarint(n) (str(key) bool(1))×n   (Meta, keys sorted)
 //	subscription = str(Channel) str(AccountID) str(Priority) str(Type)
+//	balance  = varint(ProgramID) varint(Version) varint(LoyaltyID)
+//	           float64×7 (LoyaltyPoints LifetimePoints Redeemed Expired
+//	                      Returned Adjusted CumulativePurchases; IEEE 754
+//	                      bits, little-endian)
+//	           str(CurrentSlab) varint(SlabSNo) str(SlabExpiryDate)
+//	           str(NextSlab) varint(NextSlabSerialNumber) str(NextSlabDescription)
 //	map      = uvarint(n) (str(key) str(value))×n    (keys sorted)
 //	str      = uvarint(len) bytes
 //	time     = 00                                      zero time
@@ -28,12 +35,15 @@ package state
 // Hand-written rather than gob or JSON: encoding a typical customer is a few
 // hundred nanoseconds and no reflection, and the format is ours to version.
 // A new version adds a new leading byte and a decoder for it; old documents
-// stay readable.
+// stay readable. Version 2 added balances (Points) at the end; a customer
+// without any is still written as version 1, so the documents, changelogs
+// and snapshots of customers without balances are the bytes they were.
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -41,7 +51,8 @@ import (
 )
 
 const (
-	docVersion = 1
+	docVersion       = 1
+	docVersionPoints = 2 // version 1 followed by the balances
 	// maxDepth bounds nested Conflicting profiles, so a corrupt or hostile
 	// document cannot recurse without limit. Merges nest one level per merge
 	// of a customer that already had conflicts; 32 is far beyond that.
@@ -55,7 +66,11 @@ var errShort = errors.New("truncated customer document")
 
 // encodeCustomer appends the encoding of c to dst.
 func encodeCustomer(dst []byte, c *customer.Customer) []byte {
-	b := append(dst, docVersion)
+	version := byte(docVersion)
+	if len(c.Points) > 0 {
+		version = docVersionPoints
+	}
+	b := append(dst, version)
 	b = binary.AppendVarint(b, c.ID)
 	b = binary.AppendVarint(b, c.Org)
 	b = binary.AppendVarint(b, c.MergedInto)
@@ -73,7 +88,30 @@ func encodeCustomer(dst []byte, c *customer.Customer) []byte {
 		b = appendBStr(b, s.Type)
 	}
 	b = appendTime(b, c.CreateDate)
-	return appendTime(b, c.ModifiedDate)
+	b = appendTime(b, c.ModifiedDate)
+	if version == docVersion {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Points)))
+	for i := range c.Points {
+		b = appendBalance(b, &c.Points[i])
+	}
+	return b
+}
+
+func appendBalance(b []byte, p *customer.Balance) []byte {
+	b = binary.AppendVarint(b, p.ProgramID)
+	b = binary.AppendVarint(b, p.Version)
+	b = binary.AppendVarint(b, p.LoyaltyID)
+	for _, v := range [7]float64{p.LoyaltyPoints, p.LifetimePoints, p.Redeemed, p.Expired, p.Returned, p.Adjusted, p.CumulativePurchases} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	b = appendBStr(b, p.CurrentSlab)
+	b = binary.AppendVarint(b, p.SlabSNo)
+	b = appendBStr(b, p.SlabExpiryDate)
+	b = appendBStr(b, p.NextSlab)
+	b = binary.AppendVarint(b, p.NextSlabSerialNumber)
+	return appendBStr(b, p.NextSlabDescription)
 }
 
 func appendProfile(b []byte, p *customer.Profile) []byte {
@@ -168,7 +206,8 @@ func decodeCustomer(data []byte) (*customer.Customer, error) {
 	if len(data) == 0 {
 		return nil, errShort
 	}
-	if data[0] != docVersion {
+	version := data[0]
+	if version != docVersion && version != docVersionPoints {
 		return nil, fmt.Errorf("unknown customer document version %d", data[0])
 	}
 	d := decoder{b: data[1:]}
@@ -193,6 +232,21 @@ func decodeCustomer(data []byte) (*customer.Customer, error) {
 	}
 	c.CreateDate = d.time()
 	c.ModifiedDate = d.time()
+	if version == docVersionPoints {
+		// Written only with balances, so an empty list is corrupt: the
+		// same customer must have one encoding.
+		n := d.count()
+		if n == 0 && d.err == nil {
+			d.fail(errors.New("version 2 customer document without balances"))
+		}
+		c.Points = make([]customer.Balance, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			d.balance(&c.Points[i])
+			if i > 0 && c.Points[i].ProgramID <= c.Points[i-1].ProgramID {
+				d.fail(fmt.Errorf("balances not sorted by program at program %d", c.Points[i].ProgramID))
+			}
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -256,6 +310,24 @@ func (d *decoder) count() int {
 		return 0
 	}
 	return int(n)
+}
+
+func (d *decoder) balance(p *customer.Balance) {
+	p.ProgramID, p.Version, p.LoyaltyID = d.varint(), d.varint(), d.varint()
+	for _, v := range [7]*float64{&p.LoyaltyPoints, &p.LifetimePoints, &p.Redeemed, &p.Expired, &p.Returned, &p.Adjusted, &p.CumulativePurchases} {
+		if len(d.b) < 8 {
+			d.fail(errShort)
+			return
+		}
+		*v = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+	}
+	p.CurrentSlab = d.str()
+	p.SlabSNo = d.varint()
+	p.SlabExpiryDate = d.str()
+	p.NextSlab = d.str()
+	p.NextSlabSerialNumber = d.varint()
+	p.NextSlabDescription = d.str()
 }
 
 func (d *decoder) str() string {

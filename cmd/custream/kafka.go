@@ -26,6 +26,7 @@ type kafkaFlags struct {
 	group        string
 	sources      string
 	topicPrefix  string
+	pointsTopic  string
 	tls          bool
 	tlsCA        string
 	saslMech     string
@@ -42,6 +43,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.sources, "sources", formatSources(customer.DefaultSources()),
 		"sources, comma-separated, each NAME[:OPTION]…: multi marks a multi-account source (needs accountId), orgs=42+43 the only orgs its producers may act for, signed that its commands must be signed (--command-keys-file); e.g. INSTORE:orgs=42+43:signed,WECHAT:multi")
 	fs.StringVar(&k.topicPrefix, "topic-prefix", "customers", "prefix of every topic but the changelog: <prefix>.<source>, <prefix>.results, …")
+	fs.StringVar(&k.pointsTopic, "points-topic", "", "the loyalty engine's balances topic (docs/points.md); default <prefix>.points")
 	fs.BoolVar(&k.tls, "kafka-tls", false, "use TLS to the brokers")
 	fs.StringVar(&k.tlsCA, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates (default: system roots)")
 	fs.StringVar(&k.saslMech, "sasl-mechanism", "", "SASL mechanism to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
@@ -159,7 +161,15 @@ func (k *kafkaFlags) topology() (processor.Topology, []customer.Source, error) {
 	if err != nil {
 		return processor.Topology{}, nil, err
 	}
-	return processor.DefaultTopology(k.topicPrefix, k.group, sources), sources, nil
+	topo := processor.DefaultTopology(k.topicPrefix, k.group, sources)
+	if k.pointsTopic != "" {
+		for i := range topo.Inputs {
+			if topo.Inputs[i].Balances {
+				topo.Inputs[i].Topic = k.pointsTopic
+			}
+		}
+	}
+	return topo, sources, nil
 }
 
 // adminTarget is what the admin commands (topics, reset) take from the

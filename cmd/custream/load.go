@@ -53,7 +53,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "custream load:", err)
 		return 2
 	}
-	for _, in := range topo.Inputs {
+	for _, in := range topo.CommandInputs() {
 		if strings.EqualFold(in.Source.Name, *source) {
 			cfg.Topic, cfg.Source = in.Topic, in.Source.Name
 			if in.Source.MultiAccount && *account == "" {

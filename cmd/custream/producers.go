@@ -16,12 +16,16 @@ import (
 // with which keys they sign (processor.Admission; docs/operations.md,
 // "Producers").
 type producerFlags struct {
-	orgsFile string
-	keysFile string
+	orgsFile     string
+	keysFile     string
+	pointsOrgs   string
+	pointsSigned bool
 }
 
 func (p *producerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.orgsFile, "source-orgs-file", "", "file of org allow-lists, one line per source: SOURCE ORG[,ORG…] (as --sources NAME:orgs=…; a source may have its list in one place only)")
+	fs.StringVar(&p.pointsOrgs, "points-orgs", "", "the only orgs the points topic may carry balances for, ORG[+ORG…] (as --sources NAME:orgs=…); default every org")
+	fs.BoolVar(&p.pointsSigned, "points-signed", false, "every balance on the points topic must be signed, as a signed source's commands (--command-keys-file)")
 	fs.StringVar(&p.keysFile, "command-keys-file", "", "file of the orgs' command signing keys, one a line: ORG KEYID BASE64KEY (at least 32 bytes; two per org at once while rotating); signed commands are verified with them (docs/wire.md, \"Signed commands\")")
 }
 
@@ -41,6 +45,16 @@ func (p *producerFlags) admission(sources string, log *slog.Logger) (processor.A
 			a.Signed[sp.source.Name] = true
 		}
 	}
+	if p.pointsOrgs != "" {
+		list, err := parseOrgList(p.pointsOrgs, "+")
+		if err != nil {
+			return processor.Admission{}, fmt.Errorf("--points-orgs: %w", err)
+		}
+		a.Orgs[processor.PointsSource] = list
+	}
+	if p.pointsSigned {
+		a.Signed[processor.PointsSource] = true
+	}
 	if p.orgsFile != "" {
 		if err := readOrgsFile(p.orgsFile, a.Orgs); err != nil {
 			return processor.Admission{}, err
@@ -59,6 +73,11 @@ func (p *producerFlags) admission(sources string, log *slog.Logger) (processor.A
 		}
 		log.Info("source admission", "source", name, "orgs_allowed", orgs, "signed", a.Signed[name])
 	}
+	orgs := "all"
+	if list, ok := a.Orgs[processor.PointsSource]; ok {
+		orgs = fmt.Sprint(len(list))
+	}
+	log.Info("points admission", "orgs_allowed", orgs, "signed", a.Signed[processor.PointsSource])
 	return a, nil
 }
 

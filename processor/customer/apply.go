@@ -66,6 +66,11 @@ func Apply(cfg Config, st Store, cmd Command) (Outcome, error) {
 		p, errs, err = changeIdentifier(cfg, st, cmd)
 	case cmd.Op == OpSubscriptions && cmd.Subscriptions != nil:
 		p, errs, err = subscriptions(cfg, st, cmd)
+	case cmd.Op == OpPoints && cmd.Balance != nil:
+		if err := CheckBalance(cmd.Balance); err != nil {
+			return Outcome{}, fmt.Errorf("balance %q of org %d: %w: %w", cmd.RequestID, cmd.Org, err, ErrBadCommand)
+		}
+		p, errs, err = points(cfg, st, cmd)
 	default:
 		return Outcome{}, fmt.Errorf("command %q: op %s without its body: %w", cmd.RequestID, echo(string(cmd.Op)), ErrBadCommand)
 	}

@@ -2,6 +2,7 @@ package customer
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -154,7 +155,9 @@ func mergePlan(st Store, cmd Command, sc scope, v *Customer, sid int64, added []
 	now := cmd.Time.UTC()
 	s := orig.Clone()
 	mergeInto(s, v, now)
-	tomb := &Customer{ID: v.ID, Org: v.Org, MergedInto: s.ID, ModifiedDate: now}
+	// The tombstone keeps v's balances: a later balance for v moves s by
+	// its difference from these (points.go).
+	tomb := &Customer{ID: v.ID, Org: v.Org, MergedInto: s.ID, ModifiedDate: now, Points: slices.Clone(v.Points)}
 	m := Merge{
 		Org:        cmd.Org,
 		SurvivorID: s.ID,
@@ -164,6 +167,7 @@ func mergePlan(st Store, cmd Command, sc scope, v *Customer, sid int64, added []
 		AccountID:  sc.AccountID,
 		RequestID:  cmd.RequestID,
 		Time:       now,
+		Balances:   slices.Clone(v.Points),
 	}
 	w := Issuef(CodeMerged, "Same identifier found in other source. Merging into the account with user id %d", s.ID)
 	return plan{
@@ -175,8 +179,8 @@ func mergePlan(st Store, cmd Command, sc scope, v *Customer, sid int64, added []
 	}, nil, nil
 }
 
-// mergeInto moves v's profiles, identifiers, subscriptions and extended
-// fields to s. Where both have a profile in one scope, s's stays primary and
+// mergeInto moves v's profiles, identifiers, subscriptions, extended
+// fields and balances (mergePoints) to s. Where both have a profile in one scope, s's stays primary and
 // gains v's identifiers (so s holds them in that scope), and v's profile is
 // listed in its Conflicting. s's values win everywhere else; s becomes a
 // loyalty customer if either was one (a merge must not take a membership
@@ -211,6 +215,7 @@ func mergeInto(s, v *Customer, now time.Time) {
 	}
 	sortedSubscriptions(s.Subscriptions)
 	fillMap(&s.ExtendedFields, v.ExtendedFields)
+	mergePoints(s, v)
 	if v.LoyaltyType == Loyalty {
 		s.LoyaltyType = Loyalty
 	}

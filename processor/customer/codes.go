@@ -39,6 +39,8 @@ const (
 	CodeCustomerFull         Code = 8905 // ours: the command would grow a customer past a limit of limits.go
 	CodeMoreIssues           Code = 8906 // ours: the result lists MaxIssues errors; this one counts the rest
 	CodeSearchCapped         Code = 8907 // warning (ours): a search of several words checked only MaxSearchCandidates customers
+	CodeStaleBalance         Code = 8908 // ours: a balance not newer than the stored one is ignored
+	CodePointsRedirected     Code = 8909 // warning (ours): a merged-away customer's balance changed its survivor's
 )
 
 // Catalogue lists every code with its default message, in the order of
@@ -78,6 +80,8 @@ var Catalogue = []struct {
 	{CodeCustomerFull, false, "The customer would exceed a size limit"},
 	{CodeMoreIssues, false, "More errors than a result lists"},
 	{CodeSearchCapped, true, "The search checked only the newest candidates; its total is a lower bound"},
+	{CodeStaleBalance, false, "The balance is not newer than the stored one and was ignored"},
+	{CodePointsRedirected, true, "The balance's customer is merged into another account; the survivor's balance changed"},
 }
 
 // Issue is one error or warning as the API renders it.

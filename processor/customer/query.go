@@ -306,7 +306,8 @@ func searchHit(c *Customer, words []string) SearchHit {
 }
 
 // LoyaltyDetails lists the customer's loyalty programs: the org's default
-// program for a loyalty customer. programID 0 means every program; a
+// program (zeros until the loyalty engine publishes a balance) and every
+// program it has a balance in. programID 0 means every program; a
 // non-loyalty customer, or a program the customer is not in, is 8089.
 func LoyaltyDetails(cfg Config, r Reader, org, id, programID int64) (LoyaltyDetailsView, error) {
 	v := LoyaltyDetailsView{Data: []ProgramDetails{}, Warnings: []Issue{}, Errors: []Issue{}}
@@ -317,11 +318,16 @@ func LoyaltyDetails(cfg Config, r Reader, org, id, programID int64) (LoyaltyDeta
 		}
 		return v, err
 	}
-	if c.LoyaltyType != Loyalty || (programID != 0 && programID != cfg.LoyaltyProgramID) {
+	in := programID == 0 || programID == cfg.LoyaltyProgramID || pointsOf(c, programID) >= 0
+	if c.LoyaltyType != Loyalty || !in {
 		v.Errors = []Issue{notInProgram(c.ID, programID)}
 		return v, nil
 	}
-	v.Data = []ProgramDetails{programDetails(cfg, c)}
+	if programID == 0 {
+		v.Data = allPrograms(cfg, c)
+	} else {
+		v.Data = []ProgramDetails{programDetails(cfg, c, programID)}
+	}
 	return v, nil
 }
 

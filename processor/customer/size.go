@@ -66,7 +66,18 @@ func (c *Customer) Weight() int {
 	for _, s := range c.Subscriptions {
 		w += perSub + jsonLen(s.AccountID)
 	}
+	for i := range c.Points {
+		w += balanceWeight(&c.Points[i])
+	}
 	return w
+}
+
+// balanceWeight bounds one element of loyaltyProgramDetails: its field
+// names and punctuation, 15 numbers at their longest (a float64 is at most
+// 24 characters), and the slab's texts.
+func balanceWeight(b *Balance) int {
+	const perBalance = 320 + 15*24
+	return perBalance + jsonLen(b.CurrentSlab) + jsonLen(b.SlabExpiryDate) + jsonLen(b.NextSlab) + jsonLen(b.NextSlabDescription)
 }
 
 func profileWeight(p *Profile) int {

@@ -15,6 +15,9 @@ const (
 	OpUpdate           Op = "update"
 	OpChangeIdentifier Op = "changeIdentifier"
 	OpSubscriptions    Op = "subscriptions"
+	// OpPoints is a balance from the loyalty engine (points.go). It arrives
+	// on the points topic, never on a source's command topic.
+	OpPoints Op = "points"
 )
 
 // Identifier types the API knows (DOMAIN.md, "Scope").
@@ -59,6 +62,7 @@ type Command struct {
 	Update           *CustomerBody
 	ChangeIdentifier *ChangeIdentifierBody
 	Subscriptions    *SubscriptionsBody
+	Balance          *Balance // OpPoints: CustomerID is the balance's customer
 }
 
 // CustomerBody is the body of register and update (the API doc's shape).
@@ -158,6 +162,11 @@ type Customer struct {
 	Subscriptions  []Subscription // sorted by (Channel, Priority, AccountID)
 	CreateDate     time.Time      // attributionV2.createDate of the first registration
 	ModifiedDate   time.Time
+	// Points are the customer's balances, one per loyalty program, sorted
+	// by ProgramID (points.go). A tombstone keeps the balances its customer
+	// had when it was merged away, as last published for it, so that a
+	// later balance for it moves its survivor by the difference.
+	Points []Balance `json:",omitempty"`
 }
 
 // Profile is the customer's presence in one source/account.
@@ -203,6 +212,9 @@ type Merge struct {
 	AccountID  string
 	RequestID  string
 	Time       time.Time
+	// Balances are the victim's balances that moved to the survivor, as
+	// they were before the merge (one per program).
+	Balances []Balance
 }
 
 // Key is the identifier's uniqueness key: the lower-cased address for
@@ -276,6 +288,7 @@ func (c *Customer) Clone() *Customer {
 	out.ExtendedFields = maps.Clone(c.ExtendedFields)
 	out.Subscriptions = slices.Clone(c.Subscriptions)
 	out.Profiles = cloneProfiles(c.Profiles)
+	out.Points = slices.Clone(c.Points)
 	return &out
 }
 

@@ -1,6 +1,7 @@
 package customer
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -210,10 +211,11 @@ type SubscriptionsView struct {
 // for a merged-away customer, whom it merged into. A merged-away
 // customer's record has only ID, Org and MergedInto (Customer is nil), so
 // in JSON it is {"id":…,"org":…,"mergedInto":…}; any other has no
-// mergedInto. Points and program details (embed=points, mlp) are not in
-// it: custream does not model points, so they would be the same
-// configured constants for every customer (GET …/loyaltyDetails has
-// them). schemas/snapshot.avsc is the same document in Avro.
+// mergedInto. loyaltyProgramDetails lists the balances the loyalty engine
+// published (embed=mlp without the zero shape of the org's default
+// program, which depends on the configuration, not on the customer) and
+// is left out when there are none. schemas/snapshot.avsc is the same
+// document in Avro.
 type SnapshotView struct {
 	ID         int64 `json:"id"`
 	Org        int64 `json:"org"`
@@ -223,12 +225,13 @@ type SnapshotView struct {
 }
 
 // Snapshot is the customers.snapshots record of c (SnapshotView). It
-// depends on c alone, not on the configuration: the embeds that would
-// (points, mlp) are left out.
+// depends on c alone, not on the configuration: of the points embeds it
+// has the stored balances only.
 func Snapshot(c *Customer) SnapshotView {
 	v := SnapshotView{ID: c.ID, Org: c.Org, MergedInto: c.MergedInto}
 	if c.MergedInto == 0 {
 		fv := fetchView(Config{}, c, nil, embeds{subscriptions: true})
+		fv.LoyaltyProgramDetails = storedPrograms(c)
 		v.FetchView = &fv
 	}
 	return v
@@ -259,7 +262,7 @@ func fetchView(cfg Config, c *Customer, only *Profile, e embeds) FetchView {
 	for k, val := range c.ExtendedFields {
 		v.ExtendedFields[k] = val
 	}
-	v.LoyaltyInfo = LoyaltyInfoView{LoyaltyType: c.LoyaltyType, AttributionV2: attributionV2(c)}
+	v.LoyaltyInfo = LoyaltyInfoView{LoyaltyType: c.LoyaltyType, AttributionV2: attributionV2(c), LifetimePurchases: LifetimePurchases(c)}
 	if e.points {
 		if c.LoyaltyType == Loyalty {
 			ps := pointsSummary(cfg, c)
@@ -273,7 +276,7 @@ func fetchView(cfg Config, c *Customer, only *Profile, e embeds) FetchView {
 	}
 	if e.mlp {
 		if c.LoyaltyType == Loyalty {
-			v.LoyaltyProgramDetails = []ProgramDetails{programDetails(cfg, c)}
+			v.LoyaltyProgramDetails = allPrograms(cfg, c)
 		} else {
 			v.Warnings = append(v.Warnings, notInProgram(c.ID, 0))
 		}
@@ -348,26 +351,110 @@ func AttributionProfiles(c *Customer) (created, modified *Profile) {
 	return created, modified
 }
 
-// pointsSummary is the customer's standing in the default program: points
-// are not modelled yet, so every amount is zero and the slab is the
-// configured default.
+// pointsSummary is embed=points: the customer's balance in the org's
+// default program, or the zero shape (programDetails).
 func pointsSummary(cfg Config, c *Customer) PointsSummary {
+	d := programDetails(cfg, c, cfg.LoyaltyProgramID)
 	return PointsSummary{
-		CurrentSlab:          cfg.DefaultSlab,
-		LoyaltyID:            c.ID,
-		NextSlabSerialNumber: -1,
-		SlabSNo:              1,
+		Adjusted:             d.Adjusted,
+		CumulativePurchases:  d.CumulativePurchases,
+		CurrentSlab:          d.CurrentSlab,
+		Expired:              d.Expired,
+		LifetimePoints:       d.LifetimePoints,
+		LoyaltyID:            d.LoyaltyID,
+		LoyaltyPoints:        d.LoyaltyPoints,
+		NextSlab:             d.NextSlab,
+		NextSlabDescription:  d.NextSlabDescription,
+		NextSlabSerialNumber: d.NextSlabSerialNumber,
+		Redeemed:             d.Redeemed,
+		Returned:             d.Returned,
+		SlabExpiryDate:       d.SlabExpiryDate,
+		SlabSNo:              d.SlabSNo,
 	}
 }
 
-func programDetails(cfg Config, c *Customer) ProgramDetails {
+// programDetails is c's standing in program: its stored balance, or, for a
+// program it has none in, the zero shape: no points, the configured
+// default slab as tier 1, no next slab (-1).
+func programDetails(cfg Config, c *Customer, program int64) ProgramDetails {
+	if i := pointsOf(c, program); i >= 0 {
+		return balanceView(c, &c.Points[i])
+	}
 	return ProgramDetails{
 		LoyaltyID:            c.ID,
 		CurrentSlab:          cfg.DefaultSlab,
 		NextSlabSerialNumber: -1,
 		SlabSNo:              1,
-		ProgramID:            cfg.LoyaltyProgramID,
+		ProgramID:            program,
 	}
+}
+
+// allPrograms is embed=mlp and loyaltyDetails without a programId: the
+// org's default program (every loyalty customer is in it, with zeros until
+// the engine publishes a balance) and every program c has a balance in,
+// by program id.
+func allPrograms(cfg Config, c *Customer) []ProgramDetails {
+	out := make([]ProgramDetails, 0, len(c.Points)+1)
+	if pointsOf(c, cfg.LoyaltyProgramID) < 0 {
+		out = append(out, programDetails(cfg, c, cfg.LoyaltyProgramID))
+	}
+	for i := range c.Points {
+		out = append(out, balanceView(c, &c.Points[i]))
+	}
+	slices.SortFunc(out, func(a, b ProgramDetails) int { return cmp.Compare(a.ProgramID, b.ProgramID) })
+	return out
+}
+
+// storedPrograms renders c's balances alone, as the snapshot carries them
+// (it depends on c, not on the configuration's default program); nil when
+// c has none.
+func storedPrograms(c *Customer) []ProgramDetails {
+	if len(c.Points) == 0 {
+		return nil
+	}
+	out := make([]ProgramDetails, len(c.Points))
+	for i := range c.Points {
+		out[i] = balanceView(c, &c.Points[i])
+	}
+	return out
+}
+
+// balanceView renders one stored balance; a balance without the engine's
+// loyalty id shows the customer's id.
+func balanceView(c *Customer, b *Balance) ProgramDetails {
+	d := ProgramDetails{
+		Redeemed:             b.Redeemed,
+		Expired:              b.Expired,
+		Returned:             b.Returned,
+		Adjusted:             b.Adjusted,
+		LifetimePoints:       b.LifetimePoints,
+		LoyaltyPoints:        b.LoyaltyPoints,
+		CumulativePurchases:  b.CumulativePurchases,
+		LoyaltyID:            b.LoyaltyID,
+		CurrentSlab:          b.CurrentSlab,
+		NextSlab:             b.NextSlab,
+		NextSlabSerialNumber: int(b.NextSlabSerialNumber),
+		NextSlabDescription:  b.NextSlabDescription,
+		SlabSNo:              int(b.SlabSNo),
+		SlabExpiryDate:       b.SlabExpiryDate,
+		ProgramID:            b.ProgramID,
+	}
+	if d.LoyaltyID == 0 {
+		d.LoyaltyID = c.ID
+	}
+	return d
+}
+
+// LifetimePurchases is loyaltyInfo.lifetimePurchases: the customer's
+// cumulative purchases summed over its programs' balances (0 without any).
+// Summed, like a merge sums them, so it needs no configuration and the
+// snapshot can carry it.
+func LifetimePurchases(c *Customer) float64 {
+	var sum float64
+	for i := range c.Points {
+		sum += c.Points[i].CumulativePurchases
+	}
+	return sum
 }
 
 func notInProgram(id, programID int64) Issue {
