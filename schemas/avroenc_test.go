@@ -226,7 +226,7 @@ func TestAvroEncodeGolden(t *testing.T) {
 		0x02, 'P', 0x02, 'T', // priority, type
 		0x00,       // end of the array
 		0x02, 0x00, // warnings: branch 1, []
-		0x00,       // loyaltyProgramDetails: null (no balances)
+		0x00, // loyaltyProgramDetails: null (no balances)
 	)
 	merged := append(header(KindSnapshot),
 		0x16,       // id 11
