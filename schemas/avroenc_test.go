@@ -2,11 +2,13 @@ package schemas
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +60,20 @@ func goavroMerge(m customer.Merge) ([]byte, error) {
 		"accountId":  optString(m.AccountID),
 		"requestId":  m.RequestID,
 		"time":       m.Time,
+		"balances":   goavroBalances(m.Balances),
 	})
+}
+
+func goavroBalances(bs []customer.Balance) []any {
+	out := make([]any, len(bs))
+	for i, b := range bs {
+		out[i] = map[string]any{"programId": b.ProgramID, "version": b.Version, "loyaltyId": b.LoyaltyID,
+			"loyaltyPoints": b.LoyaltyPoints, "lifetimePoints": b.LifetimePoints, "redeemed": b.Redeemed, "expired": b.Expired,
+			"returned": b.Returned, "adjusted": b.Adjusted, "cumulativePurchases": b.CumulativePurchases,
+			"currentSlab": b.CurrentSlab, "slabSNo": b.SlabSNo, "slabExpiryDate": b.SlabExpiryDate,
+			"nextSlab": b.NextSlab, "nextSlabSerialNumber": b.NextSlabSerialNumber, "nextSlabDescription": b.NextSlabDescription}
+	}
+	return out
 }
 
 // outputCase is one record to encode both ways. want is what decoding
@@ -339,6 +354,7 @@ func wireResult(r ResultRecord) ResultRecord {
 
 func wireMerge(m customer.Merge) customer.Merge {
 	m.Time = m.Time.Truncate(time.Millisecond).UTC()
+	m.Balances = nilIfEmpty(m.Balances)
 	return m
 }
 
@@ -527,14 +543,31 @@ func (g *recordGen) customer() *customer.Customer {
 		ExtendedFields: genMap(g, g.str),
 		Subscriptions:  genSlice(g, g.subscription),
 		CreateDate:     g.time(), ModifiedDate: g.time(),
+		Points: g.balances(),
 	}
+}
+
+// balances are a customer's: sorted by program, unique, as stored.
+func (g *recordGen) balances() []customer.Balance {
+	bs := genSlice(g, g.balance)
+	slices.SortFunc(bs, func(a, b customer.Balance) int { return cmp.Compare(a.ProgramID, b.ProgramID) })
+	return slices.CompactFunc(bs, func(a, b customer.Balance) bool { return a.ProgramID == b.ProgramID })
+}
+
+func (g *recordGen) balance() customer.Balance {
+	// Within customer.MaxPointsValue, where a float64 and its JSON text
+	// agree exactly.
+	f := func() float64 { return float64(g.r.Int64N(1<<43)-1<<42) / 8 }
+	return customer.Balance{ProgramID: g.long(), Version: g.long(), LoyaltyID: g.long() * int64(g.r.IntN(2)),
+		LoyaltyPoints: f(), LifetimePoints: f(), Redeemed: f(), Expired: f(), Returned: f(), Adjusted: f(), CumulativePurchases: f(),
+		CurrentSlab: g.str(), SlabSNo: g.long(), SlabExpiryDate: g.str(), NextSlab: g.str(), NextSlabSerialNumber: g.long(), NextSlabDescription: g.str()}
 }
 
 func (g *recordGen) result() ResultRecord {
 	return ResultRecord{
 		Result: customer.Result{
 			RequestID: g.str(), Org: g.long(), Source: g.str(), AccountID: g.optStr(),
-			Op: ops[g.r.IntN(len(ops))], Success: g.boolean(), CreatedID: g.long(),
+			Op: resultOps[g.r.IntN(len(resultOps))], Success: g.boolean(), CreatedID: g.long(),
 			Subscriptions: genSlice(g, g.subscription),
 			Warnings:      genSlice(g, g.issue),
 			Errors:        genSlice(g, g.issue),
@@ -547,6 +580,7 @@ func (g *recordGen) merge() customer.Merge {
 	return customer.Merge{
 		Org: g.long(), SurvivorID: g.long(), VictimID: g.long(), Identifier: g.identifier(),
 		Source: g.str(), AccountID: g.optStr(), RequestID: g.str(), Time: g.time(),
+		Balances: genSlice(g, g.balance),
 	}
 }
 

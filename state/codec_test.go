@@ -39,14 +39,21 @@ func full() *customer.Customer {
 		Subscriptions:  []customer.Subscription{{Channel: "EMAIL", Priority: "BULK", Type: "OPTIN"}, {Channel: "WECHAT", AccountID: "a", Priority: "TRANS", Type: "OPTOUT"}},
 		CreateDate:     created,
 		ModifiedDate:   mod,
+		Points: []customer.Balance{
+			{ProgramID: 1219, Version: 12, LoyaltyID: 52350728, LoyaltyPoints: 350, LifetimePoints: 500, Redeemed: 200, Returned: 1100.2139892578125,
+				Adjusted: -50.5, CumulativePurchases: 8500, CurrentSlab: "Gold", SlabSNo: 2, SlabExpiryDate: "2117-12-29T23:59:59+05:30",
+				NextSlab: "Platinum", NextSlabSerialNumber: 3, NextSlabDescription: "Platinum tier"},
+			{ProgramID: 1223, NextSlabSerialNumber: -1, Expired: 1e15},
+		},
 	}
 }
 
 func TestCustomerRoundTrip(t *testing.T) {
 	for name, c := range map[string]*customer.Customer{
-		"full":      full(),
-		"zero":      {},
-		"tombstone": {ID: 11, Org: 7, MergedInto: 10},
+		"full":                    full(),
+		"zero":                    {},
+		"tombstone":               {ID: 11, Org: 7, MergedInto: 10},
+		"tombstone with balances": {ID: 11, Org: 7, MergedInto: 10, Points: []customer.Balance{{ProgramID: 1, Version: 3, LoyaltyPoints: 7}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			enc := encodeCustomer(nil, c)
@@ -61,6 +68,16 @@ func TestCustomerRoundTrip(t *testing.T) {
 				t.Fatalf("re-encoding differs")
 			}
 		})
+	}
+	// A customer without balances keeps the version-1 bytes it had
+	// before balances existed.
+	plain := full()
+	plain.Points = nil
+	if enc := encodeCustomer(nil, plain); enc[0] != docVersion {
+		t.Errorf("a customer without balances encodes as version %d", enc[0])
+	}
+	if enc := encodeCustomer(nil, full()); enc[0] != docVersionPoints {
+		t.Errorf("a customer with balances encodes as version %d", enc[0])
 	}
 	// The offset survives, so the API shows the date as it was given.
 	c := full()
@@ -115,8 +132,15 @@ func TestCustomerEncodingDeterministic(t *testing.T) {
 func TestDecodeCustomerRejects(t *testing.T) {
 	good := encodeCustomer(nil, full())
 	for name, b := range map[string][]byte{
-		"empty":    nil,
-		"version":  append([]byte{2}, good[1:]...),
+		"empty":                      nil,
+		"version":                    append([]byte{3}, good[1:]...),
+		"balances under version 1":   append([]byte{docVersion}, good[1:]...),
+		"version 2 without balances": append([]byte{docVersionPoints}, encodeCustomer(nil, &customer.Customer{ID: 1})[1:]...),
+		"balances out of order": func() []byte {
+			c := full()
+			c.Points[0], c.Points[1] = c.Points[1], c.Points[0]
+			return encodeCustomer(nil, c)
+		}(),
 		"trailing": append(bytes.Clone(good), 0),
 		"huge count": {docVersion, 2, 2, 0, 0,
 			0xff, 0xff, 0xff, 0xff, 0x0f},

@@ -61,6 +61,8 @@ type runFlags struct {
 	logLevel     string
 	registry     registryFlags
 	countryCode  string
+	programID    int64
+	defaultSlab  string
 	sessionTO    time.Duration
 	stayOnClose  bool
 	standbys     int
@@ -102,6 +104,8 @@ func runRunCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.registry.register(fs)
 	fs.StringVar(&f.countryCode, "default-country-code", "", "country code given to mobile numbers that arrive without one, e.g. 91")
+	fs.Int64Var(&f.programID, "loyalty-program-id", customer.DefaultConfig().LoyaltyProgramID, "the org's default loyalty program: embed=points shows it, and every loyalty customer is in it, with zeros until the loyalty engine publishes a balance (docs/points.md)")
+	fs.StringVar(&f.defaultSlab, "default-slab", customer.DefaultConfig().DefaultSlab, "the tier the zero shape of the default program shows (currentSlab)")
 	f.http.register(fs)
 	f.peers.register(fs)
 	f.producers.register(fs)
@@ -241,6 +245,8 @@ func runProcessor(ctx context.Context, f runFlags, budget memoryBudget, log *slo
 	domain := customer.DefaultConfig()
 	domain.Sources = sources
 	domain.DefaultCountryCode = f.countryCode
+	domain.LoyaltyProgramID = f.programID
+	domain.DefaultSlab = f.defaultSlab
 
 	instance := f.instanceID
 	if instance == "" {

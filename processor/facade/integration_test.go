@@ -57,7 +57,8 @@ var clusterSecret = []byte("the integration tests' cluster secret, 32+ bytes")
 // test PKI's certificate and reach peers verifying them with its CA
 // (--http-tls-cert, --peer-ca), never in cleartext.
 type memberOpts struct {
-	tls *facade.TestPKI
+	tls    *facade.TestPKI
+	domain *customer.Config // nil: customer.DefaultConfig()
 }
 
 func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processor.Topology, name string, opts ...memberOpts) *member {
@@ -80,6 +81,9 @@ func startMember(t *testing.T, c *kafkatest.Cluster, group string, topo processo
 		advertise, caFile = "https://"+advertise, o.tls.CAFile
 	}
 	domain := customer.DefaultConfig()
+	if o.domain != nil {
+		domain = *o.domain
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := processor.New(ctx, processor.Config{
 		Brokers: c.Brokers, Group: group, InstanceID: name, Topology: topo, Domain: domain,
