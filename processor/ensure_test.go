@@ -218,7 +218,7 @@ func TestTopicsRefused(t *testing.T) {
 		setup: func(t *testing.T, f *topicsFixture) { f.create(t, 1, "", f.topo.InputTopics()...) },
 		cfg:   processor.TopicsConfig{Partitions: 12},
 		want: []string{
-			"--partitions 12 was given, but {g}.instore, {g}.martjack, {g}.wechat, {g}.facebook have 1 partition",
+			"--partitions 12 was given, but {g}.instore, {g}.martjack, {g}.wechat, {g}.facebook, {g}.points have 1 partition",
 			"Start without --partitions, which takes 1 from them, or recreate the inputs with 12 partitions",
 			"(nothing was created)",
 		},
@@ -231,7 +231,7 @@ func TestTopicsRefused(t *testing.T) {
 		},
 		cfg: processor.TopicsConfig{Partitions: 1}, // the second start of the trap
 		want: []string{
-			"{g}.facebook have 1 partition, {g}.results, {g}.merges, {g}.snapshots, {g}.dlq, {g}-changelog, {g}-repartition have 12 partitions (created by an earlier start)",
+			"{g}.facebook, {g}.points have 1 partition, {g}.results, {g}.merges, {g}.snapshots, {g}.dlq, {g}-changelog, {g}-repartition have 12 partitions (created by an earlier start)",
 			"all topics must have the same partition count",
 			"Either delete {g}.results, {g}.merges, {g}.snapshots, {g}.dlq, {g}-changelog, {g}-repartition (they hold nothing yet: 0 records) and start again, which creates them with 1 partition, or recreate the inputs with 12 partitions",
 		},

@@ -17,7 +17,8 @@ import (
 	"github.com/custream/custream/processor/reset"
 )
 
-// app is a deployment of two inputs over two partitions whose group has
+// app is a deployment of three inputs (two sources and the points
+// topic) over two partitions whose group has
 // committed offsets of its inputs and of its repartition topic, as a run
 // that stopped leaves it. Each input partition holds three records at t0
 // and three at t1 (offsets 0–2 and 3–5).
@@ -254,7 +255,8 @@ func TestResetPlanChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := a.topo.InputTopics()
-	want := []reset.Move{{in[0], 0, 5, 6}, {in[0], 1, 2, 6}, {in[1], 0, 5, 6}, {in[1], 1, 2, 6}}
+	// The points topic is an input like the sources': it moves too.
+	want := []reset.Move{{in[0], 0, 5, 6}, {in[0], 1, 2, 6}, {in[1], 0, 5, 6}, {in[1], 1, 2, 6}, {in[2], 0, 5, 6}, {in[2], 1, 2, 6}}
 	if len(plan.Moves) != len(want) {
 		t.Fatalf("moves %+v, want %+v", plan.Moves, want)
 	}
