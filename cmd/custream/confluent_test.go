@@ -287,14 +287,38 @@ func TestConfluentOutputInterop(t *testing.T) {
 	if created["r1"] == 0 || created["r2"] == 0 {
 		t.Fatalf("created ids %v", created)
 	}
+	// A balance for each, from the loyalty engine: Tom's as JSON, Huck's in
+	// the Confluent form with balance.avsc registered as a producer would.
+	produce(t, d, &kgo.Record{Topic: d.topo.PointsTopic(), Key: []byte("7"), Value: []byte(fmt.Sprintf(
+		`{"requestId":"p1","customerId":%d,"programId":1,"version":1,"loyaltyPoints":100,"returned":1100.2139892578125,"currentSlab":"Gold","slabSNo":2}`, created["r1"]))})
+	balanceID, err := schemas.NewSRRegistry(reg.Client(t)).Register(context.Background(), d.topo.PointsTopic()+"-value", schemas.Schema(schemas.KindBalance))
+	if err != nil {
+		t.Fatal(err)
+	}
+	soeBalance, err := schemas.EncodeBalance(customer.Command{RequestID: "p2", CustomerID: created["r2"],
+		Balance: &customer.Balance{ProgramID: 1, Version: 4, LoyaltyPoints: 50, CumulativePurchases: 230, CurrentSlab: "Silver", SlabSNo: 1, NextSlabSerialNumber: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confBalance, err := schemas.ToConfluent(soeBalance, schemas.KindBalance, balanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, d, &kgo.Record{Topic: d.topo.PointsTopic(), Key: []byte("7"), Value: confBalance})
+	results = readCommitted(t, d, d.topo.Results, 4, 2*time.Minute)
+	for _, r := range results[2:] {
+		if rr := decodeResult(t, r, ids[d.topo.Results+"-value"]); !rr.Success || rr.Op != customer.OpPoints {
+			t.Fatalf("balance %s: %+v", rr.RequestID, rr)
+		}
+	}
 	// Merge Huck (r2) into Tom (r1) through Tom's mobile.
 	produceJSON(t, d, wechat, customer.Command{RequestID: "r3", Org: 7, Op: customer.OpChangeIdentifier, Source: "WECHAT", AccountID: "22232",
 		CustomerID: created["r2"], ChangeIdentifier: &customer.ChangeIdentifierBody{Add: []customer.Identifier{{Type: "mobile", Value: "919111111111"}}}})
-	results = readCommitted(t, d, d.topo.Results, 3, 2*time.Minute)
+	results = readCommitted(t, d, d.topo.Results, 5, 2*time.Minute)
 	merges := readCommitted(t, d, d.topo.Merges, 1, time.Minute)
 	snapshots := readCommitted(t, d, d.topo.Snapshots, -1, time.Minute)
 
-	r3 := decodeResult(t, results[2], ids[d.topo.Results+"-value"])
+	r3 := decodeResult(t, results[4], ids[d.topo.Results+"-value"])
 	if r3.RequestID != "r3" || !r3.Success || len(r3.Warnings) == 0 || r3.Warnings[0].Code != customer.CodeMerged {
 		t.Fatalf("r3: %+v, want a success with warning %d", r3, customer.CodeMerged)
 	}
@@ -303,6 +327,9 @@ func TestConfluentOutputInterop(t *testing.T) {
 	m, err := schemas.DecodeMerge(soe)
 	if err != nil || m.SurvivorID != created["r1"] || m.VictimID != created["r2"] {
 		t.Fatalf("merge notice %+v, %v: want %d merged into %d", m, err, created["r2"], created["r1"])
+	}
+	if len(m.Balances) != 1 || m.Balances[0].LoyaltyPoints != 50 {
+		t.Errorf("merge notice balances %+v, want Huck's one balance", m.Balances)
 	}
 	lastSnap := map[string]map[string]any{}
 	for _, r := range snapshots {
@@ -316,6 +343,10 @@ func TestConfluentOutputInterop(t *testing.T) {
 	}
 	if c := lastSnap[strconv.FormatInt(created["r2"], 10)]; c == nil || fmt.Sprint(c["mergedInto"]) != strconv.FormatInt(created["r1"], 10) {
 		t.Errorf("victim's last snapshot %+v, want merged into %d", c, created["r1"])
+	}
+	// The survivor's snapshot sums both balances (docs/points.md).
+	if c := lastSnap[strconv.FormatInt(created["r1"], 10)]; c == nil || !strings.Contains(fmt.Sprint(c["loyaltyProgramDetails"]), "loyaltyPoints:150") {
+		t.Errorf("survivor's last snapshot balances %v, want 150 points", c["loyaltyProgramDetails"])
 	}
 
 	// What custream meant to write, record by record: each value decoded
