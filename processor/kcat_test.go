@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -84,24 +85,35 @@ func TestKcatOnTheEmbeddedDefault(t *testing.T) {
 	if _, err := kc(body+"\n", "-P", "-t", "customers.instore", "-k", "7", "-H", "op=register", "-H", "requestId=kcat-1"); err != nil {
 		t.Fatalf("kcat -P: %v", err)
 	}
-	var result map[string]any
-	for deadline := time.Now().Add(60 * time.Second); result == nil; time.Sleep(500 * time.Millisecond) {
-		out, err := kc("", "-C", "-t", "customers.results", "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed")
-		if err != nil {
-			t.Fatalf("kcat -C: %v", err)
-		}
-		for _, line := range strings.Split(out, "\n") {
-			var r map[string]any
-			if json.Unmarshal([]byte(line), &r) == nil && r["requestId"] == "kcat-1" {
-				result = r
+	// resultOf waits for requestId's committed result, read with kcat.
+	resultOf := func(requestID string) map[string]any {
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			out, err := kc("", "-C", "-t", "customers.results", "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed")
+			if err != nil {
+				t.Fatalf("kcat -C: %v", err)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				var r map[string]any
+				if json.Unmarshal([]byte(line), &r) == nil && r["requestId"] == requestID {
+					return r
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no result for %s after 60s", requestID)
 			}
 		}
-		if result == nil && time.Now().After(deadline) {
-			t.Fatal("no result for kcat-1 after 60s")
-		}
 	}
+	result := resultOf("kcat-1")
 	if result["success"] != true || result["createdId"] == nil {
 		t.Fatalf("result %v, want a registration", result)
+	}
+	// The loyalty engine's balance for the new customer, from kcat too.
+	balance := fmt.Sprintf(`{"requestId":"kcat-points-1","customerId":%v,"programId":1,"version":1,"loyaltyPoints":350,"currentSlab":"Gold","slabSNo":2}`, result["createdId"])
+	if _, err := kc(balance+"\n", "-P", "-t", "customers.points", "-k", "7"); err != nil {
+		t.Fatalf("kcat -P balance: %v", err)
+	}
+	if r := resultOf("kcat-points-1"); r["success"] != true || r["op"] != "points" || r["createdId"] != result["createdId"] {
+		t.Fatalf("balance result %v, want a success for customer %v", r, result["createdId"])
 	}
 	dlq, err := kc("", "-C", "-t", "customers.dlq", "-o", "beginning", "-e", "-q")
 	if err != nil || strings.TrimSpace(dlq) != "" {
