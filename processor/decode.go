@@ -119,7 +119,7 @@ func (d *Decoder) decodeBalance(ctx context.Context, r *kgo.Record, org int64, o
 		if schemas.Retryable(err) {
 			return customer.Command{}, origin, nil, fmt.Errorf("decoding %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), fmt.Sprintf("%s balance: %v", enc, err)}, nil
+		return customer.Command{}, origin, &BadRecord{schemas.ErrorCode(err), fmt.Sprintf("%s value: %v", enc, err)}, nil
 	}
 	if cmd.Org != 0 && cmd.Org != org {
 		return customer.Command{}, origin, &BadRecord{schemas.ErrCodeBadKey, fmt.Sprintf("balance org %d differs from the record key's org %d", cmd.Org, org)}, nil
