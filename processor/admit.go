@@ -106,6 +106,10 @@ func newAdmitter(a Admission) *admitter {
 // nil admits.
 func (ad *admitter) admit(in Input, org int64, r *kgo.Record) *BadRecord {
 	if set, ok := ad.orgs[in.Source.Name]; ok && !set[org] {
+		if in.Balances {
+			return &BadRecord{schemas.ErrCodeOrgNotAllowed, fmt.Sprintf(
+				"org %d is not on the allow-list of the points topic (--points-orgs); nothing was applied", org)}
+		}
 		return &BadRecord{schemas.ErrCodeOrgNotAllowed, fmt.Sprintf(
 			"org %d is not on the allow-list of source %s (--sources %s:orgs=…, --source-orgs-file); nothing was applied", org, in.Source.Name, in.Source.Name)}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/custream/custream/processor"
 	"github.com/custream/custream/processor/customer"
 	"github.com/custream/custream/schemas"
 	"github.com/custream/custream/sink"
@@ -163,10 +164,14 @@ func lastSnapshotOf(t *testing.T, h *harness, id int64) []customer.ProgramDetail
 
 // TestBadBalancesGoToDLQ: records on the points topic that are not
 // balances go to the DLQ with their reason and the points topic as their
-// origin; the good balance beside them is applied.
+// origin, and so does a balance of an org the points topic may not carry
+// (--points-orgs); the good balance beside them is applied.
 func TestBadBalancesGoToDLQ(t *testing.T) {
 	skipShort(t)
 	h := newHarness(t, 1)
+	h.tune = func(c *processor.Config) {
+		c.Admission = processor.Admission{Orgs: map[string][]int64{processor.PointsSource: {7}}}
+	}
 	m := h.startMember(t, "m1", t.TempDir())
 	defer m.stop(t)
 	rs := h.followResults(t)
@@ -194,6 +199,7 @@ func TestBadBalancesGoToDLQ(t *testing.T) {
 		{schemas.ErrCodeBadBalance, "7", []byte(`{"customerId":1,"programId":1,"version":1,"expired":1e16}`)},
 		{schemas.ErrCodeBadKey, "7", otherOrg},
 		{schemas.ErrCodeBadKey, "seven", []byte(`{"customerId":1,"programId":1,"version":1}`)},
+		{schemas.ErrCodeOrgNotAllowed, "8", []byte(`{"customerId":1,"programId":1,"version":1}`)},
 	}
 	var recs []*kgo.Record
 	for _, b := range bad {
