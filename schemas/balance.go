@@ -77,11 +77,7 @@ func BalanceRequestID(customerID, programID, version int64) string {
 // writer schema from the registry and matched to balance.avsc by field
 // name.
 func (c *Confluent) DecodeBalance(ctx context.Context, data []byte) (customer.Command, error) {
-	id, err := ConfluentSchemaID(data)
-	if err != nil {
-		return customer.Command{}, err
-	}
-	ws, err := c.writer(ctx, id)
+	id, ws, err := c.writerOf(ctx, data)
 	if err != nil {
 		return customer.Command{}, err
 	}

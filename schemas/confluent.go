@@ -105,11 +105,7 @@ func (c *Confluent) EncodeCommand(cmd customer.Command) ([]byte, error) {
 // that is not valid Avro, or whose array items or map values can take
 // zero bytes (avrowalk.go), is refused with ErrCodeUnknownSchema.
 func (c *Confluent) DecodeCommand(ctx context.Context, data []byte) (customer.Command, error) {
-	id, err := ConfluentSchemaID(data)
-	if err != nil {
-		return customer.Command{}, err
-	}
-	ws, err := c.writer(ctx, id)
+	id, ws, err := c.writerOf(ctx, data)
 	if err != nil {
 		return customer.Command{}, err
 	}
@@ -129,6 +125,17 @@ func (c *Confluent) DecodeCommand(ctx context.Context, data []byte) (customer.Co
 		return customer.Command{}, fmt.Errorf("schema id %d: %w", id, err)
 	}
 	return cmd, nil
+}
+
+// writerOf reads the schema id of a Confluent wire-format value and
+// returns it with its writer schema.
+func (c *Confluent) writerOf(ctx context.Context, data []byte) (int, writerSchema, error) {
+	id, err := ConfluentSchemaID(data)
+	if err != nil {
+		return 0, writerSchema{}, err
+	}
+	ws, err := c.writer(ctx, id)
+	return id, ws, err
 }
 
 // ConfluentSchemaID reads the schema id of a Confluent wire-format value.

@@ -205,12 +205,13 @@ func TestTwoMembersForward(t *testing.T) {
 	t.Run("tls", func(t *testing.T) { twoMembersForward(t, memberOpts{tls: facade.NewTestPKI(t)}) })
 }
 
-func twoMembersForward(t *testing.T, opts memberOpts) {
-	c := kafkatest.Start(t)
-	group := kafkatest.Topic(t, "facade")
+// newTopology creates a deployment's topics, named after prefix and a
+// random suffix, with partitions partitions, and deletes them after the
+// test.
+func newTopology(ctx context.Context, t *testing.T, c *kafkatest.Cluster, prefix string) (string, processor.Topology) {
+	t.Helper()
+	group := kafkatest.Topic(t, prefix)
 	topo := processor.DefaultTopology(group, group, customer.DefaultSources())
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
 	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
@@ -223,6 +224,14 @@ func twoMembersForward(t *testing.T, opts memberOpts) {
 		}
 		_, _ = kadm.NewClient(c.Client(t)).DeleteTopics(ctx, names...)
 	})
+	return group, topo
+}
+
+func twoMembersForward(t *testing.T, opts memberOpts) {
+	c := kafkatest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	group, topo := newTopology(ctx, t, c, "facade")
 	for task, org := range orgs {
 		if got := processor.TaskOfOrg(int64(org), partitions); got != int32(task) {
 			t.Fatalf("org %d hashes to task %d, the test wants %d", org, got, task)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor"
@@ -32,22 +31,9 @@ func TestPointsThroughTheTopic(t *testing.T) {
 		t.Skip(integration)
 	}
 	c := kafkatest.Start(t)
-	group := kafkatest.Topic(t, "points")
-	topo := processor.DefaultTopology(group, group, customer.DefaultSources())
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
-		t.Fatalf("creating topics: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		var names []string
-		for _, s := range topo.Specs() {
-			names = append(names, s.Name)
-		}
-		_, _ = kadm.NewClient(c.Client(t)).DeleteTopics(ctx, names...)
-	})
+	group, topo := newTopology(ctx, t, c, "points")
 	// The doc's samples are of an org whose default program is 1219.
 	domain := customer.DefaultConfig()
 	domain.LoyaltyProgramID = 1219
