@@ -43,6 +43,16 @@ func TestOpenAPIConformance(t *testing.T) {
 		Profiles:    []customer.ProfileInput{{FirstName: "Huck", Identifiers: []customer.Identifier{{Type: "email", Value: "huck@example.com"}}}},
 		LoyaltyInfo: &customer.LoyaltyInput{LoyaltyType: customer.NonLoyalty},
 	}}).CreatedID
+	// Balances in two programs, one fractional: every loyalty shape with
+	// real figures, not only the zero shape.
+	for _, b := range []customer.Balance{
+		{ProgramID: 1, Version: 1, LoyaltyPoints: 350, Returned: 1100.2139892578125, CurrentSlab: "Gold", SlabSNo: 2, SlabExpiryDate: "2117-12-29T23:59:59+05:30", NextSlabSerialNumber: 3, LoyaltyID: 52350728},
+		{ProgramID: 1223, Version: 1, LoyaltyPoints: 2200, CumulativePurchases: 43560, NextSlabSerialNumber: -1},
+	} {
+		if r := fx.apply(customer.Command{Org: orgA, Op: customer.OpPoints, CustomerID: id, Balance: &b}); !r.Success {
+			t.Fatalf("balance: %+v", r)
+		}
+	}
 	restoring := newFixture(t)
 	for p := int32(0); p < testParts; p++ {
 		restoring.tasks.set(p, processor.Location{Reason: "restoring"})
