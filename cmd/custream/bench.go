@@ -125,11 +125,19 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) (
 	}})
 	records := make([]*kgo.Record, f.commands)
 	misrouted := 0
+	// Timestamps one millisecond apart, ending now: a task applies its
+	// records in timestamp order across its topics, ties going by topic,
+	// so with the producer's clock (many records a millisecond) it would
+	// apply a millisecond's records source by source rather than in the
+	// order they were generated, and which registration gets which id
+	// would vary from run to run.
+	t0 := time.Now().Add(-time.Duration(len(records)) * time.Millisecond)
 	for i := range records {
 		cmd := gen.Next()
 		if records[i], err = commandRecord(topo, cmd); err != nil {
 			return err
 		}
+		records[i].Timestamp = t0.Add(time.Duration(i) * time.Millisecond)
 		// Every f.misrouted-th percent goes to the next partition: a
 		// producer that does not hash the key with murmur2.
 		records[i].Partition = processor.TaskOfOrg(cmd.Org, P)
