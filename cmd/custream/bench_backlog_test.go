@@ -53,7 +53,11 @@ func TestBenchBacklogBalances(t *testing.T) {
 		created map[int64]bool // ids its registrations created so far
 	}
 	tasks := map[int32]*task{}
-	offsets := map[string]int64{} // next offset per topic/partition
+	type topicPart struct {
+		topic string
+		part  int32
+	}
+	offsets := map[topicPart]int64{} // the next offset of each partition
 	versions := map[[2]int64]int64{}
 	prev := time.Time{}
 	applied, refused := 0, map[customer.Code]int{}
@@ -64,7 +68,7 @@ func TestBenchBacklogBalances(t *testing.T) {
 		prev = r.Timestamp
 		// As the broker gives it to the task: an offset in its partition.
 		r := *r
-		tp := r.Topic + "/" + string(rune('0'+r.Partition))
+		tp := topicPart{r.Topic, r.Partition}
 		r.Offset = offsets[tp]
 		offsets[tp]++
 		org, p, bad := dec.Route(&r, P)
