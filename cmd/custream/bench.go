@@ -38,6 +38,7 @@ type benchFlags struct {
 	cacheMB     int
 	orgs        int
 	misrouted   int
+	pointsPct   int
 	cpuProfile  string
 }
 
@@ -52,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.kafka.register(fs)
-	fs.IntVar(&f.commands, "commands", 200_000, "commands for the throughput runs")
+	fs.IntVar(&f.commands, "commands", 200_000, "input records of the throughput run: commands, and with --points-pct balances")
 	fs.IntVar(&f.partitions, "partitions", 1, "partitions (tasks); 1 measures one partition's pipeline")
 	fs.IntVar(&f.batch, "batch-records", processor.DefaultMaxBatchRecords, "input records per transaction at most")
 	fs.IntVar(&f.latencyRate, "latency-rate", 0, "commands/s of the latency run (default: half the measured throughput)")
@@ -60,12 +61,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.cacheMB, "cache-mb", state.DefaultCacheBytes>>20, "Pebble block cache")
 	fs.IntVar(&f.orgs, "orgs", 1, "orgs the commands are spread over")
 	fs.IntVar(&f.misrouted, "misrouted-pct", 0, "percent of the backlog produced to a partition that is not its org's, as a non-murmur2 producer would (needs --partitions 2 or more): they are forwarded through the repartition topic")
+	fs.IntVar(&f.pointsPct, "points-pct", 0, "percent of the throughput backlog that are balances from the loyalty engine (to the points topic), for loyalty customers the commands before them register, with versions increasing per customer and program; the rest are commands")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput child's whole life to this file, and of the restore child's to this file plus .restore")
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
 	if f.misrouted < 0 || f.misrouted > 100 || (f.misrouted > 0 && f.partitions < 2) {
 		fmt.Fprintln(stderr, "custream bench: --misrouted-pct is 0 to 100, and needs --partitions 2 or more (with one partition nothing can be misrouted)")
+		return 2
+	}
+	if f.pointsPct < 0 || f.pointsPct > 100 || (f.pointsPct > 0 && f.misrouted > 0) {
+		fmt.Fprintln(stderr, "custream bench: --points-pct is 0 to 100, and needs --misrouted-pct 0 (a misrouted registration is applied after the records behind it, so the ids the balances name are not known)")
 		return 2
 	}
 	if f.commands < 1 || f.partitions < 1 {
@@ -116,33 +122,27 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) (
 	}
 	defer deleteTopics(adm, topo)
 	exe, _ := os.Executable()
-	fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d commands, batches of ≤ %d\n", brokerKind, P, f.commands, f.batch)
+	if f.pointsPct == 0 {
+		fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d commands, batches of ≤ %d\n", brokerKind, P, f.commands, f.batch)
+	} else {
+		fmt.Fprintf(out, "custream bench: %s, %d partition(s), %d input records (%d%% balances), batches of ≤ %d\n", brokerKind, P, f.commands, f.pointsPct, f.batch)
+	}
 	fmt.Fprintf(out, "  the processor runs as child processes (%s run); their CPU and RSS are theirs alone\n\n", exe)
 
 	orgs := orgsFor(f.orgs, P)
 	gen := sample.New(sample.Config{Seed: 1, Orgs: orgs, Partitions: P, PartitionOf: func(org int64) int32 {
 		return processor.TaskOfOrg(org, P)
-	}})
-	records := make([]*kgo.Record, f.commands)
-	misrouted := 0
-	for i := range records {
-		cmd := gen.Next()
-		if records[i], err = commandRecord(topo, cmd); err != nil {
-			return err
-		}
-		// Every f.misrouted-th percent goes to the next partition: a
-		// producer that does not hash the key with murmur2.
-		records[i].Partition = processor.TaskOfOrg(cmd.Org, P)
-		if i*f.misrouted/100 != (i+1)*f.misrouted/100 {
-			records[i].Partition = (records[i].Partition + 1) % P
-			misrouted++
-		}
+	}, Balances: f.pointsPct > 0})
+	bl, err := newBacklog(topo, gen, f.commands, P, f.misrouted, f.pointsPct, time.Now())
+	if err != nil {
+		return err
 	}
+	records := bl.records
 	prodRate, err := produceAll(ctx, append(base, kgo.RecordPartitioner(kgo.ManualPartitioner())), records)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s (%d of %d on a partition not their org's)\n", prodRate, misrouted, len(records))
+	fmt.Fprintf(out, "  loaded the input topics at %.0f records/s (%d of %d on a partition not their org's)\n", prodRate, bl.misrouted, len(records))
 
 	spec := func(phase, stateOf, profile string) childSpec {
 		return childSpec{phase: phase, stateOf: stateOf, tmp: tmp, brokers: brokers, kafka: &f.kafka, name: name,
@@ -152,7 +152,11 @@ func bench(ctx context.Context, f benchFlags, out io.Writer, log *slog.Logger) (
 	defer results.close()
 
 	// 1. Throughput: the whole backlog through the exactly-once processor.
-	tput, err := benchThroughput(out, spec("throughput", "", f.cpuProfile), results, f.commands, P)
+	var tally func() (balanceTally, error)
+	if bl.balances > 0 {
+		tally = func() (balanceTally, error) { return tallyBalances(ctx, base, topo.Results, len(records)) }
+	}
+	tput, err := benchThroughput(out, spec("throughput", "", f.cpuProfile), results, bl, P, tally)
 	if err != nil {
 		return err
 	}
@@ -214,9 +218,12 @@ func cleanBenchDir(tmp string, failed bool, log *slog.Logger) {
 }
 
 // benchThroughput starts a child on the preloaded backlog and waits until
-// the results topic holds a result for every command; it returns the
-// commands/s per partition from the child's start to the last result.
-func benchThroughput(out io.Writer, spec childSpec, results *resultWatch, n int, P int32) (float64, error) {
+// the results topic holds a result for every record; it returns the input
+// records/s per partition (commands/s when they are all commands) from the
+// child's start to the last result. With balances in the backlog, tally
+// counts which of them were applied, once the child has stopped.
+func benchThroughput(out io.Writer, spec childSpec, results *resultWatch, bl backlog, P int32, tally func() (balanceTally, error)) (float64, error) {
+	n := len(bl.records)
 	c, err := startChild(spec)
 	if err != nil {
 		return 0, err
@@ -244,19 +251,36 @@ func benchThroughput(out io.Writer, spec childSpec, results *resultWatch, n int,
 		return 0, err
 	}
 	el := last.Sub(c.started)
-	tput := float64(n) / el.Seconds() / float64(P)
-	fmt.Fprintf(out, "  throughput: %d commands in %s = %.0f commands/s per partition (child start to last result: start-up, group join, restore included)\n",
-		n, el.Round(time.Millisecond), tput)
+	perPart := func(k int, d time.Duration) float64 { return float64(k) / d.Seconds() / float64(P) }
+	tput := perPart(n, el)
+	// Without balances the lines are as they always were, so older runs
+	// compare line by line.
+	items, item := "commands", "command"
+	if bl.balances == 0 {
+		fmt.Fprintf(out, "  throughput: %d commands in %s = %.0f commands/s per partition (child start to last result: start-up, group join, restore included)\n",
+			n, el.Round(time.Millisecond), tput)
+	} else {
+		items, item = "records", "input record"
+		fmt.Fprintf(out, "  throughput: %d input records (%d commands, %d balances) in %s = %.0f records/s per partition (child start to last result: start-up, group join, restore included)\n",
+			n, bl.commands, bl.balances, el.Round(time.Millisecond), tput)
+		t, err := tally()
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(out, "    commands: %d = %.0f commands/s per partition\n", bl.commands, perPart(bl.commands, el))
+		fmt.Fprintf(out, "    balances: %d = %.0f balances/s per partition; applied (results op=points, success): %d = %.0f balances/s per partition; refused: %s\n",
+			bl.balances, perPart(bl.balances, el), t.applied, perPart(t.applied, el), t.refusals())
+	}
 	steadyN := n - firstN
 	if steady := last.Sub(first); steadyN > 0 && steady > 0 {
-		fmt.Fprintf(out, "    steady (first result, %s after the start, to the last): %.0f commands/s per partition\n",
-			first.Sub(c.started).Round(time.Millisecond), float64(steadyN)/steady.Seconds()/float64(P))
+		fmt.Fprintf(out, "    steady (first result, %s after the start, to the last): %.0f %s/s per partition\n",
+			first.Sub(c.started).Round(time.Millisecond), perPart(steadyN, steady), items)
 	}
-	fmt.Fprintf(out, "    child CPU, whole life (rusage: start-up, join, backlog, shutdown): %s = %.1f µs per command\n",
-		whole.cpu.Round(time.Millisecond), perItem(whole.cpu, n))
+	fmt.Fprintf(out, "    child CPU, whole life (rusage: start-up, join, backlog, shutdown): %s = %.1f µs per %s\n",
+		whole.cpu.Round(time.Millisecond), perItem(whole.cpu, n), item)
 	if cpu := lastUsage.cpu - firstUsage.cpu; steadyN > 0 {
-		fmt.Fprintf(out, "    child CPU, steady (/proc, first result to last; 10 ms ticks): %s = %.1f µs per command\n",
-			cpu.Round(time.Millisecond), perItem(cpu, steadyN))
+		fmt.Fprintf(out, "    child CPU, steady (/proc, first result to last; 10 ms ticks): %s = %.1f µs per %s\n",
+			cpu.Round(time.Millisecond), perItem(cpu, steadyN), item)
 	}
 	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (rusage; %.1f MiB at the last result)\n", whole.peakMiB(), lastUsage.peakMiB())
 	return tput, nil
@@ -283,7 +307,17 @@ func orgsFor(n int, partitions int32) []int64 {
 	return out
 }
 
+// commandRecord is cmd as a producer sends it, in the JSON form, keyed by
+// its org: a command to its source's topic with its headers, a balance
+// (OpPoints) to the points topic without any.
 func commandRecord(topo processor.Topology, cmd customer.Command) (*kgo.Record, error) {
+	if cmd.Op == customer.OpPoints {
+		value, err := schemas.EncodeBalanceJSON(cmd)
+		if err != nil {
+			return nil, err
+		}
+		return &kgo.Record{Topic: topo.PointsTopic(), Key: strconv.AppendInt(nil, cmd.Org, 10), Value: value}, nil
+	}
 	value, hs, err := schemas.EncodeJSONCommand(cmd)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,38 @@ func TestBenchMeasuresChild(t *testing.T) {
 	}
 }
 
+// TestBenchPoints runs a small bench with --points-pct 50 against the
+// real broker: it reports the commands and balances, every balance applied,
+// and the CPU per input record.
+func TestBenchPoints(t *testing.T) {
+	brokers := os.Getenv(kafkatest.EnvBrokers)
+	if brokers == "" || testing.Short() {
+		t.Skip("integration test: needs a real broker in " + kafkatest.EnvBrokers)
+	}
+	t.Setenv(asCustreamEnv, "1")
+	var out, errs bytes.Buffer
+	args := []string{"--brokers", brokers, "--commands", "4000", "--points-pct", "50", "--partitions", "2", "--orgs", "3",
+		"--batch-records", "500", "--latency-duration", "1s"}
+	if code := runBench(args, &out, &errs); code != 0 {
+		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errs.String())
+	}
+	got := out.String()
+	t.Logf("bench output:\n%s", got)
+	m := regexp.MustCompile(`throughput: 4000 input records \(([0-9]+) commands, ([0-9]+) balances\)`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatal("no throughput line with the commands and balances")
+	}
+	if m[1] != "2000" || m[2] != "2000" {
+		t.Errorf("%s commands and %s balances, want 2000 of each", m[1], m[2])
+	}
+	if !regexp.MustCompile(`balances: 2000 = [0-9]+ balances/s per partition; applied \(results op=points, success\): 2000 = [0-9]+ balances/s per partition; refused: none`).MatchString(got) {
+		t.Error("no line saying all 2000 balances were applied")
+	}
+	if n := len(regexp.MustCompile(`child CPU, (whole life|steady) \([^)]*\): \S+ = [0-9.]+ µs per input record`).FindAllString(got, -1)); n != 2 {
+		t.Errorf("%d lines of child CPU per input record, want 2", n)
+	}
+}
+
 func sizeOf(st os.FileInfo) int64 {
 	if st == nil {
 		return 0

@@ -2,7 +2,9 @@
 // E.164 mobiles and external ids, with some customers registered again from
 // another source (so joins and merges happen) and a few invalid values (so
 // rejections happen). Benchmarks, tools and examples use it; the same seed
-// always gives the same commands.
+// always gives the same commands. With Config.Balances it also gives
+// balances from the loyalty engine for the customers those commands
+// create (balances.go).
 package sample
 
 import (
@@ -39,6 +41,10 @@ type Config struct {
 	DuplicatePct int
 	// InvalidPct is the share of commands with an invalid value. Default 2.
 	InvalidPct int
+	// Balances makes the generator follow which customers its commands
+	// will create, so that Balance can name them (balances.go). Off, Next
+	// keeps no such record; either way it yields the same commands.
+	Balances bool
 }
 
 // Generator yields commands. Not safe for concurrent use.
@@ -48,6 +54,7 @@ type Generator struct {
 	n          int
 	registered map[int64]int
 	people     []person // registered so far, for duplicates
+	ids        *idModel // with Config.Balances: the customers the commands create
 }
 
 type person struct {
@@ -77,7 +84,11 @@ func New(cfg Config) *Generator {
 	if cfg.InvalidPct == 0 {
 		cfg.InvalidPct = 2
 	}
-	return &Generator{cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed)), registered: map[int64]int{}}
+	g := &Generator{cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed)), registered: map[int64]int{}}
+	if cfg.Balances {
+		g.ids = newIDModel(cfg)
+	}
+	return g
 }
 
 var (
@@ -126,6 +137,9 @@ func (g *Generator) Next() customer.Command {
 		cmd.Op, cmd.CustomerID = customer.OpSubscriptions, g.existingID(org)
 		cmd.Subscriptions = &customer.SubscriptionsBody{CommunicationID: -1, CampaignID: -1, Reason: "preference centre",
 			Subscriptions: []customer.Subscription{{Channel: g.pick([]string{"SMS", "EMAIL"}), Priority: g.pick([]string{"TRANS", "BULK"}), Type: g.pick([]string{"OPTIN", "OPTOUT"})}}}
+	}
+	if g.ids != nil {
+		g.ids.observe(cmd, invalid)
 	}
 	return cmd
 }
