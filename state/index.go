@@ -76,26 +76,9 @@ func (b *Batch) putCustomer(c *customer.Customer, enc []byte) error {
 	if err != nil {
 		return err
 	}
-	oldKeys := t.indexKeys(old)
-	newKeys := t.indexKeys(c)
-
-	// Search entries hold the customer id in their key, so they belong to
-	// this customer alone: remove the stale ones, add the new ones. Holder
-	// entries sort after them (table 08 > 05) and go to editHolders.
-	gone, added := diffSorted(oldKeys, newKeys)
-	gone, goneH := splitAtTable(gone, tabHolders)
-	added, addedH := splitAtTable(added, tabHolders)
-	if err := b.editHolders(goneH, addedH); err != nil {
-		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
-	}
-	for _, k := range gone {
-		if err := b.del(k); err != nil {
-			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
-		}
-	}
-	for _, k := range added {
-		if err := b.set(k, marker); err != nil {
-			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
+	if !sameIndexes(old, c) {
+		if err := b.reindex(old, c); err != nil {
+			return err
 		}
 	}
 
@@ -112,6 +95,62 @@ func (b *Batch) putCustomer(c *customer.Customer, enc []byte) error {
 	// them if read again.
 	b.docs[c.ID] = &docEntry{enc: b.over.ops[len(b.over.ops)-1].value}
 	return nil
+}
+
+// reindex replaces the index entries of old (nil for a new customer) with
+// those of c. Search entries hold the customer id in their key, so they
+// belong to this customer alone: remove the stale ones, add the new ones.
+// Holder entries sort after them (table 08 > 05) and go to editHolders.
+func (b *Batch) reindex(old, c *customer.Customer) error {
+	t := b.task
+	gone, added := diffSorted(t.indexKeys(old), t.indexKeys(c))
+	gone, goneH := splitAtTable(gone, tabHolders)
+	added, addedH := splitAtTable(added, tabHolders)
+	if err := b.editHolders(goneH, addedH); err != nil {
+		return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
+	}
+	for _, k := range gone {
+		if err := b.del(k); err != nil {
+			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
+		}
+	}
+	for _, k := range added {
+		if err := b.set(k, marker); err != nil {
+			return fmt.Errorf("task %d: customer %d: %w", t.id, c.ID, err)
+		}
+	}
+	return nil
+}
+
+// sameIndexes reports whether a and b (versions of one customer, nil for
+// none) have the same index entries, without building them: indexKeys
+// makes them of the org, the id, whether the customer is merged away, and
+// its profiles' scopes, names and identifiers (customer.SearchTokens reads
+// the names and identifiers of conflicting profiles too). A balance, a
+// subscription change and an update of fields only leave all of these
+// alone, and skip the index work.
+func sameIndexes(a, b *customer.Customer) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.ID != b.ID || a.Org != b.Org || a.MergedInto != b.MergedInto {
+		return false
+	}
+	return a.MergedInto != 0 || sameIndexedProfiles(a.Profiles, b.Profiles)
+}
+
+func sameIndexedProfiles(a, b []customer.Profile) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		p, q := &a[i], &b[i]
+		if p.Source != q.Source || p.AccountID != q.AccountID || p.FirstName != q.FirstName || p.LastName != q.LastName ||
+			!slices.Equal(p.Identifiers, q.Identifiers) || !sameIndexedProfiles(p.Conflicting, q.Conflicting) {
+			return false
+		}
+	}
+	return true
 }
 
 // removeIndexes removes the index entries of customer id's current version.

@@ -155,16 +155,33 @@ func preloaded(b *testing.B) (*state.DB, *state.Task) {
 // per 1000 commands with its changelog records read (Writes) and
 // applied. Run with -cpu 1 for the one-core figure. Command generation
 // is outside the timer.
-func BenchmarkApplyMix(b *testing.B) { benchApplyMix(b, false) }
+func BenchmarkApplyMix(b *testing.B) { benchApplyMix(b, false, (*mix).command) }
 
 // BenchmarkApplyMixPrefetched is BenchmarkApplyMix with each group's
 // reads fetched ahead (state.Task.Prefetch, outside the timer, as the
 // processor does on its decoding goroutines) and installed before each
 // command: what is left is the serial loop's share of the work, the part
 // one task cannot spread over cores.
-func BenchmarkApplyMixPrefetched(b *testing.B) { benchApplyMix(b, true) }
+func BenchmarkApplyMixPrefetched(b *testing.B) { benchApplyMix(b, true, (*mix).command) }
 
-func benchApplyMix(b *testing.B, prefetch bool) {
+// BenchmarkApplyBalances is BenchmarkApplyMix's loop with every command a
+// balance from the loyalty engine for a random preloaded customer, in one
+// of three programs, each newer than the last: what a balance costs the
+// rules and state (a document rewrite with no index change).
+func BenchmarkApplyBalances(b *testing.B) { benchApplyMix(b, false, (*mix).balance) }
+
+// balance is a balance for a random existing customer; the command count
+// is its version, so every one is newer than the customer's last.
+func (m *mix) balance() customer.Command {
+	m.i++
+	c := customer.Command{RequestID: fmt.Sprintf("p%d", m.i), Org: benchOrg, Op: customer.OpPoints, CustomerID: benchID(m.rng.IntN(m.n)),
+		Time: t0.Add(time.Duration(m.i) * time.Millisecond),
+		Balance: &customer.Balance{ProgramID: int64(1 + m.i%3), Version: int64(m.i), LoyaltyPoints: float64(m.i % 5000), LifetimePoints: float64(m.i % 20000),
+			CumulativePurchases: float64(m.i), CurrentSlab: "Gold", SlabSNo: 2, SlabExpiryDate: "2117-12-29T23:59:59+05:30", NextSlab: "Platinum", NextSlabSerialNumber: 3}}
+	return c
+}
+
+func benchApplyMix(b *testing.B, prefetch bool, next func(*mix) customer.Command) {
 	_, task := preloaded(b)
 	cfg := testConfig()
 	m := &mix{rng: rand.New(rand.NewPCG(1, 2)), n: benchN(), next: benchN()}
@@ -177,7 +194,7 @@ func benchApplyMix(b *testing.B, prefetch bool) {
 		if done%benchGroup == 0 {
 			b.StopTimer()
 			for i := range cmds {
-				cmds[i] = m.command()
+				cmds[i] = next(m)
 				if prefetch {
 					pre[i] = task.Prefetch(cmds[i].Org, customer.ReadsOf(cfg, cmds[i]))
 				}
