@@ -98,18 +98,19 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
+	c := newCommands(&cfg, id.Hash)
+	sum := Summary{File: cfg.Path, Prefix: RequestIDPrefix(c.scope, c.hash), RejectsPath: cfg.RejectsPath}
+	var k kind = c
 	// A bad CSV header is refused before anything connects or is sent.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
-	if err := CheckHeader(f, cfg.Format); err != nil {
+	if err := checkHeader(cfg.Format, func(fn func(Row) error) error { return k.parse(f, fn) }); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
-	scope := Scope(cfg.Source, cfg.AccountID)
-	sum := Summary{File: cfg.Path, Prefix: RequestIDPrefix(scope, id.Hash), RejectsPath: cfg.RejectsPath}
 
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
 	producer, err := kgo.NewClient(append(opts,
@@ -136,7 +137,7 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, fmt.Errorf("load: kafka client: %w", err)
 	}
 	defer consumer.Close()
-	col := &collector{scope: scope, hash: id.Hash, results: map[int]lineResult{}, last: time.Now()}
+	col := &collector{lineOf: k.lineOf, results: map[int]lineResult{}, last: time.Now()}
 	cctx, stopCollector := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -144,7 +145,7 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	defer func() { stopCollector(); wg.Wait() }()
 
 	cfg.Progress.Start("producing", max(id.Lines-1, 0))
-	sent, rejects, err := produceFile(ctx, producer, f, scope, id.Hash, cfg)
+	sent, rejects, err := produceFile(ctx, producer, f, k, cfg)
 	cfg.Progress.Finish()
 	if err != nil {
 		return sum, err
@@ -162,7 +163,7 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 		lr, ok := col.results[line]
 		if !ok {
 			sum.Missing++
-			rejects = append(rejects, Reject{Line: line, RequestID: RequestID(scope, id.Hash, line), Code: CodeNoResult,
+			rejects = append(rejects, Reject{Line: line, RequestID: k.requestID(line), Code: CodeNoResult,
 				Message: fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)})
 			continue
 		}
@@ -212,43 +213,87 @@ func resultStarts(ctx context.Context, adm *kadm.Client, cfg Config) (map[int32]
 	return out, nil
 }
 
+// kind is what Load needs of a file's kind: customers for one source
+// (commands).
+type kind interface {
+	// parse calls fn with every row of r in file order, bad rows included.
+	parse(r io.Reader, fn func(Row) error) error
+	// record returns the record of a good row, or the reject of a row that
+	// is not to be sent; an error stops the load.
+	record(row Row) (*kgo.Record, *Reject, error)
+	// lineOf is the line a result answers; false for another load's.
+	lineOf(res customer.Result) (int, bool)
+	// requestID is the request id of a line that was sent.
+	requestID(line int) string
+}
+
+// commands are the rows of a customers file, sent to one source with
+// request ids derived from the file's content (see Scope).
+type commands struct {
+	cfg         *Config
+	scope, hash string
+	key         []byte // the org, every record's key
+}
+
+func newCommands(cfg *Config, hash string) *commands {
+	return &commands{cfg: cfg, scope: Scope(cfg.Source, cfg.AccountID), hash: hash, key: []byte(strconv.FormatInt(cfg.Org, 10))}
+}
+
+func (c *commands) parse(r io.Reader, fn func(Row) error) error { return Parse(r, c.cfg.Format, fn) }
+
+func (c *commands) record(row Row) (*kgo.Record, *Reject, error) {
+	rid := RequestID(c.scope, c.hash, row.Line)
+	if row.Err != nil {
+		return nil, &Reject{Line: row.Line, RequestID: rid, Code: CodeBadLine, Message: row.Err.Error()}, nil
+	}
+	cmd := row.Cmd
+	cmd.Org, cmd.RequestID = c.cfg.Org, rid
+	if cmd.AccountID == "" {
+		cmd.AccountID = c.cfg.AccountID
+	}
+	value, hs, err := schemas.EncodeJSONCommand(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &kgo.Record{Topic: c.cfg.Topic, Key: c.key, Value: value, Headers: make([]kgo.RecordHeader, len(hs))}
+	for i, h := range hs {
+		rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return rec, nil, nil
+}
+
+func (c *commands) lineOf(res customer.Result) (int, bool) {
+	return LineOf(c.scope, c.hash, res.RequestID)
+}
+
+func (c *commands) requestID(line int) string { return RequestID(c.scope, c.hash, line) }
+
 // produceFile parses the file and produces every good row; it returns the
-// lines sent and the bad lines as rejects.
-func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, scope, hash string, cfg Config) ([]int, []Reject, error) {
+// lines sent and the rows not sent as rejects.
+func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, k kind, cfg Config) ([]int, []Reject, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	key := []byte(strconv.FormatInt(cfg.Org, 10))
 	var sent []int
 	var rejects []Reject
 	var failed atomic.Bool
-	promise := func(rec *kgo.Record, err error) {
+	promise := func(line int, rec *kgo.Record, err error) {
 		if err != nil && failed.CompareAndSwap(false, true) {
-			cancel(fmt.Errorf("producing %s to %s: %w", headerValue(rec, schemas.HeaderRequestID), rec.Topic, err))
+			cancel(fmt.Errorf("producing line %d to %s: %w", line, rec.Topic, err))
 		}
 		cfg.Progress.Add(1)
 	}
-	perr := Parse(r, cfg.Format, func(row Row) error {
-		rid := RequestID(scope, hash, row.Line)
-		if row.Err != nil {
-			rejects = append(rejects, Reject{Line: row.Line, RequestID: rid, Code: CodeBadLine, Message: row.Err.Error()})
-			cfg.Progress.Add(1)
-			return nil
-		}
-		cmd := row.Cmd
-		cmd.Org, cmd.RequestID = cfg.Org, rid
-		if cmd.AccountID == "" {
-			cmd.AccountID = cfg.AccountID
-		}
-		value, hs, err := schemas.EncodeJSONCommand(cmd)
+	perr := k.parse(r, func(row Row) error {
+		rec, rej, err := k.record(row)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", row.Line, err)
 		}
-		rec := &kgo.Record{Topic: cfg.Topic, Key: key, Value: value, Headers: make([]kgo.RecordHeader, len(hs))}
-		for i, h := range hs {
-			rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		if rej != nil {
+			rejects = append(rejects, *rej)
+			cfg.Progress.Add(1)
+			return nil
 		}
 		sent = append(sent, row.Line)
-		cl.Produce(ctx, rec, promise)
+		cl.Produce(ctx, rec, func(rec *kgo.Record, err error) { promise(row.Line, rec, err) })
 		return context.Cause(ctx)
 	})
 	// Flush even after an error, so every callback has run before we return.
@@ -298,7 +343,7 @@ type lineResult struct {
 // collector reads the results topic and keeps the results of one file's
 // request ids, by line.
 type collector struct {
-	scope, hash string
+	lineOf func(customer.Result) (int, bool)
 
 	mu      sync.Mutex
 	results map[int]lineResult
@@ -323,7 +368,7 @@ func (c *collector) run(ctx context.Context, cl *kgo.Client) {
 				c.err = fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 				return
 			}
-			line, ok := LineOf(c.scope, c.hash, res.RequestID)
+			line, ok := c.lineOf(res)
 			if !ok {
 				return
 			}
