@@ -27,8 +27,8 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// Source names the source (INSTORE, …); with AccountID it is part of
 	// the request ids (see Scope). Topic is the source's input topic
-	// (customers.<source>); ResultsTopic is where the processor answers
-	// (customers.results).
+	// (customers.<source>), or with Points the points topic; ResultsTopic
+	// is where the processor answers (customers.results).
 	Source       string
 	Topic        string
 	ResultsTopic string
@@ -36,6 +36,13 @@ type Config struct {
 	// default accountId; a row's own accountId wins.
 	Org       int64
 	AccountID string
+	// Points makes the file one of balances from the loyalty engine
+	// (ParseBalances), a first import: Source and AccountID are not used,
+	// and Org is the org of the rows that have none of their own (0: every
+	// row must have one). Request ids are the rows' own or
+	// schemas.BalanceRequestID, which names the figure, so loading the file
+	// again applies nothing twice.
+	Points bool
 	// Path is the file to load, in Format (default: from its name).
 	Path   string
 	Format Format
@@ -58,10 +65,17 @@ func (c *Config) ensureDefaults() error {
 	if len(c.Brokers) == 0 {
 		return errors.New("no brokers")
 	}
-	if c.Source == "" || c.Topic == "" || c.ResultsTopic == "" {
-		return errors.New("no source, input topic or results topic")
+	if c.Topic == "" || c.ResultsTopic == "" {
+		return errors.New("no input topic or results topic")
 	}
-	if c.Org <= 0 {
+	switch {
+	case c.Points && (c.Source != "" || c.AccountID != ""):
+		return errors.New("a balance file has no source or account")
+	case c.Points && c.Org < 0:
+		return fmt.Errorf("org %d: want a positive org id, or 0 for none", c.Org)
+	case !c.Points && c.Source == "":
+		return errors.New("no source")
+	case !c.Points && c.Org <= 0:
 		return fmt.Errorf("org %d: want a positive org id", c.Org)
 	}
 	if c.Path == "" {
@@ -98,9 +112,15 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
-	c := newCommands(&cfg, id.Hash)
-	sum := Summary{File: cfg.Path, Prefix: RequestIDPrefix(c.scope, c.hash), RejectsPath: cfg.RejectsPath}
-	var k kind = c
+	sum := Summary{File: cfg.Path, Points: cfg.Points, RejectsPath: cfg.RejectsPath}
+	var k kind
+	if cfg.Points {
+		k = newBalances(&cfg)
+	} else {
+		c := newCommands(&cfg, id.Hash)
+		sum.Prefix = RequestIDPrefix(c.scope, c.hash)
+		k = c
+	}
 	// A bad CSV header is refused before anything connects or is sent.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
@@ -214,9 +234,10 @@ func resultStarts(ctx context.Context, adm *kadm.Client, cfg Config) (map[int32]
 }
 
 // kind is what Load needs of a file's kind: customers for one source
-// (commands).
+// (commands) or balances for the points topic (balances).
 type kind interface {
-	// parse calls fn with every row of r in file order, bad rows included.
+	// parse calls fn with every row of r in file order, bad rows included
+	// (Parse or ParseBalances).
 	parse(r io.Reader, fn func(Row) error) error
 	// record returns the record of a good row, or the reject of a row that
 	// is not to be sent; an error stops the load.
