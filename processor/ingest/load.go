@@ -157,7 +157,7 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, fmt.Errorf("load: kafka client: %w", err)
 	}
 	defer consumer.Close()
-	col := &collector{lineOf: k.lineOf, results: map[int]lineResult{}, last: time.Now()}
+	col := &collector{lineOf: k.lineOf, last: time.Now()}
 	cctx, stopCollector := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -165,32 +165,32 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	defer func() { stopCollector(); wg.Wait() }()
 
 	cfg.Progress.Start("producing", max(id.Lines-1, 0))
-	sent, rejects, err := produceFile(ctx, producer, f, k, cfg)
+	sent, rejects, err := produceFile(ctx, producer, f, k, col, cfg)
 	cfg.Progress.Finish()
 	if err != nil {
 		return sum, err
 	}
-	sum.Produced, sum.BadLines = len(sent), len(rejects)
+	sum.Produced, sum.BadLines = sent, len(rejects)
 	sum.Records = sum.Produced + sum.BadLines
 
-	cfg.Progress.Start("awaiting results", len(sent))
-	col.await(ctx, len(sent), cfg.Wait, cfg.Progress)
+	cfg.Progress.Start("awaiting results", sent)
+	col.await(ctx, sent, cfg.Wait, cfg.Progress)
 	cfg.Progress.Finish()
 	stopCollector()
 	wg.Wait()
 
-	for _, line := range sent {
-		lr, ok := col.results[line]
-		if !ok {
-			sum.Missing++
-			rejects = append(rejects, Reject{Line: line, RequestID: k.requestID(line), Code: CodeNoResult,
-				Message: fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)})
-			continue
+	sum.addResults(col.tally)
+	rejects = append(rejects, col.rejects...)
+	var missing []int
+	col.sent.each(func(line int) {
+		if !col.got.has(line) {
+			missing = append(missing, line)
 		}
-		sum.count(lr.res, lr.dup)
-		for _, e := range lr.res.Errors {
-			rejects = append(rejects, Reject{Line: line, RequestID: lr.res.RequestID, Code: strconv.Itoa(int(e.Code)), Message: e.Message})
-		}
+	})
+	sum.Missing = len(missing)
+	msg := fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)
+	for i, rid := range k.requestIDs(missing) {
+		rejects = append(rejects, Reject{Line: missing[i], RequestID: rid, Code: CodeNoResult, Message: msg})
 	}
 	slices.SortStableFunc(rejects, func(a, b Reject) int { return a.Line - b.Line })
 	if err := writeRejectsFile(cfg.RejectsPath, rejects); err != nil {
@@ -244,8 +244,8 @@ type kind interface {
 	record(row Row) (*kgo.Record, *Reject, error)
 	// lineOf is the line a result answers; false for another load's.
 	lineOf(res customer.Result) (int, bool)
-	// requestID is the request id of a line that was sent.
-	requestID(line int) string
+	// requestIDs are the request ids of lines that were sent, in order.
+	requestIDs(lines []int) []string
 }
 
 // commands are the rows of a customers file, sent to one source with
@@ -287,14 +287,21 @@ func (c *commands) lineOf(res customer.Result) (int, bool) {
 	return LineOf(c.scope, c.hash, res.RequestID)
 }
 
-func (c *commands) requestID(line int) string { return RequestID(c.scope, c.hash, line) }
+func (c *commands) requestIDs(lines []int) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = RequestID(c.scope, c.hash, l)
+	}
+	return out
+}
 
-// produceFile parses the file and produces every good row; it returns the
-// lines sent and the rows not sent as rejects.
-func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, k kind, cfg Config) ([]int, []Reject, error) {
+// produceFile parses the file and produces every good row, marking it
+// sent in col; it returns how many were sent and the rows not sent as
+// rejects.
+func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, k kind, col *collector, cfg Config) (int, []Reject, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var sent []int
+	var sent int
 	var rejects []Reject
 	var failed atomic.Bool
 	promise := func(line int, rec *kgo.Record, err error) {
@@ -313,20 +320,21 @@ func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, k kind, cfg C
 			cfg.Progress.Add(1)
 			return nil
 		}
-		sent = append(sent, row.Line)
+		sent++
+		col.markSent(row.Line)
 		cl.Produce(ctx, rec, func(rec *kgo.Record, err error) { promise(row.Line, rec, err) })
 		return context.Cause(ctx)
 	})
 	// Flush even after an error, so every callback has run before we return.
 	ferr := cl.Flush(context.WithoutCancel(ctx))
 	if cause := context.Cause(ctx); cause != nil {
-		return nil, nil, fmt.Errorf("load %s: %w (nothing is lost: loading the same file again sends only the same request ids)", cfg.Path, cause)
+		return 0, nil, fmt.Errorf("load %s: %w (nothing is lost: loading the same file again sends only the same request ids)", cfg.Path, cause)
 	}
 	if perr != nil {
-		return nil, nil, fmt.Errorf("load %s: %w", cfg.Path, perr)
+		return 0, nil, fmt.Errorf("load %s: %w", cfg.Path, perr)
 	}
 	if ferr != nil {
-		return nil, nil, fmt.Errorf("load %s: flushing: %w", cfg.Path, ferr)
+		return 0, nil, fmt.Errorf("load %s: flushing: %w", cfg.Path, ferr)
 	}
 	return sent, rejects, nil
 }
@@ -355,21 +363,28 @@ func writeRejectsFile(path string, rejects []Reject) error {
 	return nil
 }
 
-// lineResult is the first result received for a line.
-type lineResult struct {
-	res customer.Result
-	dup bool
-}
-
-// collector reads the results topic and keeps the results of one file's
-// request ids, by line.
+// collector reads the results topic and folds the first result of each
+// line sent into a tally and the rejects as it arrives, so a load keeps
+// two bits per line (sent, answered) rather than every line's result.
 type collector struct {
 	lineOf func(customer.Result) (int, bool)
 
 	mu      sync.Mutex
-	results map[int]lineResult
+	sent    lineSet // lines produced
+	got     lineSet // lines sent whose result arrived
+	n       int     // how many lines got holds
+	tally   Summary // the results' counts (Summary.count)
+	rejects []Reject
 	last    time.Time // when a new result of ours last arrived
 	err     error     // the last fetch or decode error, for the final message
+}
+
+// markSent records that line is being produced. Before the record goes
+// out, so its result always finds it.
+func (c *collector) markSent(line int) {
+	c.mu.Lock()
+	c.sent.add(line)
+	c.mu.Unlock()
 }
 
 func (c *collector) run(ctx context.Context, cl *kgo.Client) {
@@ -390,13 +405,18 @@ func (c *collector) run(ctx context.Context, cl *kgo.Client) {
 				return
 			}
 			line, ok := c.lineOf(res)
-			if !ok {
+			// A line not sent is another load's (the same file loaded
+			// elsewhere at the same time); a line answered already keeps
+			// its first result.
+			if !ok || !c.sent.has(line) || c.got.has(line) {
 				return
 			}
-			if _, seen := c.results[line]; seen {
-				return
+			c.got.add(line)
+			c.n++
+			c.tally.count(res, headerValue(r, "custream.duplicate") == "true")
+			for _, e := range res.Errors {
+				c.rejects = append(c.rejects, Reject{Line: line, RequestID: res.RequestID, Code: strconv.Itoa(int(e.Code)), Message: e.Message})
 			}
-			c.results[line] = lineResult{res: res, dup: headerValue(r, "custream.duplicate") == "true"}
 			c.last = time.Now()
 		})
 		c.mu.Unlock()
@@ -424,7 +444,7 @@ func (c *collector) await(ctx context.Context, want int, wait time.Duration, p *
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		got, idle := len(c.results), time.Since(c.last)
+		got, idle := c.n, time.Since(c.last)
 		c.mu.Unlock()
 		p.Set(got)
 		if got >= want || idle > wait {

@@ -288,7 +288,51 @@ func TestBalanceRecord(t *testing.T) {
 			t.Errorf("lineOf(%+v) = %d, %v; want %d, %v", tc.res, line, ok, tc.line, tc.ok)
 		}
 	}
-	if got := b.requestID(4); got != "points-42-3-1704164645000" {
-		t.Errorf("requestID(4) = %q", got)
+	if got := b.requestIDs([]int{4, 2}); !reflect.DeepEqual(got, []string{"points-42-3-1704164645000", "points-42-3-1704164645000"}) {
+		t.Errorf("requestIDs(4, 2) = %q", got)
+	}
+}
+
+// TestBalanceRequestIDKeys: an id of BalanceRequestID's form is kept as
+// its numbers, any other as it is, and a row's own id that spells a
+// figure's is that figure's.
+func TestBalanceRequestIDKeys(t *testing.T) {
+	for _, tc := range []struct {
+		rid string
+		ok  bool
+	}{
+		{"points-42-3-5", true},
+		{"points-42-3-1704164645000", true},
+		{"points-042-3-5", false},
+		{"points-42-3", false},
+		{"points-42-3-5-6", false},
+		{"points--42-3-5", false},
+		{"points-x-3-5", false},
+		{"r-1", false},
+		{"42-3-5", false},
+	} {
+		f, ok := figureOf(7, tc.rid)
+		if ok != tc.ok || (ok && f != (figure{7, 42, 3, f.version})) {
+			t.Errorf("figureOf(%q) = %+v, %v; want ok %v", tc.rid, f, ok, tc.ok)
+		}
+	}
+	cfg := &Config{Points: true, Topic: "customers.points", Org: 7, Format: JSONL}
+	b := newBalances(cfg)
+	text := `{"customerId":42,"programId":3,"version":5}` + "\n" +
+		`{"customerId":43,"programId":3,"version":5,"requestId":"points-42-3-5"}` + "\n" + // spells line 1's
+		`{"customerId":43,"programId":3,"version":5,"requestId":"points-043-3-5"}` + "\n" // another id
+	var rejected []int
+	err := b.parse(strings.NewReader(text), func(row Row) error {
+		_, rej, err := b.record(row)
+		if rej != nil {
+			rejected = append(rejected, rej.Line)
+		}
+		return err
+	})
+	if err != nil || !reflect.DeepEqual(rejected, []int{2}) {
+		t.Errorf("rejected lines %v (%v), want [2]", rejected, err)
+	}
+	if line, ok := b.lineOf(customer.Result{Org: 7, Op: customer.OpPoints, RequestID: "points-043-3-5"}); !ok || line != 3 {
+		t.Errorf("points-043-3-5: line %d, %v; want 3", line, ok)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,26 +17,73 @@ import (
 // by their org. Their request ids are not the file's but the figures'
 // (schemas.BalanceRequestID, or the row's requestId), so results are
 // matched through the ids that were sent: one entry per row sent, the
-// only memory a load keeps per row besides its result.
+// only memory a balance load keeps per row.
 type balances struct {
 	cfg *Config
 
-	mu    sync.Mutex
-	lines map[sentID]int // the line each request id was sent from
-	// byLine is lines inverted, built by requestID the first time a line
-	// got no result.
-	byLine map[int]string
+	mu sync.Mutex
+	// figures holds the request ids of the form BalanceRequestID writes
+	// (nearly all) as numbers: a key of fixed size without pointers, about
+	// 50 bytes a row that the garbage collector need not scan. others
+	// holds any other request id (a row's own).
+	figures map[figure]int
+	others  map[sentID]int
 }
 
-// sentID is a request id of one org: the processor keeps request ids per
-// org, and two orgs may send the same figure's.
+// figure is the request id points-<customer>-<program>-<version> of an org.
+type figure struct{ org, customer, program, version int64 }
+
+// sentID is any other request id of an org. Both keys carry the org: the
+// processor keeps request ids per org, and two orgs may send the same
+// figure's.
 type sentID struct {
 	org int64
 	id  string
 }
 
 func newBalances(cfg *Config) *balances {
-	return &balances{cfg: cfg, lines: map[sentID]int{}}
+	return &balances{cfg: cfg, figures: map[figure]int{}, others: map[sentID]int{}}
+}
+
+// figureOf reads a request id written by schemas.BalanceRequestID. An id
+// that only resembles one (a leading zero, a sign) is not, so that each id
+// has one key.
+func figureOf(org int64, rid string) (figure, bool) {
+	parts := strings.Split(strings.TrimPrefix(rid, "points-"), "-")
+	if len(parts) != 3 || !strings.HasPrefix(rid, "points-") {
+		return figure{}, false
+	}
+	var n [3]int64
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return figure{}, false
+		}
+		n[i] = v
+	}
+	if schemas.BalanceRequestID(n[0], n[1], n[2]) != rid {
+		return figure{}, false
+	}
+	return figure{org, n[0], n[1], n[2]}, true
+}
+
+// remember records that request id rid of org is sent from line, unless
+// it was sent before: then it returns the earlier line and true. Call with
+// b.mu held.
+func (b *balances) remember(org int64, rid string, line int) (int, bool) {
+	if f, ok := figureOf(org, rid); ok {
+		if first, seen := b.figures[f]; seen {
+			return first, true
+		}
+		b.figures[f] = line
+		return 0, false
+	}
+	id := sentID{org, rid}
+	if first, seen := b.others[id]; seen {
+		return first, true
+	}
+	b.others[id] = line
+	return 0, false
 }
 
 func (b *balances) parse(r io.Reader, fn func(Row) error) error {
@@ -52,12 +100,8 @@ func (b *balances) record(row Row) (*kgo.Record, *Reject, error) {
 		return nil, &Reject{Line: row.Line, Code: CodeBadLine, Message: row.Err.Error()}, nil
 	}
 	cmd := row.Cmd
-	id := sentID{cmd.Org, cmd.RequestID}
 	b.mu.Lock()
-	first, seen := b.lines[id]
-	if !seen {
-		b.lines[id] = row.Line
-	}
+	first, seen := b.remember(cmd.Org, cmd.RequestID, row.Line)
 	b.mu.Unlock()
 	if seen {
 		// The processor would answer it with line first's result and
@@ -79,18 +123,36 @@ func (b *balances) lineOf(res customer.Result) (int, bool) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	line, ok := b.lines[sentID{res.Org, res.RequestID}]
+	if f, ok := figureOf(res.Org, res.RequestID); ok {
+		line, ok := b.figures[f]
+		return line, ok
+	}
+	line, ok := b.others[sentID{res.Org, res.RequestID}]
 	return line, ok
 }
 
-func (b *balances) requestID(line int) string {
+// requestIDs goes over every row sent once: it runs only for lines that
+// got no result.
+func (b *balances) requestIDs(lines []int) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	at := make(map[int]int, len(lines))
+	for i, l := range lines {
+		at[l] = i
+	}
+	out := make([]string, len(lines))
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.byLine == nil {
-		b.byLine = make(map[int]string, len(b.lines))
-		for id, l := range b.lines {
-			b.byLine[l] = id.id
+	for f, l := range b.figures {
+		if i, ok := at[l]; ok {
+			out[i] = schemas.BalanceRequestID(f.customer, f.program, f.version)
 		}
 	}
-	return b.byLine[line]
+	for id, l := range b.others {
+		if i, ok := at[l]; ok {
+			out[i] = id.id
+		}
+	}
+	return out
 }

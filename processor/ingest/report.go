@@ -114,6 +114,21 @@ func (s *Summary) count(r customer.Result, duplicate bool) {
 	}
 }
 
+// addResults adds the result counts of o (what count gathered) to s.
+func (s *Summary) addResults(o Summary) {
+	s.Accepted += o.Accepted
+	s.Joined += o.Joined
+	s.Merged += o.Merged
+	s.Redirected += o.Redirected
+	s.Duplicates += o.Duplicates
+	for c, n := range o.Rejected {
+		if s.Rejected == nil {
+			s.Rejected = map[customer.Code]int{}
+		}
+		s.Rejected[c] += n
+	}
+}
+
 // Write prints the summary for a person.
 func (s Summary) Write(w io.Writer) {
 	if s.Points {
