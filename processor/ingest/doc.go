@@ -100,6 +100,7 @@
 // the id: the engine's next, newer version is a new request. A row with the
 // request id of an earlier row of the same org is a bad line, not sent:
 // the processor would only answer it with the earlier row's result.
-// Results are matched by org, request id and op, so the loader keeps one
-// small entry per row sent (besides its result, as for customers).
+// Results are matched by org, request id and op, so the loader keeps each
+// sent row's request id (about 85 bytes a row) until the end; a customers
+// load keeps two bits a line.
 package ingest
