@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -129,5 +131,55 @@ func TestLoadPointsCommand(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"100 points-11-3-1704164645000", "7 points-13-3-1704164645000"}; !slices.Equal(got, want) {
 		t.Errorf("%s holds %q, want %q", pointsTopic, got, want)
+	}
+}
+
+// TestLoadDocumented: docs/operations.md's "Loading files" names every
+// flag load adds to the Kafka flags and has the balances' paragraph, and
+// the README's bulk loads name --points.
+func TestLoadDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "## Loading files")
+	if i < 0 {
+		t.Fatal(`docs/operations.md has no "Loading files" section`)
+	}
+	section := doc[i+3:]
+	if j := strings.Index(section, "\n## "); j >= 0 {
+		section = section[:j]
+	}
+	var kf kafkaFlags
+	kfs := flag.NewFlagSet("kafka", flag.ContinueOnError)
+	kf.register(kfs)
+	var usage bytes.Buffer
+	run([]string{"load", "-h"}, &usage, &usage)
+	flagLine := regexp.MustCompile(`(?m)^  --([a-z-]+)  \[`)
+	var own int
+	for _, m := range flagLine.FindAllStringSubmatch(usage.String(), -1) {
+		if kfs.Lookup(m[1]) != nil {
+			continue
+		}
+		own++
+		if !strings.Contains(section, "`--"+m[1]) {
+			t.Errorf("the section does not document --%s", m[1])
+		}
+	}
+	if own < 7 {
+		t.Errorf("found %d of load's own flags in `custream load -h`, want 7 or more:\n%s", own, usage.String())
+	}
+	for _, w := range []string{"### First import of balances", "custream load --points", "8908", "bad-line", "no-result"} {
+		if !strings.Contains(section, w) {
+			t.Errorf("the section does not mention %s", w)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "custream load --points FILE") {
+		t.Error("README's bulk loads lack custream load --points")
 	}
 }
