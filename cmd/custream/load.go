@@ -97,7 +97,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	// custream's GC percent (tuneGC) suits the processor, whose live heap
 	// is small; a load's live heap is what it keeps per row to the end,
 	// and 400 would let the heap grow to five times that. 1M balances:
-	// 575 MB peak RSS at 400, 290 MB at 100.
+	// 575 MB peak RSS at 400, 245 MB at 100 (docs/benchmarks.md).
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(100))
 	}

@@ -31,8 +31,8 @@ const orgField = "org"
 // Org (the row's own, else org), CustomerID, Balance and RequestID (the
 // row's requestId, else schemas.BalanceRequestID) set. org 0 means rows
 // must carry their own. It stops at the first error of fn, of reading, or
-// of the CSV header (an unknown or repeated column, or one a balance cannot
-// do without), and returns it.
+// of the CSV header (an unknown or repeated column, or a missing one that a
+// balance cannot do without), and returns it.
 func ParseBalances(r io.Reader, f Format, org int64, fn func(Row) error) error {
 	switch f {
 	case CSV:
@@ -45,11 +45,6 @@ func ParseBalances(r io.Reader, f Format, org int64, fn func(Row) error) error {
 		}, fn)
 	}
 	return fmt.Errorf("format %q: want csv or jsonl", f)
-}
-
-// CheckBalanceHeader is CheckHeader for a balance file.
-func CheckBalanceHeader(r io.Reader, f Format, org int64) error {
-	return checkHeader(f, func(fn func(Row) error) error { return ParseBalances(r, f, org, fn) })
 }
 
 // balanceNames maps the lower-case spelling of every name a balance row
