@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -336,4 +337,38 @@ func TestBalanceRequestIDKeys(t *testing.T) {
 	if line, ok := b.lineOf(customer.Result{Org: 7, Op: customer.OpPoints, RequestID: "points-043-3-5"}); !ok || line != 3 {
 		t.Errorf("points-043-3-5: line %d, %v; want 3", line, ok)
 	}
+}
+
+// FuzzBalanceRow: no input makes the balance parser panic, and a row it
+// accepts goes out (EncodeBalanceJSON) as a value that the processor's
+// decoder reads as the same balance.
+func FuzzBalanceRow(f *testing.F) {
+	f.Add([]byte(`{"org":7,"customerId":42,"programId":3,"asOf":"2024-01-02T03:04:05Z","loyaltyPoints":"350.5","currentSlab":"Gold"}`), false)
+	f.Add([]byte(`{"customerId":"42","programId":3,"version":5,"requestId":"r\u00e9","nextSlabSerialNumber":null,"redeemed":-1e3}`), false)
+	f.Add([]byte("customerId,programId,version,loyaltyPoints,org\n42,3,5,12.25,9\n"), true)
+	f.Add([]byte("CUSTOMERID,programid,asOf,slabExpiryDate\n42,3,2024-01-02T03:04:05+05:30,\"a,b\"\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
+		format := JSONL
+		if csv {
+			format = CSV
+		}
+		_ = ParseBalances(bytes.NewReader(data), format, 100, func(row Row) error {
+			if row.Err != nil {
+				return nil
+			}
+			value, err := schemas.EncodeBalanceJSON(row.Cmd)
+			if err != nil {
+				t.Fatalf("line %d: %+v does not encode: %v", row.Line, row.Cmd, err)
+			}
+			got, _, err := schemas.DecodeBalance(t.Context(), nil, value)
+			if err != nil {
+				t.Fatalf("line %d: %s does not decode: %v", row.Line, value, err)
+			}
+			got.Org = row.Cmd.Org
+			if !reflect.DeepEqual(got, row.Cmd) {
+				t.Fatalf("line %d: %s reads as %+v %+v, want %+v %+v", row.Line, value, got, *got.Balance, row.Cmd, *row.Cmd.Balance)
+			}
+			return nil
+		})
+	})
 }
