@@ -7,20 +7,23 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 
 	"github.com/custream/custream/processor/ingest"
 )
 
-// runLoad sends a CSV or JSONL file of customers to one source topic and
-// reports what the processor made of every line.
+// runLoad sends a CSV or JSONL file of customers to one source topic, or
+// (--points) one of balances to the points topic, and reports what the
+// processor made of every line.
 func runLoad(args []string, stdout, stderr io.Writer) int {
 	var kf kafkaFlags
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kf.register(fs)
-	source := fs.String("source", "", "source of the commands (INSTORE, MARTJACK, WECHAT, FACEBOOK, or one of --sources); required")
-	org := fs.Int64("org", 0, "org id of every command (the record key); required")
+	source := fs.String("source", "", "source of the commands (INSTORE, MARTJACK, WECHAT, FACEBOOK, or one of --sources); required, except with --points")
+	points := fs.String("points", "", "load this file of balances from the loyalty engine to the points topic (--points-topic) instead of customers to a source: a first import; takes no --source, --account or FILE")
+	org := fs.Int64("org", 0, "org id of every command (the record key); required. With --points: the org of the rows that have no org of their own")
 	account := fs.String("account", "", "accountId for multi-account sources; a row's own accountId wins")
 	format := fs.String("format", "", "csv or jsonl (default: jsonl for .jsonl/.ndjson files, else csv)")
 	rejects := fs.String("rejects", "", "reject report CSV (default <FILE>.rejects.csv)")
@@ -35,8 +38,19 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || *source == "" || *org <= 0 {
-		fmt.Fprintln(stderr, "custream load: want --source, --org and exactly one FILE (custream load -h)")
+	if *points != "" && (*source != "" || *account != "" || fs.NArg() != 0) {
+		// Two files in one run would mix two reports and two kinds of
+		// request id; and the customers must be there before their
+		// balances, which one run cannot promise across two topics.
+		fmt.Fprintln(stderr, "custream load: --points FILE loads balances on its own: it takes no --source, --account (nor CUSTREAM_SOURCE, CUSTREAM_ACCOUNT) or customers FILE; load the customers first, then the balances in a second run")
+		return 2
+	}
+	if *points == "" && (fs.NArg() != 1 || *source == "" || *org <= 0) {
+		fmt.Fprintln(stderr, "custream load: want --source, --org and exactly one FILE, or --points FILE (custream load -h)")
+		return 2
+	}
+	if *org < 0 {
+		fmt.Fprintf(stderr, "custream load: --org %d: want a positive org id\n", *org)
 		return 2
 	}
 	cfg := ingest.Config{Org: *org, AccountID: *account, Path: fs.Arg(0), RejectsPath: *rejects, Wait: *wait}
@@ -53,17 +67,21 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "custream load:", err)
 		return 2
 	}
-	for _, in := range topo.CommandInputs() {
-		if strings.EqualFold(in.Source.Name, *source) {
-			cfg.Topic, cfg.Source = in.Topic, in.Source.Name
-			if in.Source.MultiAccount && *account == "" {
-				fmt.Fprintf(stderr, "custream load: note: %s is a multi-account source; rows without an accountId column value will be rejected with 8045\n", in.Source.Name)
+	if *points != "" {
+		cfg.Points, cfg.Path, cfg.Topic = true, *points, topo.PointsTopic()
+	} else {
+		for _, in := range topo.CommandInputs() {
+			if strings.EqualFold(in.Source.Name, *source) {
+				cfg.Topic, cfg.Source = in.Topic, in.Source.Name
+				if in.Source.MultiAccount && *account == "" {
+					fmt.Fprintf(stderr, "custream load: note: %s is a multi-account source; rows without an accountId column value will be rejected with 8045\n", in.Source.Name)
+				}
 			}
 		}
-	}
-	if cfg.Topic == "" {
-		fmt.Fprintf(stderr, "custream load: unknown source %q (sources: %s)\n", *source, kf.sources)
-		return 2
+		if cfg.Topic == "" {
+			fmt.Fprintf(stderr, "custream load: unknown source %q (sources: %s)\n", *source, kf.sources)
+			return 2
+		}
 	}
 	cfg.ResultsTopic = topo.Results
 	cfg.Brokers = kf.brokerList()
@@ -76,6 +94,13 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Progress = ingest.NewProgress(stdout, isTerminal(stdout))
 
+	// custream's GC percent (tuneGC) suits the processor, whose live heap
+	// is small; a load's live heap is what it keeps per row to the end,
+	// and 400 would let the heap grow to five times that. 1M balances:
+	// 575 MB peak RSS at 400, 245 MB at 100 (docs/benchmarks.md).
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	sum, err := ingest.Load(ctx, cfg)
@@ -104,6 +129,7 @@ func isTerminal(w io.Writer) bool {
 func loadUsage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprint(w, `Usage: custream load --source S --org O [--account A] [--format csv|jsonl] FILE
+       custream load --points FILE [--org O] [--format csv|jsonl]
 
 Sends every line of FILE as a command to customers.<source> (key = org),
 with request id load-<source>[.<account>]-<first 12 hex of the file's
@@ -136,6 +162,33 @@ CSV: a header row, then one customer per row. Columns (names case-insensitive):
                            the rest of a subscriptions body
 JSONL: one API request body per line, with optional "op", "customerId" and
 "accountId" keys beside the body's keys.
+
+--points FILE: a first import of balances from the loyalty engine, one
+balance per row, sent to the points topic (<prefix>.points, --points-topic)
+keyed by the row's org. The request id is the row's requestId, else
+points-<customerId>-<programId>-<version>: it names the figure, so loading
+the file again applies nothing twice, and a figure refused once (8009
+unknown customer, 8089 non-loyalty, 8908 not newer than the stored one) is
+refused again until the engine sends a newer version. Rows that do not
+decode or fail the balance checks are bad lines, never sent; so is a row
+with the request id of an earlier row. Load the customers first.
+
+CSV: a header row naming columns (case-insensitive), then one balance per
+row; empty cells are absent. An unknown or repeated column stops the load
+before anything is sent. JSONL: one points-topic JSON value per line, names
+exact; an unknown key makes the line a bad line (the processor would read a
+misspelt field as 0). Names:
+  org                      the row's org (default --org)
+  customerId, programId    required
+  version                  the engine's order of its figures, increasing
+  asOf                     RFC 3339 time; its milliseconds are the version when
+                           version is absent
+  requestId                optional
+  loyaltyPoints, lifetimePoints, redeemed, expired, returned, adjusted,
+  cumulativePurchases      numbers (default 0)
+  loyaltyId, currentSlab, slabSNo, slabExpiryDate, nextSlab,
+  nextSlabSerialNumber (default -1), nextSlabDescription
+                           the tier
 
 Flags (each also settable as CUSTREAM_<NAME>):
 `)

@@ -2,7 +2,9 @@
 // JSONL files into commands, gives every line a request id derived from the
 // file's content, produces the commands to a source topic, collects their
 // results from the results topic, and writes a reject report and a summary.
-// It also generates realistic sample files (Generate) in the same formats.
+// It loads files of balances from the loyalty engine to the points topic
+// the same way (Config.Points, see "Balances" below). It also generates
+// realistic sample files (Generate) in the same formats.
 //
 // # Request ids
 //
@@ -73,4 +75,32 @@
 //
 // Bad lines are never skipped silently: they are counted in the summary and
 // listed in the reject report with the code "bad-line".
+//
+// # Balances
+//
+// A balance file (ParseBalances) holds one balance a row, with the names
+// of the points topic's JSON form (schemas.BalanceFields: customerId,
+// programId, version or asOf, the counters, the slab) plus org, the row's
+// org (default Config.Org). CSV: a header row of those names, matched
+// case-insensitively, empty cells absent; an unknown or repeated column, or
+// a header without customerId, programId, version or asOf (or org, without
+// a default), stops the load before anything is sent. JSONL: one
+// points-topic JSON value a line, names exact; an unknown key makes the
+// line a bad line, where the processor would ignore it (a misspelt counter
+// would load as 0). Every row is decoded by schemas.DecodeBalance, which
+// checks it with customer.CheckBalance, so the loader refuses exactly what
+// the processor would dead-letter. Good rows go out in the canonical JSON
+// form (schemas.EncodeBalanceJSON) keyed by their org.
+//
+// A balance's request id is its row's requestId, else
+// schemas.BalanceRequestID: points-<customerId>-<programId>-<version>. It
+// names the figure, not the file, so loading the file again (or another
+// file with the same figures) applies nothing twice, and a figure refused
+// once (8009, 8089, 8908) is refused again while the processor remembers
+// the id: the engine's next, newer version is a new request. A row with the
+// request id of an earlier row of the same org is a bad line, not sent:
+// the processor would only answer it with the earlier row's result.
+// Results are matched by org, request id and op, so the loader keeps each
+// sent row's request id (about 85 bytes a row) until the end; a customers
+// load keeps two bits a line.
 package ingest

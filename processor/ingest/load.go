@@ -27,8 +27,8 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// Source names the source (INSTORE, …); with AccountID it is part of
 	// the request ids (see Scope). Topic is the source's input topic
-	// (customers.<source>); ResultsTopic is where the processor answers
-	// (customers.results).
+	// (customers.<source>), or with Points the points topic; ResultsTopic
+	// is where the processor answers (customers.results).
 	Source       string
 	Topic        string
 	ResultsTopic string
@@ -36,6 +36,13 @@ type Config struct {
 	// default accountId; a row's own accountId wins.
 	Org       int64
 	AccountID string
+	// Points makes the file one of balances from the loyalty engine
+	// (ParseBalances), a first import: Source and AccountID are not used,
+	// and Org is the org of the rows that have none of their own (0: every
+	// row must have one). Request ids are the rows' own or
+	// schemas.BalanceRequestID, which names the figure, so loading the file
+	// again applies nothing twice.
+	Points bool
 	// Path is the file to load, in Format (default: from its name).
 	Path   string
 	Format Format
@@ -58,10 +65,17 @@ func (c *Config) ensureDefaults() error {
 	if len(c.Brokers) == 0 {
 		return errors.New("no brokers")
 	}
-	if c.Source == "" || c.Topic == "" || c.ResultsTopic == "" {
-		return errors.New("no source, input topic or results topic")
+	if c.Topic == "" || c.ResultsTopic == "" {
+		return errors.New("no input topic or results topic")
 	}
-	if c.Org <= 0 {
+	switch {
+	case c.Points && (c.Source != "" || c.AccountID != ""):
+		return errors.New("a balance file has no source or account")
+	case c.Points && c.Org < 0:
+		return fmt.Errorf("org %d: want a positive org id, or 0 for none", c.Org)
+	case !c.Points && c.Source == "":
+		return errors.New("no source")
+	case !c.Points && c.Org <= 0:
 		return fmt.Errorf("org %d: want a positive org id", c.Org)
 	}
 	if c.Path == "" {
@@ -98,18 +112,25 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
+	sum := Summary{File: cfg.Path, Points: cfg.Points, RejectsPath: cfg.RejectsPath}
+	var k kind
+	if cfg.Points {
+		k = newBalances(&cfg)
+	} else {
+		c := newCommands(&cfg, id.Hash)
+		sum.Prefix = RequestIDPrefix(c.scope, c.hash)
+		k = c
+	}
 	// A bad CSV header is refused before anything connects or is sent.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
-	if err := CheckHeader(f, cfg.Format); err != nil {
+	if err := checkHeader(cfg.Format, func(fn func(Row) error) error { return k.parse(f, fn) }); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Summary{}, fmt.Errorf("load %s: %w", cfg.Path, err)
 	}
-	scope := Scope(cfg.Source, cfg.AccountID)
-	sum := Summary{File: cfg.Path, Prefix: RequestIDPrefix(scope, id.Hash), RejectsPath: cfg.RejectsPath}
 
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
 	producer, err := kgo.NewClient(append(opts,
@@ -136,7 +157,7 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, fmt.Errorf("load: kafka client: %w", err)
 	}
 	defer consumer.Close()
-	col := &collector{scope: scope, hash: id.Hash, results: map[int]lineResult{}, last: time.Now()}
+	col := &collector{lineOf: k.lineOf, last: time.Now()}
 	cctx, stopCollector := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -144,32 +165,32 @@ func Load(ctx context.Context, cfg Config) (Summary, error) {
 	defer func() { stopCollector(); wg.Wait() }()
 
 	cfg.Progress.Start("producing", max(id.Lines-1, 0))
-	sent, rejects, err := produceFile(ctx, producer, f, scope, id.Hash, cfg)
+	sent, rejects, err := produceFile(ctx, producer, f, k, col, cfg)
 	cfg.Progress.Finish()
 	if err != nil {
 		return sum, err
 	}
-	sum.Produced, sum.BadLines = len(sent), len(rejects)
+	sum.Produced, sum.BadLines = sent, len(rejects)
 	sum.Records = sum.Produced + sum.BadLines
 
-	cfg.Progress.Start("awaiting results", len(sent))
-	col.await(ctx, len(sent), cfg.Wait, cfg.Progress)
+	cfg.Progress.Start("awaiting results", sent)
+	col.await(ctx, sent, cfg.Wait, cfg.Progress)
 	cfg.Progress.Finish()
 	stopCollector()
 	wg.Wait()
 
-	for _, line := range sent {
-		lr, ok := col.results[line]
-		if !ok {
-			sum.Missing++
-			rejects = append(rejects, Reject{Line: line, RequestID: RequestID(scope, id.Hash, line), Code: CodeNoResult,
-				Message: fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)})
-			continue
+	sum.addResults(col.tally)
+	rejects = append(rejects, col.rejects...)
+	var missing []int
+	col.sent.each(func(line int) {
+		if !col.got.has(line) {
+			missing = append(missing, line)
 		}
-		sum.count(lr.res, lr.dup)
-		for _, e := range lr.res.Errors {
-			rejects = append(rejects, Reject{Line: line, RequestID: lr.res.RequestID, Code: strconv.Itoa(int(e.Code)), Message: e.Message})
-		}
+	})
+	sum.Missing = len(missing)
+	msg := fmt.Sprintf("no result within %s of the last one; is custream run consuming %s?", cfg.Wait, cfg.Topic)
+	for i, rid := range k.requestIDs(missing) {
+		rejects = append(rejects, Reject{Line: missing[i], RequestID: rid, Code: CodeNoResult, Message: msg})
 	}
 	slices.SortStableFunc(rejects, func(a, b Reject) int { return a.Line - b.Line })
 	if err := writeRejectsFile(cfg.RejectsPath, rejects); err != nil {
@@ -212,55 +233,108 @@ func resultStarts(ctx context.Context, adm *kadm.Client, cfg Config) (map[int32]
 	return out, nil
 }
 
-// produceFile parses the file and produces every good row; it returns the
-// lines sent and the bad lines as rejects.
-func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, scope, hash string, cfg Config) ([]int, []Reject, error) {
+// kind is what Load needs of a file's kind: customers for one source
+// (commands) or balances for the points topic (balances).
+type kind interface {
+	// parse calls fn with every row of r in file order, bad rows included
+	// (Parse or ParseBalances).
+	parse(r io.Reader, fn func(Row) error) error
+	// record returns the record of a good row, or the reject of a row that
+	// is not to be sent; an error stops the load.
+	record(row Row) (*kgo.Record, *Reject, error)
+	// lineOf is the line a result answers; false for another load's.
+	lineOf(res customer.Result) (int, bool)
+	// requestIDs are the request ids of lines that were sent, in order.
+	requestIDs(lines []int) []string
+}
+
+// commands are the rows of a customers file, sent to one source with
+// request ids derived from the file's content (see Scope).
+type commands struct {
+	cfg         *Config
+	scope, hash string
+	key         []byte // the org, every record's key
+}
+
+func newCommands(cfg *Config, hash string) *commands {
+	return &commands{cfg: cfg, scope: Scope(cfg.Source, cfg.AccountID), hash: hash, key: []byte(strconv.FormatInt(cfg.Org, 10))}
+}
+
+func (c *commands) parse(r io.Reader, fn func(Row) error) error { return Parse(r, c.cfg.Format, fn) }
+
+func (c *commands) record(row Row) (*kgo.Record, *Reject, error) {
+	rid := RequestID(c.scope, c.hash, row.Line)
+	if row.Err != nil {
+		return nil, &Reject{Line: row.Line, RequestID: rid, Code: CodeBadLine, Message: row.Err.Error()}, nil
+	}
+	cmd := row.Cmd
+	cmd.Org, cmd.RequestID = c.cfg.Org, rid
+	if cmd.AccountID == "" {
+		cmd.AccountID = c.cfg.AccountID
+	}
+	value, hs, err := schemas.EncodeJSONCommand(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &kgo.Record{Topic: c.cfg.Topic, Key: c.key, Value: value, Headers: make([]kgo.RecordHeader, len(hs))}
+	for i, h := range hs {
+		rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return rec, nil, nil
+}
+
+func (c *commands) lineOf(res customer.Result) (int, bool) {
+	return LineOf(c.scope, c.hash, res.RequestID)
+}
+
+func (c *commands) requestIDs(lines []int) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = RequestID(c.scope, c.hash, l)
+	}
+	return out
+}
+
+// produceFile parses the file and produces every good row, marking it
+// sent in col; it returns how many were sent and the rows not sent as
+// rejects.
+func produceFile(ctx context.Context, cl *kgo.Client, r io.Reader, k kind, col *collector, cfg Config) (int, []Reject, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	key := []byte(strconv.FormatInt(cfg.Org, 10))
-	var sent []int
+	var sent int
 	var rejects []Reject
 	var failed atomic.Bool
-	promise := func(rec *kgo.Record, err error) {
+	promise := func(line int, rec *kgo.Record, err error) {
 		if err != nil && failed.CompareAndSwap(false, true) {
-			cancel(fmt.Errorf("producing %s to %s: %w", headerValue(rec, schemas.HeaderRequestID), rec.Topic, err))
+			cancel(fmt.Errorf("producing line %d to %s: %w", line, rec.Topic, err))
 		}
 		cfg.Progress.Add(1)
 	}
-	perr := Parse(r, cfg.Format, func(row Row) error {
-		rid := RequestID(scope, hash, row.Line)
-		if row.Err != nil {
-			rejects = append(rejects, Reject{Line: row.Line, RequestID: rid, Code: CodeBadLine, Message: row.Err.Error()})
-			cfg.Progress.Add(1)
-			return nil
-		}
-		cmd := row.Cmd
-		cmd.Org, cmd.RequestID = cfg.Org, rid
-		if cmd.AccountID == "" {
-			cmd.AccountID = cfg.AccountID
-		}
-		value, hs, err := schemas.EncodeJSONCommand(cmd)
+	perr := k.parse(r, func(row Row) error {
+		rec, rej, err := k.record(row)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", row.Line, err)
 		}
-		rec := &kgo.Record{Topic: cfg.Topic, Key: key, Value: value, Headers: make([]kgo.RecordHeader, len(hs))}
-		for i, h := range hs {
-			rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		if rej != nil {
+			rejects = append(rejects, *rej)
+			cfg.Progress.Add(1)
+			return nil
 		}
-		sent = append(sent, row.Line)
-		cl.Produce(ctx, rec, promise)
+		sent++
+		col.markSent(row.Line)
+		cl.Produce(ctx, rec, func(rec *kgo.Record, err error) { promise(row.Line, rec, err) })
 		return context.Cause(ctx)
 	})
 	// Flush even after an error, so every callback has run before we return.
 	ferr := cl.Flush(context.WithoutCancel(ctx))
 	if cause := context.Cause(ctx); cause != nil {
-		return nil, nil, fmt.Errorf("load %s: %w (nothing is lost: loading the same file again sends only the same request ids)", cfg.Path, cause)
+		return 0, nil, fmt.Errorf("load %s: %w (nothing is lost: loading the same file again sends only the same request ids)", cfg.Path, cause)
 	}
 	if perr != nil {
-		return nil, nil, fmt.Errorf("load %s: %w", cfg.Path, perr)
+		return 0, nil, fmt.Errorf("load %s: %w", cfg.Path, perr)
 	}
 	if ferr != nil {
-		return nil, nil, fmt.Errorf("load %s: flushing: %w", cfg.Path, ferr)
+		return 0, nil, fmt.Errorf("load %s: flushing: %w", cfg.Path, ferr)
 	}
 	return sent, rejects, nil
 }
@@ -289,21 +363,28 @@ func writeRejectsFile(path string, rejects []Reject) error {
 	return nil
 }
 
-// lineResult is the first result received for a line.
-type lineResult struct {
-	res customer.Result
-	dup bool
-}
-
-// collector reads the results topic and keeps the results of one file's
-// request ids, by line.
+// collector reads the results topic and folds the first result of each
+// line sent into a tally and the rejects as it arrives, so a load keeps
+// two bits per line (sent, answered) rather than every line's result.
 type collector struct {
-	scope, hash string
+	lineOf func(customer.Result) (int, bool)
 
 	mu      sync.Mutex
-	results map[int]lineResult
+	sent    lineSet // lines produced
+	got     lineSet // lines sent whose result arrived
+	n       int     // how many lines got holds
+	tally   Summary // the results' counts (Summary.count)
+	rejects []Reject
 	last    time.Time // when a new result of ours last arrived
 	err     error     // the last fetch or decode error, for the final message
+}
+
+// markSent records that line is being produced. Before the record goes
+// out, so its result always finds it.
+func (c *collector) markSent(line int) {
+	c.mu.Lock()
+	c.sent.add(line)
+	c.mu.Unlock()
 }
 
 func (c *collector) run(ctx context.Context, cl *kgo.Client) {
@@ -323,14 +404,19 @@ func (c *collector) run(ctx context.Context, cl *kgo.Client) {
 				c.err = fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 				return
 			}
-			line, ok := LineOf(c.scope, c.hash, res.RequestID)
-			if !ok {
+			line, ok := c.lineOf(res)
+			// A line not sent is another load's (the same file loaded
+			// elsewhere at the same time); a line answered already keeps
+			// its first result.
+			if !ok || !c.sent.has(line) || c.got.has(line) {
 				return
 			}
-			if _, seen := c.results[line]; seen {
-				return
+			c.got.add(line)
+			c.n++
+			c.tally.count(res, headerValue(r, "custream.duplicate") == "true")
+			for _, e := range res.Errors {
+				c.rejects = append(c.rejects, Reject{Line: line, RequestID: res.RequestID, Code: strconv.Itoa(int(e.Code)), Message: e.Message})
 			}
-			c.results[line] = lineResult{res: res, dup: headerValue(r, "custream.duplicate") == "true"}
 			c.last = time.Now()
 		})
 		c.mu.Unlock()
@@ -358,7 +444,7 @@ func (c *collector) await(ctx context.Context, want int, wait time.Duration, p *
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		got, idle := len(c.results), time.Since(c.last)
+		got, idle := c.n, time.Since(c.last)
 		c.mu.Unlock()
 		p.Set(got)
 		if got >= want || idle > wait {

@@ -126,43 +126,55 @@ func LineOf(scope, hash, requestID string) (int, bool) {
 // lines included. It stops at the first error of fn, of reading, or of the
 // CSV header (unknown or missing columns), and returns it.
 func Parse(r io.Reader, f Format, fn func(Row) error) error {
+	switch f {
+	case CSV:
+		return parseCSV(newReader(r), commandColumns, fn)
+	case JSONL:
+		return parseJSONL(newReader(r), parseJSONLine, fn)
+	}
+	return fmt.Errorf("format %q: want csv or jsonl", f)
+}
+
+// newReader buffers a load file for reading line by line.
+func newReader(r io.Reader) *bufio.Reader {
 	br := bufio.NewReaderSize(r, 256<<10)
 	// A UTF-8 byte order mark, as spreadsheet programs write, is not data.
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
 	}
-	switch f {
-	case CSV:
-		return parseCSV(br, fn)
-	case JSONL:
-		return parseJSONL(br, fn)
-	}
-	return fmt.Errorf("format %q: want csv or jsonl", f)
+	return br
 }
 
 // CheckHeader reads the CSV header of r and reports an unknown or missing
 // column, so a load can refuse a file before it connects to anything. For
 // JSONL, which has no header, it does nothing.
 func CheckHeader(r io.Reader, f Format) error {
+	return checkHeader(f, func(fn func(Row) error) error { return Parse(r, f, fn) })
+}
+
+// checkHeader runs parse up to the first row of a CSV file.
+func checkHeader(f Format, parse func(fn func(Row) error) error) error {
 	if f != CSV {
 		return nil
 	}
 	errStop := errors.New("stop")
-	err := Parse(r, f, func(Row) error { return errStop })
+	err := parse(func(Row) error { return errStop })
 	if errors.Is(err, errStop) {
 		return nil
 	}
 	return err
 }
 
-func parseJSONL(br *bufio.Reader, fn func(Row) error) error {
+// parseJSONL calls fn with every line of br that is not blank, decoded by
+// decode: one record a line, only one line in memory at a time.
+func parseJSONL(br *bufio.Reader, decode func([]byte) (customer.Command, error), fn func(Row) error) error {
 	for line := 1; ; line++ {
 		text, err := br.ReadBytes('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("reading line %d: %w", line, err)
 		}
 		if t := bytes.TrimSpace(text); len(t) > 0 {
-			cmd, perr := parseJSONLine(t)
+			cmd, perr := decode(t)
 			if ferr := fn(Row{Line: line, Cmd: cmd, Err: perr}); ferr != nil {
 				return ferr
 			}
@@ -348,7 +360,20 @@ func parseHeader(header []string) ([]column, error) {
 	return cols, nil
 }
 
-func parseCSV(br *bufio.Reader, fn func(Row) error) error {
+// commandColumns reads a customers file's CSV header and returns the
+// decoder of its rows.
+func commandColumns(header []string) (func([]string) (customer.Command, error), error) {
+	cols, err := parseHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	return func(rec []string) (customer.Command, error) { return csvRow(cols, rec) }, nil
+}
+
+// parseCSV calls fn with every row of a CSV file after its header, which
+// columns reads and turns into the decoder of one row's cells. Bad rows are
+// rows with Err set; an error of columns stops the parse.
+func parseCSV(br *bufio.Reader, columns func([]string) (func([]string) (customer.Command, error), error), fn func(Row) error) error {
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = 0 // the header's count, checked per row
 	header, err := cr.Read()
@@ -358,7 +383,7 @@ func parseCSV(br *bufio.Reader, fn func(Row) error) error {
 	if err != nil {
 		return fmt.Errorf("reading the CSV header: %w", err)
 	}
-	cols, err := parseHeader(header)
+	decode, err := columns(header)
 	if err != nil {
 		return err
 	}
@@ -377,13 +402,13 @@ func parseCSV(br *bufio.Reader, fn func(Row) error) error {
 			// both lines: the rows in between are inside this bad line.
 			row = Row{Line: pe.StartLine, Err: fmt.Errorf("CSV: %w", pe)}
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
-				row.Err = fmt.Errorf("%d cells, the header has %d", len(rec), len(cols))
+				row.Err = fmt.Errorf("%d cells, the header has %d", len(rec), len(header))
 			}
 		case err != nil:
 			return fmt.Errorf("reading CSV: %w", err)
 		default:
 			line, _ := cr.FieldPos(0)
-			cmd, rerr := csvRow(cols, rec)
+			cmd, rerr := decode(rec)
 			row = Row{Line: line, Cmd: cmd, Err: rerr}
 		}
 		if err := fn(row); err != nil {

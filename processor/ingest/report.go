@@ -48,22 +48,27 @@ func WriteRejects(w io.Writer, rejects []Reject) error {
 
 // Summary counts the outcome of one load.
 type Summary struct {
-	File   string
-	Prefix string // request ids of this file start with it
+	File string
+	// Points marks a load of balances (Config.Points).
+	Points bool
+	Prefix string // request ids of this file start with it; "" for balances
 	// Records are the data lines read: Produced + BadLines.
 	Records  int
 	Produced int
 	BadLines int
 	// Of the results received: Accepted succeeded (Joined and Merged are
-	// among them: successes with warning 8050 or 8051); Rejected counts
-	// failures by their first error code.
-	Accepted int
-	Joined   int
-	Merged   int
-	Rejected map[customer.Code]int
+	// among them: successes with warning 8050 or 8051; for balances,
+	// Redirected: successes with 8909, applied to a merged-away customer's
+	// survivor); Rejected counts failures by their first error code.
+	Accepted   int
+	Joined     int
+	Merged     int
+	Redirected int
+	Rejected   map[customer.Code]int
 	// Duplicates are results the processor answered from an earlier run
-	// of the same file (header custream.duplicate: true). They are also
-	// counted above, with the earlier outcome.
+	// of the same file (header custream.duplicate: true), or for balances
+	// from an earlier record of the same figure. They are also counted
+	// above, with the earlier outcome.
 	Duplicates int
 	// Missing were produced but got no result within the wait.
 	Missing     int
@@ -103,22 +108,50 @@ func (s *Summary) count(r customer.Result, duplicate bool) {
 			s.Joined++
 		case customer.CodeMerged:
 			s.Merged++
+		case customer.CodePointsRedirected:
+			s.Redirected++
 		}
+	}
+}
+
+// addResults adds the result counts of o (what count gathered) to s.
+func (s *Summary) addResults(o Summary) {
+	s.Accepted += o.Accepted
+	s.Joined += o.Joined
+	s.Merged += o.Merged
+	s.Redirected += o.Redirected
+	s.Duplicates += o.Duplicates
+	for c, n := range o.Rejected {
+		if s.Rejected == nil {
+			s.Rejected = map[customer.Code]int{}
+		}
+		s.Rejected[c] += n
 	}
 }
 
 // Write prints the summary for a person.
 func (s Summary) Write(w io.Writer) {
-	fmt.Fprintf(w, "load of %s (request ids %s<line>)\n", s.File, s.Prefix)
+	if s.Points {
+		fmt.Fprintf(w, "load of balances %s (request ids points-<customerId>-<programId>-<version>, or the row's requestId)\n", s.File)
+	} else {
+		fmt.Fprintf(w, "load of %s (request ids %s<line>)\n", s.File, s.Prefix)
+	}
 	fmt.Fprintf(w, "  records:    %d (%d sent, %d bad lines)\n", s.Records, s.Produced, s.BadLines)
-	fmt.Fprintf(w, "  accepted:   %d (joined 8050: %d, merged 8051: %d)\n", s.Accepted, s.Joined, s.Merged)
+	if s.Points {
+		fmt.Fprintf(w, "  applied:    %d (to a merged-away customer's survivor 8909: %d)\n", s.Accepted, s.Redirected)
+	} else {
+		fmt.Fprintf(w, "  accepted:   %d (joined 8050: %d, merged 8051: %d)\n", s.Accepted, s.Joined, s.Merged)
+	}
 	var parts []string
 	for _, c := range slices.Sorted(maps.Keys(s.Rejected)) {
 		parts = append(parts, fmt.Sprintf("%d: %d", c, s.Rejected[c]))
 	}
 	fmt.Fprintf(w, "  rejected:   %d (%s)\n", s.RejectedTotal(), strings.Join(parts, ", "))
 	fmt.Fprintf(w, "  bad lines:  %d\n", s.BadLines)
-	if s.Duplicates > 0 {
+	switch {
+	case s.Duplicates > 0 && s.Points:
+		fmt.Fprintf(w, "  duplicates: %d (figures already sent, by an earlier load or by the loyalty engine; outcomes above are the first ones)\n", s.Duplicates)
+	case s.Duplicates > 0:
 		fmt.Fprintf(w, "  duplicates: %d (already applied by an earlier load of this file; outcomes above are the first ones)\n", s.Duplicates)
 	}
 	if s.Missing > 0 {

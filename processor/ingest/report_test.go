@@ -56,6 +56,28 @@ func TestSummaryCount(t *testing.T) {
 	}
 }
 
+func TestSummaryOfBalances(t *testing.T) {
+	s := Summary{Points: true, File: "b.csv"}
+	s.count(customer.Result{Success: true, Op: customer.OpPoints}, false)
+	s.count(customer.Result{Success: true, Op: customer.OpPoints, Warnings: []customer.Issue{{Code: customer.CodePointsRedirected}}}, true)
+	s.count(customer.Result{Op: customer.OpPoints, Errors: []customer.Issue{{Code: customer.CodeStaleBalance}}}, false)
+	s.count(customer.Result{Op: customer.OpPoints, Errors: []customer.Issue{{Code: customer.CodeNoSuchCustomer}}}, false)
+	if s.Accepted != 2 || s.Redirected != 1 || s.Duplicates != 1 || !reflect.DeepEqual(s.Rejected, map[customer.Code]int{8009: 1, 8908: 1}) {
+		t.Errorf("summary = %+v", s)
+	}
+	var buf bytes.Buffer
+	s.Write(&buf)
+	for _, want := range []string{"load of balances b.csv (request ids points-<customerId>-<programId>-<version>, or the row's requestId)",
+		"applied:    2 (to a merged-away customer's survivor 8909: 1)", "rejected:   2 (8009: 1, 8908: 1)", "by the loyalty engine"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("summary text lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "joined") {
+		t.Errorf("a balance summary speaks of joins:\n%s", buf.String())
+	}
+}
+
 func TestProgressPlainLines(t *testing.T) {
 	var buf syncBuffer
 	p := NewProgress(&buf, false)
