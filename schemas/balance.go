@@ -28,6 +28,16 @@ var balanceText = [...]string{"currentSlab", "slabExpiryDate", "nextSlab", "next
 // balanceCounters are the additive counters, by name, in Balance's order.
 var balanceCounters = [...]string{"loyaltyPoints", "lifetimePoints", "redeemed", "expired", "returned", "adjusted", "cumulativePurchases"}
 
+// BalanceFields lists every field name of the JSON form that the decoder
+// reads. The decoder ignores other names, as the engine may add fields;
+// a tool that takes balances from people (custream load --points) refuses
+// them instead, since a misspelt counter would read as absent: 0.
+func BalanceFields() []string {
+	out := []string{"requestId", "customerId", "programId", "version", "asOf"}
+	out = append(out, balanceCounters[:]...)
+	return append(out, "loyaltyId", "currentSlab", "slabSNo", "slabExpiryDate", "nextSlab", "nextSlabSerialNumber", "nextSlabDescription")
+}
+
 // DecodeBalance decodes a points-topic value into an OpPoints command:
 // CustomerID, RequestID and Balance set, and Org when the Avro form
 // carries one (the caller checks it against the key). A balance without a
@@ -62,6 +72,11 @@ func DecodeBalance(ctx context.Context, cf *Confluent, value []byte) (customer.C
 	}
 	if cmd.RequestID == "" {
 		cmd.RequestID = BalanceRequestID(cmd.CustomerID, cmd.Balance.ProgramID, cmd.Balance.Version)
+	}
+	// Checked here, not only by the processor, so that every balance this
+	// returns survives both encodings (an Avro string may hold any bytes).
+	if err := customer.CheckRequestID(cmd.RequestID); err != nil {
+		return customer.Command{}, enc, &Error{Code: ErrCodeBadRequestID, Msg: err.Error()}
 	}
 	return cmd, enc, nil
 }
