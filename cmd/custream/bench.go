@@ -282,7 +282,7 @@ func benchThroughput(out io.Writer, spec childSpec, results *resultWatch, bl bac
 		fmt.Fprintf(out, "    child CPU, steady (/proc, first result to last; 10 ms ticks): %s = %.1f µs per %s\n",
 			cpu.Round(time.Millisecond), perItem(cpu, steadyN), item)
 	}
-	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (rusage; %.1f MiB at the last result)\n", whole.peakMiB(), lastUsage.peakMiB())
+	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (VmHWM, shutdown included; %.1f MiB at the last result)\n", whole.peakMiB(), lastUsage.peakMiB())
 	return tput, nil
 }
 
@@ -651,7 +651,7 @@ func benchRestore(ctx context.Context, out io.Writer, adm *kadm.Client, spec chi
 		fmt.Fprintf(out, "    child CPU, restoring (/proc; 10 ms ticks): %s = %.2f µs per record\n",
 			cpu.Round(time.Millisecond), perItem(cpu, int(records)))
 	}
-	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (rusage; %.1f MiB when ready)\n", whole.peakMiB(), r.readyUsage.peakMiB())
+	fmt.Fprintf(out, "    child peak RSS: %.1f MiB (VmHWM, shutdown included; %.1f MiB when ready)\n", whole.peakMiB(), r.readyUsage.peakMiB())
 	return nil
 }
 

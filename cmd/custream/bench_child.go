@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -192,13 +193,41 @@ func (c *benchChild) failed(err error) error {
 func (c *benchChild) sample() (childUsage, error) { return sampleChild(c.cmd.Process.Pid) }
 
 // stop ends the child as an orchestrator would, with SIGTERM, and returns
-// its rusage: the CPU and peak RSS of its whole life, shutdown included.
+// the CPU of its whole life (rusage) and its peak RSS, shutdown included.
+//
+// The peak is the child's own VmHWM, read before the signal and every
+// 10 ms until it exits, not ru_maxrss: Go starts a child with vfork
+// semantics (CLONE_VM), so until its exec the child runs in the bench's
+// memory, and Linux keeps that high-water mark in the child's ru_maxrss.
+// A bench holding a large backlog made a 342 MiB restore child report
+// 846 MiB that way.
 func (c *benchChild) stop() (childUsage, error) {
 	select {
 	case <-c.exited:
 		return childUsage{}, c.failed(errors.New("exited before the bench stopped it"))
 	default:
 	}
+	var peak atomic.Int64
+	if u, err := c.sample(); err == nil {
+		peak.Store(u.peakRSS)
+	}
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.exited:
+				return
+			case <-tick.C:
+				if u, err := c.sample(); err == nil && u.peakRSS > peak.Load() {
+					peak.Store(u.peakRSS)
+				}
+			}
+		}
+	}()
+	defer func() { <-sampled }()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return childUsage{}, c.failed(fmt.Errorf("sending SIGTERM: %w", err))
 	}
@@ -216,6 +245,10 @@ func (c *benchChild) stop() (childUsage, error) {
 	u, err := exitedUsage(c.cmd.ProcessState)
 	if err != nil {
 		return childUsage{}, c.failed(err)
+	}
+	<-sampled
+	if p := peak.Load(); p > 0 {
+		u.peakRSS = p
 	}
 	return u, nil
 }

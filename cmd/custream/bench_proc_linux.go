@@ -62,8 +62,9 @@ func sampleChild(pid int) (childUsage, error) {
 }
 
 // exitedUsage is the rusage of a child that has exited and been waited
-// for: the CPU and peak RSS of its whole life. ru_maxrss is in KiB on
-// Linux.
+// for: the CPU of its whole life, and ru_maxrss (KiB on Linux), which
+// counts the bench's own memory too (benchChild.stop says why and reads
+// the child's own peak instead).
 func exitedUsage(ps *os.ProcessState) (childUsage, error) {
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok {
