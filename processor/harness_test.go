@@ -92,10 +92,7 @@ func newHarnessOn(t *testing.T, c *kafkatest.Cluster, partitions int32, tcs ...t
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		adm := kadm.NewClient(h.client(t))
-		var names []string
-		for _, s := range h.topo.Specs() {
-			names = append(names, s.Name)
-		}
+		names := h.topo.Names()
 		_, _ = adm.DeleteTopics(ctx, names...)
 	})
 	// The default partitioner (murmur2 of the org key), as upstream

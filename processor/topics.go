@@ -111,6 +111,16 @@ func (t Topology) SourceOf(topic string) (customer.Source, bool) {
 	return customer.Source{}, false
 }
 
+// Names lists every topic of t, as Specs does.
+func (t Topology) Names() []string {
+	specs := t.Specs()
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out
+}
+
 // TopicSpec is one topic as custream needs it.
 type TopicSpec struct {
 	Name      string

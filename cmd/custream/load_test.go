@@ -73,15 +73,7 @@ func TestLoadPointsCommand(t *testing.T) {
 	if _, err := processor.EnsureTopics(ctx, adm, topo, processor.TopicsConfig{Partitions: 2}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
-	t.Cleanup(func() {
-		var names []string
-		for _, s := range topo.Specs() {
-			names = append(names, s.Name)
-		}
-		dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer dcancel()
-		_, _ = adm.DeleteTopics(dctx, names...)
-	})
+	c.DeleteAfter(t, topo.Names()...)
 
 	path := filepath.Join(t.TempDir(), "balances.csv")
 	file := "customerId,programId,asOf,loyaltyPoints,org\n" +

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/custream/custream/processor"
@@ -215,15 +214,7 @@ func newTopology(ctx context.Context, t *testing.T, c *kafkatest.Cluster, prefix
 	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		var names []string
-		for _, s := range topo.Specs() {
-			names = append(names, s.Name)
-		}
-		_, _ = kadm.NewClient(c.Client(t)).DeleteTopics(ctx, names...)
-	})
+	c.DeleteAfter(t, topo.Names()...)
 	return group, topo
 }
 

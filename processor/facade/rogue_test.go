@@ -51,10 +51,7 @@ func TestRogueGroupMember(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		var names []string
-		for _, s := range topo.Specs() {
-			names = append(names, s.Name)
-		}
+		names := topo.Names()
 		_, _ = kadm.NewClient(c.Client(t)).DeleteTopics(ctx, names...)
 	})
 	produce(ctx, t, c, topo)

@@ -56,15 +56,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	if _, err := processor.EnsureTopics(ctx, c.Admin(t), topo, processor.TopicsConfig{Partitions: partitions}); err != nil {
 		t.Fatalf("creating topics: %v", err)
 	}
-	t.Cleanup(func() {
-		var names []string
-		for _, s := range topo.Specs() {
-			names = append(names, s.Name)
-		}
-		dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer dcancel()
-		_, _ = c.Admin(t).DeleteTopics(dctx, names...)
-	})
+	c.DeleteAfter(t, topo.Names()...)
 	startProcessor(t, c, group, topo, domain)
 
 	path := writeFile(t, loadLines(t))

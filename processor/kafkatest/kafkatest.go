@@ -110,6 +110,18 @@ func (c *Cluster) Admin(t testing.TB) *kadm.Client {
 	return kadm.NewClient(c.Client(t))
 }
 
+// DeleteAfter deletes topics when the test ends (best effort, bounded), so
+// tests on a shared real broker leave nothing behind.
+func (c *Cluster) DeleteAfter(t testing.TB, topics ...string) {
+	t.Helper()
+	adm := c.Admin(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, topics...)
+	})
+}
+
 // Topic returns a topic name unique to this run, so tests sharing one real
 // broker never see each other's records.
 func Topic(t testing.TB, base string) string {

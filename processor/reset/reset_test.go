@@ -47,10 +47,7 @@ func newApp(t *testing.T) *app {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		var names []string
-		for _, s := range a.topo.Specs() {
-			names = append(names, s.Name)
-		}
+		names := a.topo.Names()
 		_, _ = a.adm.DeleteTopics(ctx, names...)
 		_, _ = a.adm.DeleteGroup(ctx, group)
 	})
