@@ -35,18 +35,7 @@ func assignTasks(members []assignMember, tasks int32) [][]int32 {
 	if n == 0 || tasks <= 0 {
 		return out
 	}
-	// Indexes into members, ordered by id, decide every tie.
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool {
-		ma, mb := members[order[a]], members[order[b]]
-		if ma.id != mb.id {
-			return ma.id < mb.id
-		}
-		return order[a] < order[b]
-	})
+	order := membersByID(members)
 	warmth := func(m int, task int32) int64 { return members[m].warm[task] }
 
 	// 1. Claims.
@@ -178,17 +167,7 @@ func assignStandbys(members []assignMember, owners [][]int32, tasks int32, repli
 	if replicas <= 0 || tasks <= 0 {
 		return out
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool {
-		ma, mb := members[order[a]], members[order[b]]
-		if ma.id != mb.id {
-			return ma.id < mb.id
-		}
-		return order[a] < order[b]
-	})
+	order := membersByID(members)
 	owner := make([]int, tasks)
 	for t := range owner {
 		owner[t] = -1
@@ -305,4 +284,22 @@ func shiftStandby(order []int, holds []map[int32]bool, quota []int, eligible fun
 		}
 	}
 	return false
+}
+
+// membersByID is the indexes of members ordered by id (then by index, for equal
+// ids): the order that decides every tie, so that the same members always
+// get the same tasks and standbys.
+func membersByID(members []assignMember) []int {
+	order := make([]int, len(members))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ma, mb := members[order[a]], members[order[b]]
+		if ma.id != mb.id {
+			return ma.id < mb.id
+		}
+		return order[a] < order[b]
+	})
+	return order
 }

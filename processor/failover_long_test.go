@@ -2,7 +2,6 @@ package processor_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,40 +188,7 @@ func (h *harness) failoverAtScale(t *testing.T, src *registers, load *loader, re
 	}
 	t.Logf("standby-replicas %d: SIGKILL to the victim, which held %d customers; the survivor's standby lag %v", replicas, customers, lag)
 
-	offsets := map[string]map[int32]kgo.Offset{h.topo.Results: {}}
-	for _, task := range moved {
-		offsets[h.topo.Results][task] = kgo.NewOffset().At(resultEnds[task])
-	}
-	rd := h.client(t, kgo.ConsumePartitions(offsets), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
-	first := map[int32]time.Duration{}
-	var rebalanced time.Duration
-	for deadline := killed.Add(5 * time.Minute); len(first) < len(moved); {
-		if time.Now().After(deadline) {
-			t.Fatalf("5m after the kill only %d of the %d moved tasks produced a result", len(first), len(moved))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		fs := rd.PollFetches(ctx)
-		cancel()
-		seen := time.Since(killed)
-		if gen, _ := a.p.Tasks(); rebalanced == 0 && len(gen) == tasks {
-			rebalanced = seen // at most a poll (200ms) late
-		}
-		fs.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("reading %s[%d]: %v", topic, p, err)
-			}
-		})
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if _, ok := first[fp.Partition]; !ok && len(fp.Records) > 0 {
-				first[fp.Partition] = seen
-			}
-		})
-	}
-	rd.Close()
-	var last time.Duration
-	for _, d := range first {
-		last = max(last, d)
-	}
+	last, rebalanced := h.firstResultsAfter(t, a, killed, moved, resultEnds, tasks, 5*time.Minute, 200*time.Millisecond)
 	t.Logf("FIGURE failover: standby-replicas %d, victim's customers %d, moved tasks %v, their changelogs %d offsets before the load; lag before the kill %v; replayed %v changelog records; kill → survivor holds every task %s; kill → every moved task processes %s; moved tasks whose changelog the victim left inside an open transaction (their restore waits for its 10s timeout): %v (session timeout 6s)",
 		replicas, customers, moved, changelog, lag, restored()-restoredBefore, rebalanced.Round(time.Millisecond), last.Round(time.Millisecond), openTxn)
 	return a, bDir

@@ -125,23 +125,40 @@ func standbyFailover(t *testing.T, replicas int) float64 {
 
 	// Every moved task's first result after the kill, read from the
 	// results' ends as they stood then (the victim wrote none since).
+	last, rebalanced := h.firstResultsAfter(t, a, killed, moved, resultEnds, tasks, 3*time.Minute, time.Second)
+	replayed := restored() - restoredBefore
+	t.Logf("standby-replicas %d: moved tasks %v; the survivor replayed %v changelog records for them (their changelogs held %d offsets before the kill); kill → survivor holds every task %s, → every moved task processes again %s (the session timeout is 6s; a transaction the victim left open holds its tasks' restores until its 10s timeout)",
+		replicas, moved, replayed, changelog, rebalanced.Round(time.Millisecond), last.Round(time.Millisecond))
+
+	want := backlog + during + after
+	h.check(t, h.readTopic(t, h.topo.Results, want, 3*time.Minute), want)
+	return replayed
+}
+
+// firstResultsAfter reads the moved tasks' results from where they ended
+// at the kill (resultEnds; the victim wrote none since) until each has a
+// new one. It returns how long after the kill the last of those first
+// results came, and when survivor's generation held all tasks (at most a
+// poll late). limit bounds the wait.
+func (h *harness) firstResultsAfter(t *testing.T, survivor *member, killed time.Time, moved []int32, resultEnds map[int32]int64, tasks int, limit, poll time.Duration) (last, rebalanced time.Duration) {
+	t.Helper()
 	offsets := map[string]map[int32]kgo.Offset{h.topo.Results: {}}
 	for _, task := range moved {
 		offsets[h.topo.Results][task] = kgo.NewOffset().At(resultEnds[task])
 	}
 	rd := h.client(t, kgo.ConsumePartitions(offsets), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
+	defer rd.Close()
 	first := map[int32]time.Duration{}
-	var rebalanced time.Duration // when the survivor's generation held every task
-	for deadline := killed.Add(3 * time.Minute); len(first) < len(moved); {
+	for deadline := killed.Add(limit); len(first) < len(moved); {
 		if time.Now().After(deadline) {
-			t.Fatalf("3m after the kill only %d of the %d moved tasks produced a result", len(first), len(moved))
+			t.Fatalf("%s after the kill only %d of the %d moved tasks produced a result", limit, len(first), len(moved))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), poll)
 		fs := rd.PollFetches(ctx)
 		cancel()
 		seen := time.Since(killed)
-		if gen, _ := a.p.Tasks(); rebalanced == 0 && len(gen) == tasks {
-			rebalanced = seen // at most a poll (1s) late
+		if gen, _ := survivor.p.Tasks(); rebalanced == 0 && len(gen) == tasks {
+			rebalanced = seen
 		}
 		fs.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -154,17 +171,10 @@ func standbyFailover(t *testing.T, replicas int) float64 {
 			}
 		})
 	}
-	var last time.Duration
 	for _, d := range first {
 		last = max(last, d)
 	}
-	replayed := restored() - restoredBefore
-	t.Logf("standby-replicas %d: moved tasks %v; the survivor replayed %v changelog records for them (their changelogs held %d offsets before the kill); kill → survivor holds every task %s, → every moved task processes again %s (the session timeout is 6s; a transaction the victim left open holds its tasks' restores until its 10s timeout)",
-		replicas, moved, replayed, changelog, rebalanced.Round(time.Millisecond), last.Round(time.Millisecond))
-
-	want := backlog + during + after
-	h.check(t, h.readTopic(t, h.topo.Results, want, 3*time.Minute), want)
-	return replayed
+	return last, rebalanced
 }
 
 // waitStandbysCaughtUp waits until the member keeps n standby copies and
